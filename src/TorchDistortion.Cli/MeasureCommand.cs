@@ -1,0 +1,156 @@
+using System.CommandLine;
+using System.Globalization;
+using Spectre.Console;
+using TorchDistortion.Differentiation;
+using TorchDistortion.Geometry;
+using TorchDistortion.Measurement;
+using TorchDistortion.Networks;
+using static TorchSharp.torch;
+
+namespace TorchDistortion.Cli;
+
+internal static class MeasureCommand
+{
+    private static readonly Option<string?> Widths = new("--widths") { Description = "Layer widths n0,n1,...,nL (e.g. 32,64,64,32); or use --width/--depth" };
+    private static readonly Option<int> Width = new("--width") { Description = "Hidden width (shorthand)", DefaultValueFactory = _ => 32 };
+    private static readonly Option<int> Depth = new("--depth") { Description = "Number of weight layers L (shorthand)", DefaultValueFactory = _ => 20 };
+    private static readonly Option<int?> InputDim = new("--n0") { Description = "Input dimension (shorthand; default: --width)" };
+    private static readonly Option<int?> OutputDim = new("--nL") { Description = "Output dimension (shorthand; default: --width)" };
+    private static readonly Option<string> Init = new("--init") { Description = $"Init scheme: {string.Join(", ", InitScheme.Names)}", DefaultValueFactory = _ => "he" };
+    private static readonly Option<double?> CW = new("--cw") { Description = "Weight variance C_W for --init variance or orthogonal" };
+    private static readonly Option<double?> COut = new("--cout") { Description = "Output-layer variance C_out (default: the scheme's own)" };
+    private static readonly Option<double> CB = new("--cb") { Description = "Bias variance C_b (0 = zero biases)", DefaultValueFactory = _ => 0.0 };
+    private static readonly Option<bool> NoBias = new("--no-bias") { Description = "Layers without bias parameters" };
+    private static readonly Option<string> Kind = new("--geometry") { Description = $"What to measure: {string.Join(", ", GeometrySpec.KindNames)}", DefaultValueFactory = _ => "segment" };
+    private static readonly Option<int> K = new("--k") { Description = "Patch dimension k (with --geometry patch)", DefaultValueFactory = _ => 1 };
+    private static readonly Option<int?> Points = new("--points") { Description = "Quadrature nodes along a curve (default 64) or per patch side (default 4)" };
+    private static readonly Option<double> Size = new("--size") { Description = "Curve length or patch side", DefaultValueFactory = _ => 1.0 };
+    private static readonly Option<int> Modes = new("--modes") { Description = "Fourier modes of --geometry fourier", DefaultValueFactory = _ => 3 };
+    private static readonly Option<string?> Polyline = new("--polyline") { Description = "Polyline vertices for --geometry polyline: 'x,y,...;x,y,...;...'" };
+    private static readonly Option<int> Networks = new("--networks") { Description = "Number of random networks", DefaultValueFactory = _ => 200 };
+    private static readonly Option<long> Seed = new("--seed") { Description = "Master seed (network i depends only on seed and i)", DefaultValueFactory = _ => 0 };
+    private static readonly Option<string> Method = new("--method") { Description = "Jacobian method: tangent (default), double-vjp, reverse", DefaultValueFactory = _ => "tangent" };
+    private static readonly Option<string> DeviceName = new("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "auto" };
+    private static readonly Option<string> DType = new("--dtype") { Description = "float64 or float32", DefaultValueFactory = _ => "float64" };
+    private static readonly Option<int> Threads = new("--threads") { Description = "CPU threads (1 is safe; see README on OMP_WAIT_POLICY)", DefaultValueFactory = _ => 1 };
+    private static readonly Option<int> Moments = new("--moments") { Description = "Highest moment E[D^m] to report", DefaultValueFactory = _ => 4 };
+    private static readonly Option<string> Quantiles = new("--quantiles") { Description = "Quantile probabilities, comma separated", DefaultValueFactory = _ => "0.05,0.25,0.75,0.95" };
+    private static readonly Option<int> Chunk = new("--chunk") { Description = "Networks per batch (0 = automatic)", DefaultValueFactory = _ => 0 };
+    private static readonly Option<string> Format = new("--format") { Description = "table, json or csv", DefaultValueFactory = _ => "table" };
+    private static readonly Option<string?> Output = new("--output", "-o") { Description = "Write the result to this file (atomically) instead of stdout" };
+    private static readonly Option<bool> NoProgress = new("--no-progress") { Description = "No progress display" };
+
+    internal static Command Create()
+    {
+        var command = new Command("measure", "Measure length or volume distortion over random networks, beside the exact theory.")
+        {
+            Widths, Width, Depth, InputDim, OutputDim, Init, CW, COut, CB, NoBias, Kind, K, Points, Size, Modes, Polyline,
+            Networks, Seed, Method, DeviceName, DType, Threads, Moments, Quantiles, Chunk, Format, Output, NoProgress,
+        };
+        command.SetAction(Run);
+        return command;
+    }
+
+    private static int Run(ParseResult parse)
+    {
+        string format = parse.GetValue(Format)!.ToLowerInvariant();
+        if (format is not ("table" or "json" or "csv")) return Cli.Fail($"--format: unknown format '{format}'; allowed: table, json, csv");
+        var settings = Settings(parse);
+        SetThreads(parse.GetValue(Threads));
+        settings.Validate();
+        string? output = parse.GetValue(Output);
+        if (output is not null) Reports.CheckWritable(output);
+
+        bool showProgress = !parse.GetValue(NoProgress) && !Console.IsOutputRedirected && !Console.IsErrorRedirected;
+        var measurement = showProgress ? WithProgress(settings) : Distortion.Measure(settings);
+        var info = RuntimeInfo.Current();
+        string text = format switch
+        {
+            "json" => Reports.Json(measurement, info),
+            "csv" => Reports.Csv(measurement),
+            _ => Reports.Table(measurement, info, toConsole: output is null),
+        };
+        if (output is null) { if (text.Length > 0) Console.Write(text); }
+        else Cli.WriteAtomically(output, text);
+        return 0;
+    }
+
+    private static Measurement.Measurement WithProgress(MeasureSettings settings)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        Measurement.Measurement? result = null;
+        console.Progress()
+            .AutoClear(true)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                var task = context.AddTask("networks", maxValue: settings.Networks);
+                result = Distortion.Measure(settings, done => task.Value = done);
+            });
+        return result!;
+    }
+
+    internal static void SetThreads(int threads)
+    {
+        if (threads < 1 || threads > 1024) throw new ArgumentException($"--threads must be between 1 and 1024, got {threads}");
+        set_num_threads(threads);
+    }
+
+    internal static MeasureSettings Settings(ParseResult parse)
+    {
+        IReadOnlyList<int> widths;
+        if (parse.GetValue(Widths) is string list)
+        {
+            if (new Option[] { Width, Depth, InputDim, OutputDim }.Any(o => parse.GetResult(o) is { Implicit: false }))
+                throw new ArgumentException("--widths: give either --widths or the --width/--depth/--n0/--nL shorthand, not both");
+            widths = ParseList(list, "--widths", s => int.Parse(s, CultureInfo.InvariantCulture));
+        }
+        else
+        {
+            int width = parse.GetValue(Width), depth = parse.GetValue(Depth);
+            if (width < 1) throw new ArgumentException($"--width must be a positive integer, got {width}");
+            widths = NetworkSpec.Shorthand(width, depth, parse.GetValue(InputDim), parse.GetValue(OutputDim));
+        }
+        var init = InitScheme.Parse(parse.GetValue(Init)!, parse.GetValue(CW));
+        var network = new NetworkSpec(widths, init, parse.GetValue(COut), !parse.GetValue(NoBias), parse.GetValue(CB)).Validate();
+
+        var kind = GeometrySpec.ParseKind(parse.GetValue(Kind)!);
+        int k = parse.GetValue(K);
+        if (k != 1 && kind != GeometryKind.Patch) throw new ArgumentException($"--k: k = {k} needs --geometry patch");
+        var polyline = parse.GetValue(Polyline) is string p
+            ? ParseList(p, "--polyline", vertex => ParseList(vertex, "--polyline", v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray(), ';')
+            : null;
+        if (polyline is not null && kind != GeometryKind.Polyline) throw new ArgumentException("--polyline needs --geometry polyline");
+        var geometry = new GeometrySpec(kind, parse.GetValue(Points) ?? (kind == GeometryKind.Patch ? 4 : 64), k,
+            parse.GetValue(Size), parse.GetValue(Modes), polyline);
+
+        var dtype = parse.GetValue(DType)!.ToLowerInvariant() switch
+        {
+            "float64" or "double" => ScalarType.Float64,
+            "float32" or "float" => ScalarType.Float32,
+            var other => throw new ArgumentException($"--dtype: unknown dtype '{other}'; allowed: float64, float32"),
+        };
+        var method = parse.GetValue(Method)!.ToLowerInvariant() switch
+        {
+            "tangent" => JacobianMethod.TangentPropagation,
+            "double-vjp" => JacobianMethod.DoubleVjp,
+            "reverse" => JacobianMethod.Reverse,
+            var other => throw new ArgumentException($"--method: unknown method '{other}'; allowed: tangent, double-vjp, reverse"),
+        };
+        var quantiles = ParseList(parse.GetValue(Quantiles)!, "--quantiles", s => double.Parse(s, CultureInfo.InvariantCulture));
+        string device = parse.GetValue(DeviceName)!;
+        Distortion.ResolveDevice(device);
+        return new MeasureSettings(network, geometry, parse.GetValue(Networks), parse.GetValue(Seed), dtype, device, method,
+            parse.GetValue(Moments), quantiles, parse.GetValue(Chunk));
+    }
+
+    private static List<T> ParseList<T>(string text, string option, Func<string, T> parse, char separator = ',')
+    {
+        var parts = text.Split(separator, StringSplitOptions.TrimEntries);
+        if (parts.Length == 0 || parts.Any(string.IsNullOrEmpty))
+            throw new ArgumentException($"{option}: empty entry in '{text}'");
+        try { return parts.Select(parse).ToList(); }
+        catch (FormatException) { throw new ArgumentException($"{option}: '{text}' is not a list of numbers"); }
+        catch (OverflowException) { throw new ArgumentException($"{option}: a number in '{text}' is out of range"); }
+    }
+}

@@ -1,0 +1,9 @@
+using System.CommandLine;
+using TorchDistortion.Cli;
+
+var root = new RootCommand("TorchDistortion: exact length and volume distortion of random ReLU networks, beside the exact theory.")
+{
+    MeasureCommand.Create(),
+    DoctorCommand.Create(),
+};
+return Cli.Run(root, args);

@@ -1,0 +1,129 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Spectre.Console;
+using TorchDistortion.Measurement;
+
+namespace TorchDistortion.Cli;
+
+/// <summary>The three output formats of `measure`: a table for people, JSON and CSV for programs.</summary>
+internal static class Reports
+{
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        // Infinite or undefined statistics (e.g. the mean log of a network with zero distortion) stay visible.
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    internal static string Json(Measurement.Measurement m, RuntimeInfo info)
+    {
+        var s = m.Settings;
+        var document = new
+        {
+            Tool = "torchdistortion",
+            Settings = new
+            {
+                Widths = s.Network.Widths,
+                Init = s.Network.Init.ToString(),
+                LayerVariances = s.Network.LayerVariances(),
+                Bias = s.Network.Bias,
+                BiasVariance = s.Network.BiasVariance,
+                Geometry = s.Geometry.Kind,
+                s.Geometry.K,
+                s.Geometry.Points,
+                Nodes = s.Geometry.NodeCount,
+                s.Geometry.Size,
+                s.Networks,
+                s.Seed,
+                DType = s.DType.ToString().ToLowerInvariant(),
+                Device = m.DeviceUsed,
+                s.Method,
+            },
+            Environment = info,
+            Quantity = s.Geometry.IsCurve ? "length distortion" : $"{s.Geometry.K}-volume distortion",
+            m.Summary,
+            QuadratureErrorEstimate = m.QuadratureError,
+            Theory = new
+            {
+                m.Theory.Exact,
+                m.Theory.Note,
+                m.Theory.CW,
+                m.Theory.COut,
+                HeThreshold = Theory.ExactTheory.HeVariance,
+                m.Theory.Regime,
+                m.Theory.MeanBound,
+                m.Theory.MeanAsymptotic,
+                Rows = m.Theory.Rows.Select(r => new { r.Statistic, r.Measured, r.StdErr, r.Theory, r.LogTheory, r.Relation, r.Ratio, r.RatioStdErr, r.Z }),
+            },
+            ElapsedSeconds = m.Elapsed.TotalSeconds,
+        };
+        return JsonSerializer.Serialize(document, JsonOptions) + "\n";
+    }
+
+    /// <summary>Tidy CSV: one row per statistic, the exact theory beside it where there is one.</summary>
+    internal static string Csv(Measurement.Measurement m)
+    {
+        var csv = new StringBuilder("statistic,measured,stderr,theory,relation,ratio,ratio_stderr,z\n");
+        foreach (var r in m.Theory.Rows)
+            csv.AppendLine(string.Join(",", r.Statistic, F(r.Measured), F(r.StdErr), F(r.Theory), r.Relation, F(r.Ratio), F(r.RatioStdErr), F(r.Z)));
+        void Plain(string name, double value) => csv.AppendLine($"{name},{F(value)},,,,,,");
+        Plain("std", m.Summary.Std);
+        Plain("median", m.Summary.Median);
+        foreach (var q in m.Summary.Quantiles) Plain($"q{q.Probability.ToString(CultureInfo.InvariantCulture)}", q.Value);
+        Plain("mean_log", m.Summary.MeanLog);
+        Plain("std_log", m.Summary.StdLog);
+        if (m.QuadratureError is double e) Plain("quadrature_error", e);
+        return csv.ToString();
+    }
+
+    internal static string Table(Measurement.Measurement m, RuntimeInfo info, bool toConsole)
+    {
+        var writer = new StringWriter();
+        var console = toConsole ? AnsiConsole.Console
+            : AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(writer), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
+        var s = m.Settings;
+        string quantity = s.Geometry.IsCurve ? "length distortion" : $"{s.Geometry.K}-volume distortion";
+        console.MarkupLine($"[bold]{quantity}[/] of {s.Networks} random networks");
+        console.WriteLine($"network: {s.Network}");
+        console.WriteLine($"geometry: {s.Geometry}");
+        console.WriteLine($"run: {s.DType.ToString().ToLowerInvariant()} on {m.DeviceUsed}, {info.Threads} thread(s), seed {s.Seed}, {m.Elapsed.TotalSeconds:F2} s");
+
+        var table = new Table().Title("measured vs exact theory")
+            .AddColumns("statistic", "measured", "± s.e.", "", "theory", "ratio", "± s.e.", "z");
+        foreach (var r in m.Theory.Rows)
+            table.AddRow(Markup.Escape(r.Statistic), G(r.Measured), G(r.StdErr), Markup.Escape(r.Relation), G(r.Theory), r.Ratio.ToString("F4", CultureInfo.InvariantCulture),
+                r.RatioStdErr.ToString("F4", CultureInfo.InvariantCulture), r.Z.ToString("F2", CultureInfo.InvariantCulture));
+        console.Write(table);
+
+        var spread = new Table().Title("spread over networks").AddColumns("std", "median", "quantiles", "mean log D", "zeros");
+        spread.AddRow(G(m.Summary.Std), G(m.Summary.Median),
+            string.Join("  ", m.Summary.Quantiles.Select(q => $"q{q.Probability.ToString(CultureInfo.InvariantCulture)}={G(q.Value)}")),
+            G(m.Summary.MeanLog), m.Summary.Zeros.ToString(CultureInfo.InvariantCulture));
+        console.Write(spread);
+
+        console.MarkupLine($"theory: {Markup.Escape(m.Theory.Note)}");
+        console.MarkupLine($"regime: {Markup.Escape(m.Theory.Regime)}; He threshold C_W = {Theory.ExactTheory.HeVariance}");
+        console.WriteLine(s.Geometry.K == 1
+            ? $"mean bound sqrt(E[D^2]) = {G(m.Theory.MeanBound)}; large-width approximation {G(m.Theory.MeanAsymptotic)}"
+            : $"sqrt(E[vol^2]) = {G(m.Theory.MeanBound)}");
+        if (m.QuadratureError is double e)
+            console.MarkupLine($"quadrature error estimate (vs half the nodes, mean relative): {G(e)}");
+        return writer.ToString();
+    }
+
+    internal static void CheckWritable(string path)
+    {
+        string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        if (!Directory.Exists(directory)) throw new IOException($"--output: folder '{directory}' does not exist");
+        string probe = Path.Combine(directory, $".write-probe-{Environment.ProcessId}");
+        try { File.WriteAllText(probe, ""); File.Delete(probe); }
+        catch (UnauthorizedAccessException) { throw new IOException($"--output: folder '{directory}' is not writable"); }
+    }
+
+    private static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+    private static string G(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,114 @@
+using TorchDistortion.Networks;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace TorchDistortion.Differentiation;
+
+/// <summary>How J·U is computed. All three are exact; they differ in cost and in what they accept.</summary>
+public enum JacobianMethod
+{
+    /// <summary>Push the tangents through the network beside the input (ReLU networks only; the default).</summary>
+    TangentPropagation,
+    /// <summary>J·v from two reverse passes (create_graph), for any differentiable module.</summary>
+    DoubleVjp,
+    /// <summary>The full Jacobian by reverse mode, one backward pass per output; a reference for tests.</summary>
+    Reverse,
+}
+
+/// <summary>
+/// Exact Jacobian–tangent products. Layout: points x [..., n0], tangents as rows U [..., k, n0],
+/// result JU [..., k, nL] (row j is J u_j). Generic modules must treat leading dimensions as
+/// independent samples, as any per-sample network does.
+/// </summary>
+public static class Jacobians
+{
+    /// <summary>J·U at the points x by the chosen method.</summary>
+    public static Tensor Apply(nn.Module<Tensor, Tensor> module, JacobianMethod method, Tensor x, Tensor tangents)
+    {
+        if (tangents.dim() != x.dim() + 1 || tangents.shape[^1] != x.shape[^1])
+            throw new ArgumentException($"tangents [{string.Join(",", tangents.shape)}] must be [..., k, n0] for points [{string.Join(",", x.shape)}]");
+        switch (method)
+        {
+            case JacobianMethod.TangentPropagation:
+                if (module is not ReluNetwork net)
+                    throw new ArgumentException("tangent propagation needs a ReluNetwork; use DoubleVjp for other modules");
+                var (output, jacobianTangents) = TangentPropagation(net, x, tangents);
+                output.Dispose();
+                return jacobianTangents;
+            case JacobianMethod.DoubleVjp:
+                return DoubleVjp(module, x, tangents);
+            case JacobianMethod.Reverse:
+                using (var jacobian = Reverse(module, x))
+                    return matmul(tangents, jacobian.transpose(-1, -2));
+            default:
+                throw new ArgumentOutOfRangeException(nameof(method));
+        }
+    }
+
+    /// <summary>
+    /// Forward pass with k tangents carried beside the input: one batched matmul per layer acts on the
+    /// point and its tangents together, the point's pre-activation sign masks all of them.
+    /// x [K, B, n0] and U [K, B, k, n0] give y [K, B, nL] and JU [K, B, k, nL].
+    /// </summary>
+    public static (Tensor Output, Tensor JacobianTangents) TangentPropagation(ReluNetwork net, Tensor x, Tensor tangents)
+    {
+        net.CheckInput(x, 3);
+        long networks = x.shape[0], points = x.shape[1], k = tangents.shape[2];
+        if (tangents.dim() != 4 || tangents.shape[0] != networks || tangents.shape[1] != points || tangents.shape[3] != x.shape[2])
+            throw new ArgumentException($"tangents [{string.Join(",", tangents.shape)}] must be [K, B, k, n0] for points [{string.Join(",", x.shape)}]");
+        using var scope = NewDisposeScope();
+        // Row 0 of the middle axis is the point, rows 1..k its tangents.
+        var state = cat([x.unsqueeze(2), tangents], 2);
+        int depth = net.Weights.Count;
+        for (int l = 0; l < depth; l++)
+        {
+            var weight = net.Weights[l];
+            long fanIn = weight.shape[2], fanOut = weight.shape[1];
+            // A contiguous transposed copy makes the batched matmul about twice as fast.
+            var transposed = weight.detach().transpose(1, 2).contiguous();
+            var next = bmm(state.reshape(networks, points * (1 + k), fanIn), transposed).view(networks, points, 1 + k, fanOut);
+            var preActivation = next.select(2, 0);
+            if (net.Biases[l] is Tensor bias) preActivation.add_(bias.detach().unsqueeze(1));
+            if (l < depth - 1) next.mul_(preActivation.gt(0).unsqueeze(2));
+            state = next;
+        }
+        return (state.select(2, 0).contiguous().MoveToOuterDisposeScope(),
+                state.narrow(2, 1, k).contiguous().MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// J·U for any differentiable module: g(w) = J^T w is linear in w, so the gradient of ⟨g(w), v⟩
+    /// with respect to w is J v. Two reverse passes per tangent, no finite differences.
+    /// </summary>
+    public static Tensor DoubleVjp(nn.Module<Tensor, Tensor> module, Tensor x, Tensor tangents)
+    {
+        using var scope = NewDisposeScope();
+        using var grad = enable_grad();
+        var input = x.detach().requires_grad_(true);
+        var output = module.call(input);
+        var probe = zeros_like(output).requires_grad_(true);
+        var transposedProduct = autograd.grad([output], [input], [probe], create_graph: true)[0];
+        long k = tangents.shape[^2];
+        var columns = new Tensor[k];
+        for (long j = 0; j < k; j++)
+            columns[j] = autograd.grad([transposedProduct], [probe], [tangents.select(-2, j)], retain_graph: j < k - 1)[0].detach();
+        return stack(columns, -2).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The full Jacobian [..., nL, n0] by reverse mode, one backward pass per output coordinate.</summary>
+    public static Tensor Reverse(nn.Module<Tensor, Tensor> module, Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        using var grad = enable_grad();
+        var input = x.detach().requires_grad_(true);
+        var output = module.call(input);
+        long outputs = output.shape[^1];
+        var rows = new Tensor[outputs];
+        for (long j = 0; j < outputs; j++)
+        {
+            var coordinate = output.select(-1, j);
+            rows[j] = autograd.grad([coordinate], [input], [ones_like(coordinate)], retain_graph: j < outputs - 1)[0].detach();
+        }
+        return stack(rows, -2).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,80 @@
+using TorchDistortion.Theory;
+
+namespace TorchDistortion.Measurement;
+
+/// <summary>An estimate of E[D^m] with the standard error of the sample mean of D^m.</summary>
+public sealed record MomentEstimate(int Order, double Value, double LogValue, double StdErr);
+
+/// <summary>A quantile of the distortion over networks.</summary>
+public sealed record QuantileEstimate(double Probability, double Value);
+
+/// <summary>
+/// Statistics of a distortion over networks, computed from log values so that distortions like 1e-200
+/// or 1e+200 keep their digits. A network with zero distortion (every neuron of a layer off) has log -infinity.
+/// </summary>
+public sealed record Summary(
+    int Count,
+    double Mean,
+    double Std,
+    double StdErr,
+    double Median,
+    IReadOnlyList<QuantileEstimate> Quantiles,
+    IReadOnlyList<MomentEstimate> Moments,
+    double MeanLog,
+    double StdLog,
+    int Zeros)
+{
+    public static readonly double[] DefaultQuantiles = [0.05, 0.25, 0.75, 0.95];
+
+    /// <summary>Summarises log distortions: moments m = 1..<paramref name="maxMoment"/> and the given quantiles.</summary>
+    public static Summary FromLog(IReadOnlyList<double> logValues, int maxMoment = 4, IReadOnlyList<double>? quantiles = null)
+    {
+        int n = logValues.Count;
+        if (n == 0) throw new ArgumentException("no values to summarise");
+        if (maxMoment < 1 || maxMoment > 16) throw new ArgumentException($"--moments must be between 1 and 16, got {maxMoment}");
+        quantiles ??= DefaultQuantiles;
+        if (quantiles.Any(p => !(p >= 0 && p <= 1)))
+            throw new ArgumentException("--quantiles: every probability must lie in [0, 1]");
+
+        var moments = new MomentEstimate[maxMoment];
+        for (int m = 1; m <= maxMoment; m++) moments[m - 1] = Moment(logValues, m);
+
+        var sorted = logValues.OrderBy(v => v).ToArray();
+        double Quantile(double p)
+        {
+            // Linear interpolation between order statistics (type 7), on the distortion scale.
+            double position = p * (n - 1);
+            int lo = (int)Math.Floor(position), hi = Math.Min(lo + 1, n - 1);
+            double a = Math.Exp(sorted[lo]), b = Math.Exp(sorted[hi]);
+            return a + (position - lo) * (b - a);
+        }
+
+        int zeros = logValues.Count(double.IsNegativeInfinity);
+        double meanLog = logValues.Average();
+        double stdLog = n > 1 && zeros == 0
+            ? Math.Sqrt(logValues.Sum(v => (v - meanLog) * (v - meanLog)) / (n - 1)) : double.NaN;
+        var first = moments[0];
+        double std = first.StdErr * Math.Sqrt(n);
+        return new Summary(n, first.Value, std, first.StdErr, Quantile(0.5),
+            quantiles.Select(p => new QuantileEstimate(p, Quantile(p))).ToArray(), moments, meanLog, stdLog, zeros);
+    }
+
+    /// <summary>Sample mean of D^m and its standard error, scaled by the largest value to stay in range.</summary>
+    private static MomentEstimate Moment(IReadOnlyList<double> logValues, int m)
+    {
+        int n = logValues.Count;
+        double max = logValues.Max() * m;
+        if (double.IsNegativeInfinity(max)) return new MomentEstimate(m, 0, double.NegativeInfinity, 0);
+        double mean = 0, sumSquares = 0;
+        for (int i = 0; i < n; i++)
+        {
+            // Welford's update on the scaled values.
+            double x = Math.Exp(m * logValues[i] - max), delta = x - mean;
+            mean += delta / (i + 1);
+            sumSquares += delta * (x - mean);
+        }
+        double stdErr = n > 1 ? Math.Sqrt(sumSquares / (n - 1) / n) : double.NaN;
+        double logValue = max + Math.Log(mean);
+        return new MomentEstimate(m, Math.Exp(logValue), logValue, stdErr * Math.Exp(max));
+    }
+}

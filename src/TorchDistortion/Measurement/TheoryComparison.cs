@@ -1,0 +1,60 @@
+using TorchDistortion.Geometry;
+using TorchDistortion.Networks;
+using TorchDistortion.Theory;
+
+namespace TorchDistortion.Measurement;
+
+/// <summary>
+/// One measured statistic beside its exact value. Relation "=" means the expectations are equal;
+/// "<=" means the theory value is an upper bound (higher moments of a curve's length ratio, by Jensen).
+/// </summary>
+public sealed record TheoryRow(string Statistic, double Measured, double StdErr, double Theory, double LogTheory, string Relation)
+{
+    /// <summary>Measured / theory.</summary>
+    public double Ratio => Measured / Theory;
+    /// <summary>Standard error of <see cref="Ratio"/>.</summary>
+    public double RatioStdErr => StdErr / Theory;
+    /// <summary>(measured - theory) / standard error.</summary>
+    public double Z => (Measured - Theory) / StdErr;
+}
+
+/// <summary>The exact theory for a measurement's settings, and how the measurement compares.</summary>
+public sealed record TheoryComparison(
+    IReadOnlyList<TheoryRow> Rows,
+    bool Exact,
+    string Note,
+    double CW,
+    double COut,
+    double MeanBound,
+    double MeanAsymptotic,
+    string Regime)
+{
+    internal static TheoryComparison Build(NetworkSpec network, GeometrySpec geometry, Summary summary)
+    {
+        var widths = network.Widths;
+        var variances = network.LayerVariances();
+        int k = geometry.K;
+        bool pointwise = geometry.NodeCount == 1;
+        var rows = summary.Moments.Select(moment =>
+        {
+            double logTheory = ExactTheory.LogMoment(widths, variances, k, moment.Order);
+            string name = moment.Order == 1 ? "mean" : $"E[D^{moment.Order}]";
+            string relation = moment.Order == 1 || pointwise ? "=" : "<=";
+            return new TheoryRow(name, moment.Value, moment.StdErr, Math.Exp(logTheory), logTheory, relation);
+        }).ToArray();
+
+        bool exact = network.Init.IsGaussian;
+        string note = exact
+            ? "exact law: Gaussian weights, " + (network.Bias && network.BiasVariance > 0 ? "symmetric (Gaussian) biases" : "zero biases")
+            : $"approximate: {network.Init.Name} weights are not Gaussian, the law is exact only for Gaussian weights (same variance used)";
+        double cW = variances.Length > 1 ? variances[0] : double.NaN;
+        string regime = double.IsNaN(cW) ? "no hidden layer"
+            : Math.Abs(cW - ExactTheory.HeVariance) < 1e-12 ? "C_W = 2 (He): the mean stays bounded with depth"
+            : cW < ExactTheory.HeVariance ? $"C_W = {cW:G4} < 2: the mean decays like (C_W/2)^((L-1)/2)"
+            : $"C_W = {cW:G4} > 2: the mean grows like (C_W/2)^((L-1)/2)";
+        return new TheoryComparison(rows, exact, note, cW, variances[^1],
+            k == 1 ? ExactTheory.MeanBound(widths, variances) : Math.Exp(0.5 * ExactTheory.LogSecondMomentClosedForm(widths, variances, k)),
+            k == 1 ? ExactTheory.MeanAsymptotic(widths, variances) : double.NaN,
+            regime);
+    }
+}

@@ -1,0 +1,112 @@
+using static TorchSharp.torch;
+
+namespace TorchDistortion.Networks;
+
+/// <summary>
+/// How the weights of one layer are drawn. Every scheme draws from a <see cref="Generator"/>, so a seed
+/// reproduces the weights bit for bit. <see cref="Variance"/> gives C such that Var(W_ij) = C / fan_in,
+/// the quantity the exact theory needs.
+/// </summary>
+public abstract record InitScheme
+{
+    /// <summary>The scheme's name as the command line spells it.</summary>
+    public abstract string Name { get; }
+
+    /// <summary>C with Var(W_ij) = C / fan_in for a layer of this shape.</summary>
+    public abstract double Variance(int fanIn, int fanOut);
+
+    /// <summary>True when the entries are i.i.d. Gaussian, the case in which the exact law holds.</summary>
+    public virtual bool IsGaussian => true;
+
+    /// <summary>Fills <paramref name="weight"/> ([fan_out, fan_in]) in place.</summary>
+    internal virtual void Fill(Tensor weight, Generator generator)
+    {
+        var (fanOut, fanIn) = ((int)weight.shape[0], (int)weight.shape[1]);
+        weight.normal_(0.0, Math.Sqrt(Variance(fanIn, fanOut) / fanIn), generator);
+    }
+
+    /// <summary>He / Kaiming normal: N(0, 2 / fan_in), the critical variance for ReLU.</summary>
+    public static InitScheme He { get; } = new GaussianScheme("he", 2.0);
+    /// <summary>LeCun normal: N(0, 1 / fan_in).</summary>
+    public static InitScheme LeCun { get; } = new GaussianScheme("lecun", 1.0);
+    /// <summary>Glorot / Xavier normal: N(0, 2 / (fan_in + fan_out)).</summary>
+    public static InitScheme GlorotNormal { get; } = new GlorotScheme(Uniform: false);
+    /// <summary>Glorot / Xavier uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out)).</summary>
+    public static InitScheme GlorotUniform { get; } = new GlorotScheme(Uniform: true);
+    /// <summary>N(0, C_W / fan_in) for any C_W &gt; 0.</summary>
+    public static InitScheme WithVariance(double cW) => new GaussianScheme("variance", RequirePositive(cW));
+    /// <summary>A (semi-)orthogonal matrix scaled so that Var(W_ij) = C_W / fan_in for square layers.</summary>
+    public static InitScheme Orthogonal(double cW = 2.0) => new OrthogonalScheme(RequirePositive(cW));
+
+    /// <summary>The names <see cref="Parse"/> accepts.</summary>
+    public static IReadOnlyList<string> Names { get; } =
+        ["he", "lecun", "glorot-normal", "glorot-uniform", "orthogonal", "variance"];
+
+    /// <summary>
+    /// A scheme by name. <paramref name="cW"/> is the variance for "variance" and "orthogonal"
+    /// (default 2); the fixed-variance schemes reject it.
+    /// </summary>
+    public static InitScheme Parse(string name, double? cW = null)
+    {
+        InitScheme scheme = name.ToLowerInvariant() switch
+        {
+            "he" or "kaiming" => He,
+            "lecun" => LeCun,
+            "glorot-normal" or "xavier-normal" => GlorotNormal,
+            "glorot-uniform" or "xavier-uniform" => GlorotUniform,
+            "orthogonal" => Orthogonal(cW ?? 2.0),
+            "variance" => WithVariance(cW ?? throw new ArgumentException("--cw: init 'variance' needs a weight variance C_W > 0")),
+            _ => throw new ArgumentException($"--init: unknown init scheme '{name}'; allowed: {string.Join(", ", Names)}"),
+        };
+        if (cW is not null && scheme is not (GaussianScheme { Name: "variance" } or OrthogonalScheme))
+            throw new ArgumentException($"--cw: init '{scheme.Name}' fixes its own variance; use --init variance to choose C_W");
+        return scheme;
+    }
+
+    internal static double RequirePositive(double value, string what = "--cw: C_W") =>
+        double.IsFinite(value) && value > 0 ? value
+            : throw new ArgumentException($"{what} must be a finite number > 0, got {value}");
+
+    private sealed record GaussianScheme(string SchemeName, double CW) : InitScheme
+    {
+        public override string Name => SchemeName;
+        public override double Variance(int fanIn, int fanOut) => CW;
+        public override string ToString() => SchemeName == "variance" ? $"variance(C_W={CW:G6})" : SchemeName;
+    }
+
+    private sealed record GlorotScheme(bool Uniform) : InitScheme
+    {
+        public override string Name => Uniform ? "glorot-uniform" : "glorot-normal";
+        public override double Variance(int fanIn, int fanOut) => 2.0 * fanIn / (fanIn + fanOut);
+        public override bool IsGaussian => !Uniform;
+        internal override void Fill(Tensor weight, Generator generator)
+        {
+            if (!Uniform) { base.Fill(weight, generator); return; }
+            var (fanOut, fanIn) = (weight.shape[0], weight.shape[1]);
+            double a = Math.Sqrt(6.0 / (fanIn + fanOut));
+            weight.uniform_(-a, a, generator);
+        }
+        public override string ToString() => Name;
+    }
+
+    private sealed record OrthogonalScheme(double CW) : InitScheme
+    {
+        public override string Name => "orthogonal";
+        // Rows (or columns) are orthonormal, so Var(W_ij) = 1 / max(fan_in, fan_out) before scaling.
+        public override double Variance(int fanIn, int fanOut) => CW * fanIn / Math.Max(fanIn, fanOut);
+        public override bool IsGaussian => false;
+        internal override void Fill(Tensor weight, Generator generator)
+        {
+            using var scope = NewDisposeScope();
+            var (rows, cols) = (weight.shape[0], weight.shape[1]);
+            bool tall = rows >= cols;
+            var gaussian = empty(tall ? [rows, cols] : [cols, rows], float64).normal_(0, 1, generator);
+            var (q, r) = linalg.qr(gaussian);
+            // Sign correction makes Q Haar-distributed.
+            q.mul_(r.diagonal().sign().unsqueeze(0));
+            if (!tall) q = q.t();
+            weight.copy_(q.mul(Math.Sqrt(CW)));
+        }
+        public override string ToString() => $"orthogonal(C_W={CW:G6})";
+    }
+}

@@ -1,0 +1,63 @@
+namespace TorchDistortion.Networks;
+
+/// <summary>
+/// The shape and initialization of a fully connected ReLU network: widths [n0, n1, ..., nL], ReLU after
+/// every hidden layer, a linear output layer.
+/// </summary>
+/// <param name="Widths">n0 (input), the hidden widths, nL (output); at least two entries.</param>
+/// <param name="Init">How hidden-layer weights are drawn.</param>
+/// <param name="OutputVariance">C_out: Var(W_L) = C_out / n_{L-1}. Null: the scheme's own rule.</param>
+/// <param name="Bias">Whether the layers have a bias.</param>
+/// <param name="BiasVariance">C_b: biases drawn from N(0, C_b); 0 gives zero biases.</param>
+public sealed record NetworkSpec(
+    IReadOnlyList<int> Widths,
+    InitScheme Init,
+    double? OutputVariance = null,
+    bool Bias = true,
+    double BiasVariance = 0.0)
+{
+    /// <summary>Number of weight layers L.</summary>
+    public int Depth => Widths.Count - 1;
+    public int InputDim => Widths[0];
+    public int OutputDim => Widths[^1];
+
+    /// <summary>Widths n0..nL from the shorthand: <paramref name="depth"/> weight layers, hidden width <paramref name="width"/>.</summary>
+    public static IReadOnlyList<int> Shorthand(int width, int depth, int? inputDim = null, int? outputDim = null)
+    {
+        if (depth < 1) throw new ArgumentException($"--depth must be at least 1, got {depth}");
+        var widths = new int[depth + 1];
+        Array.Fill(widths, width);
+        widths[0] = inputDim ?? width;
+        widths[^1] = outputDim ?? width;
+        return widths;
+    }
+
+    /// <summary>C_l for layer l = 1..L with Var(W_l) = C_l / n_{l-1}: what the exact theory needs.</summary>
+    public double[] LayerVariances()
+    {
+        var c = new double[Depth];
+        for (int l = 1; l <= Depth; l++)
+            c[l - 1] = l == Depth && OutputVariance is double cOut ? cOut : Init.Variance(Widths[l - 1], Widths[l]);
+        return c;
+    }
+
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid field.</summary>
+    public NetworkSpec Validate()
+    {
+        if (Widths is null || Widths.Count < 2)
+            throw new ArgumentException("--widths needs at least two entries (input and output), e.g. 32,64,32");
+        for (int i = 0; i < Widths.Count; i++)
+            if (Widths[i] < 1)
+                throw new ArgumentException($"--widths: every width must be a positive integer, got {Widths[i]} at position {i}");
+        if (OutputVariance is double c) InitScheme.RequirePositive(c, "--cout: C_out");
+        if (!double.IsFinite(BiasVariance) || BiasVariance < 0)
+            throw new ArgumentException($"--cb: bias variance must be a finite number >= 0, got {BiasVariance}");
+        if (!Bias && BiasVariance > 0)
+            throw new ArgumentException("--cb: a bias variance needs biases; drop --no-bias");
+        return this;
+    }
+
+    public override string ToString() =>
+        $"[{string.Join(",", Widths)}] init={Init}" + (OutputVariance is double c ? $" C_out={c:G6}" : "") +
+        (Bias ? $" C_b={BiasVariance:G6}" : " no-bias");
+}

@@ -1,0 +1,119 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace TorchDistortion.Networks;
+
+/// <summary>
+/// An ensemble of K fully connected ReLU networks of one shape, held as batched weights
+/// (layer l: weight [K, n_l, n_{l-1}], bias [K, n_l]) and evaluated with batched matmuls.
+/// A single network is an ensemble of one. Forward takes [K, B, n0] and returns [K, B, nL];
+/// when K = 1 it also takes [B, n0] and returns [B, nL], like an ordinary MLP.
+/// </summary>
+public sealed class ReluNetwork : nn.Module<Tensor, Tensor>
+{
+    private readonly Parameter[] _weights;
+    private readonly Parameter?[] _biases;
+
+    public NetworkSpec Spec { get; }
+    /// <summary>Number of networks K in the ensemble.</summary>
+    public int Count { get; }
+
+    internal IReadOnlyList<Parameter> Weights => _weights;
+    internal IReadOnlyList<Parameter?> Biases => _biases;
+
+    private ReluNetwork(NetworkSpec spec, int count, Tensor[] weights, Tensor?[] biases) : base(nameof(ReluNetwork))
+    {
+        Spec = spec;
+        Count = count;
+        _weights = new Parameter[weights.Length];
+        _biases = new Parameter?[weights.Length];
+        for (int l = 0; l < weights.Length; l++)
+        {
+            _weights[l] = new Parameter(weights[l]);
+            register_parameter($"weight_{l + 1}", _weights[l]);
+            if (biases[l] is Tensor b)
+            {
+                _biases[l] = new Parameter(b);
+                register_parameter($"bias_{l + 1}", _biases[l]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Draws networks <paramref name="firstIndex"/> .. firstIndex + count - 1 of the sequence that
+    /// <paramref name="seed"/> defines. Network i depends only on (seed, i), so any split into chunks
+    /// reproduces the same weights bit for bit. Weights are drawn in float64 on the CPU, then moved.
+    /// </summary>
+    public static ReluNetwork Create(NetworkSpec spec, int count = 1, long seed = 0, long firstIndex = 0,
+        ScalarType dtype = ScalarType.Float64, Device? device = null)
+    {
+        spec.Validate();
+        if (count < 1) throw new ArgumentException($"--networks must be at least 1, got {count}");
+        int depth = spec.Depth;
+        var weights = new Tensor[depth];
+        var biases = new Tensor?[depth];
+        double[] variances = spec.LayerVariances();
+        using (no_grad())
+        {
+            for (int l = 0; l < depth; l++)
+            {
+                weights[l] = empty([count, spec.Widths[l + 1], spec.Widths[l]], float64);
+                biases[l] = spec.Bias ? zeros([count, spec.Widths[l + 1]], float64) : null;
+            }
+            for (int i = 0; i < count; i++)
+            {
+                using var generator = new Generator(Seeds.Derive(seed, firstIndex + i, Seeds.WeightStream));
+                for (int l = 0; l < depth; l++)
+                {
+                    using var w = weights[l][i];
+                    spec.Init.Fill(w, generator);
+                    if (l == depth - 1 && spec.OutputVariance is double cOut)
+                        w.mul_(Math.Sqrt(cOut / spec.Init.Variance(spec.Widths[l], spec.Widths[l + 1])));
+                    if (spec.BiasVariance > 0)
+                    {
+                        using var b = biases[l]![i];
+                        b.normal_(0.0, Math.Sqrt(spec.BiasVariance), generator);
+                    }
+                }
+            }
+            for (int l = 0; l < depth; l++)
+            {
+                weights[l] = MoveTo(weights[l], dtype, device);
+                if (biases[l] is Tensor b) biases[l] = MoveTo(b, dtype, device);
+            }
+        }
+        return new ReluNetwork(spec, count, weights, biases);
+    }
+
+    private static Tensor MoveTo(Tensor t, ScalarType dtype, Device? device)
+    {
+        var moved = t.to(dtype, device ?? CPU);
+        if (!ReferenceEquals(moved, t)) t.Dispose();
+        return moved;
+    }
+
+    public override Tensor forward(Tensor input)
+    {
+        bool single = input.dim() == 2;
+        if (single && Count != 1)
+            throw new ArgumentException($"an ensemble of {Count} networks takes input [K, B, n0]; got [{string.Join(",", input.shape)}]");
+        CheckInput(input, single ? 2 : 3);
+        using var scope = NewDisposeScope();
+        var h = single ? input.unsqueeze(0) : input;
+        for (int l = 0; l < _weights.Length; l++)
+        {
+            h = bmm(h, _weights[l].transpose(1, 2));
+            if (_biases[l] is Parameter b) h = h.add(b.unsqueeze(1));
+            if (l < _weights.Length - 1) h = nn.functional.relu(h);
+        }
+        return (single ? h.squeeze(0) : h).MoveToOuterDisposeScope();
+    }
+
+    internal void CheckInput(Tensor input, int rank)
+    {
+        if (input.dim() != rank || input.shape[^1] != Spec.InputDim || (rank == 3 && input.shape[0] != Count))
+            throw new ArgumentException(
+                $"input shape [{string.Join(",", input.shape)}] does not fit {Count} network(s) with input dimension {Spec.InputDim}");
+    }
+}

@@ -1,0 +1,40 @@
+using System.Reflection;
+using static TorchSharp.torch;
+
+namespace TorchDistortion;
+
+/// <summary>Versions and settings of the running TorchSharp/libtorch, for `doctor` and for provenance in results.</summary>
+public sealed record RuntimeInfo(
+    string TorchDistortionVersion,
+    string TorchSharpVersion,
+    string LibTorchVersion,
+    string NativeLibraryPath,
+    bool CudaAvailable,
+    int CudaDevices,
+    int Threads,
+    int ProcessorCount,
+    string? OmpWaitPolicy,
+    string Runtime,
+    string OperatingSystem)
+{
+    public static RuntimeInfo Current()
+    {
+        var native = Directory.EnumerateFiles(AppContext.BaseDirectory, "libtorch*.so", SearchOption.AllDirectories)
+            .Concat(Directory.EnumerateFiles(AppContext.BaseDirectory, "libLibTorchSharp.so", SearchOption.AllDirectories))
+            .Select(Path.GetDirectoryName).FirstOrDefault() ?? "(not found next to the program)";
+        bool cudaAvailable = cuda.is_available();
+        return new RuntimeInfo(
+            typeof(RuntimeInfo).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "?",
+            typeof(TorchSharp.torch).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
+                ?? typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString() ?? "?",
+            __version__,
+            native!,
+            cudaAvailable,
+            cudaAvailable ? cuda.device_count() : 0,
+            get_num_threads(),
+            Environment.ProcessorCount,
+            Environment.GetEnvironmentVariable("OMP_WAIT_POLICY"),
+            System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
+            System.Runtime.InteropServices.RuntimeInformation.OSDescription);
+    }
+}
