@@ -1,0 +1,26 @@
+namespace TorchDistortion.Tests.Cli;
+
+/// <summary>Runs the real `torchdist` executable built beside the tests and captures what a user would see.</summary>
+internal static class CliRunner
+{
+    internal sealed record Result(int ExitCode, string Stdout, string Stderr);
+
+    internal static Result Run(params string[] args)
+    {
+        string exe = Path.Combine(AppContext.BaseDirectory, "torchdist");
+        var start = new System.Diagnostics.ProcessStartInfo(File.Exists(exe) ? exe : "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (!File.Exists(exe)) start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "torchdist.dll"));
+        foreach (var a in args) start.ArgumentList.Add(a);
+        start.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(120_000)) { process.Kill(true); throw new TimeoutException($"torchdist {string.Join(' ', args)} ran past 120 s"); }
+        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+}
