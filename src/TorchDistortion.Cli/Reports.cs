@@ -57,7 +57,7 @@ internal static class Reports
                 m.Theory.Regime,
                 m.Theory.MeanBound,
                 m.Theory.MeanAsymptotic,
-                Rows = m.Theory.Rows.Select(r => new { r.Statistic, r.Measured, r.StdErr, r.Theory, r.LogTheory, r.Relation, r.Ratio, r.RatioStdErr, r.Z }),
+                Rows = m.Theory.Rows.Select(r => new { r.Statistic, r.Measured, r.StdErr, r.Theory, r.Relation, r.Ratio, r.RatioStdErr, r.Z, r.LogMeasured, r.LogStdErr, r.LogTheory }),
             },
             ElapsedSeconds = m.Elapsed.TotalSeconds,
         };
@@ -85,6 +85,7 @@ internal static class Reports
         var writer = new StringWriter();
         var console = toConsole ? AnsiConsole.Console
             : AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(writer), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
+        if (toConsole && Console.IsOutputRedirected || !toConsole) console.Profile.Width = 120; // no terminal to fit
         var s = m.Settings;
         string quantity = s.Geometry.IsCurve ? "length distortion" : $"{s.Geometry.K}-volume distortion";
         console.MarkupLine($"[bold]{quantity}[/] of {s.Networks} random networks");
@@ -93,10 +94,10 @@ internal static class Reports
         console.WriteLine($"run: {s.DType.ToString().ToLowerInvariant()} on {m.DeviceUsed}, {info.Threads} thread(s), seed {s.Seed}, {m.Elapsed.TotalSeconds:F2} s");
 
         var table = new Table().Title("measured vs exact theory")
-            .AddColumns("statistic", "measured", "± s.e.", "", "theory", "ratio", "± s.e.", "z");
+            .AddColumns("statistic", "measured", "± s.e.", "", "exact", "ratio", "± s.e.", "z");
         foreach (var r in m.Theory.Rows)
-            table.AddRow(Markup.Escape(r.Statistic), G(r.Measured), G(r.StdErr), Markup.Escape(r.Relation), G(r.Theory), r.Ratio.ToString("F4", CultureInfo.InvariantCulture),
-                r.RatioStdErr.ToString("F4", CultureInfo.InvariantCulture), r.Z.ToString("F2", CultureInfo.InvariantCulture));
+            table.AddRow(Markup.Escape(r.Statistic), FromLog(r.LogMeasured), FromLog(r.LogStdErr), Markup.Escape(r.Relation), FromLog(r.LogTheory),
+                r.Ratio.ToString("F4", CultureInfo.InvariantCulture), r.RatioStdErr.ToString("F4", CultureInfo.InvariantCulture), r.Z.ToString("F2", CultureInfo.InvariantCulture));
         console.Write(table);
 
         var spread = new Table().Title("spread over networks").AddColumns("std", "median", "quantiles", "mean log D", "zeros");
@@ -126,4 +127,18 @@ internal static class Reports
 
     private static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
     private static string G(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
+
+    /// <summary>Formats e^logValue with 6 significant digits, also beyond the double range (e.g. 1.2345E-400).</summary>
+    internal static string FromLog(double logValue)
+    {
+        if (double.IsNaN(logValue)) return "NaN";
+        if (double.IsNegativeInfinity(logValue)) return "0";
+        if (double.IsPositiveInfinity(logValue)) return "Infinity";
+        double value = Math.Exp(logValue);
+        if (value > 1e-300 && value < 1e300) return G(value);
+        double decimalLog = logValue / Math.Log(10);
+        double exponent = Math.Floor(decimalLog);
+        double mantissa = Math.Pow(10, decimalLog - exponent);
+        return $"{mantissa.ToString("F5", CultureInfo.InvariantCulture)}E{exponent.ToString("+0;-0", CultureInfo.InvariantCulture)}";
+    }
 }

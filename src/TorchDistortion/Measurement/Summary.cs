@@ -2,8 +2,11 @@ using TorchDistortion.Theory;
 
 namespace TorchDistortion.Measurement;
 
-/// <summary>An estimate of E[D^m] with the standard error of the sample mean of D^m.</summary>
-public sealed record MomentEstimate(int Order, double Value, double LogValue, double StdErr);
+/// <summary>
+/// An estimate of E[D^m] with the standard error of the sample mean of D^m. The log fields are exact even
+/// where the plain values leave the double range (a volume of 1e-200 squared).
+/// </summary>
+public sealed record MomentEstimate(int Order, double Value, double LogValue, double StdErr, double LogStdErr);
 
 /// <summary>A quantile of the distortion over networks.</summary>
 public sealed record QuantileEstimate(double Probability, double Value);
@@ -64,7 +67,7 @@ public sealed record Summary(
     {
         int n = logValues.Count;
         double max = logValues.Max() * m;
-        if (double.IsNegativeInfinity(max)) return new MomentEstimate(m, 0, double.NegativeInfinity, 0);
+        if (double.IsNegativeInfinity(max)) return new MomentEstimate(m, 0, double.NegativeInfinity, 0, double.NegativeInfinity);
         double mean = 0, sumSquares = 0;
         for (int i = 0; i < n; i++)
         {
@@ -73,8 +76,8 @@ public sealed record Summary(
             mean += delta / (i + 1);
             sumSquares += delta * (x - mean);
         }
-        double stdErr = n > 1 ? Math.Sqrt(sumSquares / (n - 1) / n) : double.NaN;
+        double logStdErr = n > 1 ? 0.5 * Math.Log(sumSquares / (n - 1) / n) + max : double.NaN;
         double logValue = max + Math.Log(mean);
-        return new MomentEstimate(m, Math.Exp(logValue), logValue, stdErr * Math.Exp(max));
+        return new MomentEstimate(m, Math.Exp(logValue), logValue, Math.Exp(logStdErr), logStdErr);
     }
 }

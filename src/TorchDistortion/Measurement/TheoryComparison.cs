@@ -5,17 +5,21 @@ using TorchDistortion.Theory;
 namespace TorchDistortion.Measurement;
 
 /// <summary>
-/// One measured statistic beside its exact value. Relation "=" means the expectations are equal;
-/// "<=" means the theory value is an upper bound (higher moments of a curve's length ratio, by Jensen).
+/// One measured statistic beside its exact value, all kept as logs so that values beyond the double range
+/// still compare. Relation "=" means the expectations are equal; "<=" means the theory value is an upper
+/// bound (higher moments of a curve's length ratio, by Jensen along the curve).
 /// </summary>
-public sealed record TheoryRow(string Statistic, double Measured, double StdErr, double Theory, double LogTheory, string Relation)
+public sealed record TheoryRow(string Statistic, double LogMeasured, double LogStdErr, double LogTheory, string Relation)
 {
+    public double Measured => Math.Exp(LogMeasured);
+    public double StdErr => Math.Exp(LogStdErr);
+    public double Theory => Math.Exp(LogTheory);
     /// <summary>Measured / theory.</summary>
-    public double Ratio => Measured / Theory;
+    public double Ratio => Math.Exp(LogMeasured - LogTheory);
     /// <summary>Standard error of <see cref="Ratio"/>.</summary>
-    public double RatioStdErr => StdErr / Theory;
+    public double RatioStdErr => Math.Exp(LogStdErr - LogTheory);
     /// <summary>(measured - theory) / standard error.</summary>
-    public double Z => (Measured - Theory) / StdErr;
+    public double Z => (Ratio - 1) / RatioStdErr;
 }
 
 /// <summary>The exact theory for a measurement's settings, and how the measurement compares.</summary>
@@ -40,7 +44,7 @@ public sealed record TheoryComparison(
             double logTheory = ExactTheory.LogMoment(widths, variances, k, moment.Order);
             string name = moment.Order == 1 ? "mean" : $"E[D^{moment.Order}]";
             string relation = moment.Order == 1 || pointwise ? "=" : "<=";
-            return new TheoryRow(name, moment.Value, moment.StdErr, Math.Exp(logTheory), logTheory, relation);
+            return new TheoryRow(name, moment.LogValue, moment.LogStdErr, logTheory, relation);
         }).ToArray();
 
         bool exact = network.Init.IsGaussian;

@@ -35,7 +35,7 @@ public sealed class ReluNetwork : nn.Module<Tensor, Tensor>
             if (biases[l] is Tensor b)
             {
                 _biases[l] = new Parameter(b);
-                register_parameter($"bias_{l + 1}", _biases[l]);
+                register_parameter($"bias_{l + 1}", _biases[l]!);
             }
         }
     }

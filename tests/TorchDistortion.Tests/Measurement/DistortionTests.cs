@@ -1,0 +1,183 @@
+using TorchDistortion.Differentiation;
+using TorchDistortion.Geometry;
+using TorchDistortion.Measurement;
+using TorchDistortion.Networks;
+using TorchDistortion.Theory;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace TorchDistortion.Tests.Measurement;
+
+public class DistortionTests
+{
+    private static NetworkSpec He(params int[] widths) => new(widths, InitScheme.He);
+
+    private static void AssertWithinStdErrs(TheoryRow row, double count = 3.5) =>
+        Assert.True(Math.Abs(row.Z) <= count,
+            $"{row.Statistic}: measured {row.Measured:G6} ± {row.StdErr:G3}, exact {row.Theory:G6}, z = {row.Z:F2}");
+
+    public static TheoryData<string, int[], string, double?, double, string, int> Grid() => new()
+    {
+        // name, widths, init, C_W, C_b, geometry, k
+        { "He segment", [8, 16, 16, 16, 8], "he", null, 0, "segment", 1 },
+        { "He n0 != nL circle", [12, 24, 24, 24, 24, 4], "he", null, 0, "circle", 1 },
+        { "LeCun fourier", [6, 20, 20, 20, 20, 6], "lecun", null, 0, "fourier", 1 },
+        { "C_W = 3 with bias", [8, 16, 16, 16, 16, 16, 8], "variance", 3.0, 0.3, "segment", 1 },
+        { "Glorot normal", [10, 30, 20, 10], "glorot-normal", null, 0, "segment", 1 },
+        { "He patch k = 2", [8, 16, 16, 16, 8], "he", null, 0, "patch", 2 },
+        { "C_W = 1.5 patch k = 3", [6, 12, 12, 12, 6], "variance", 1.5, 0.1, "patch", 3 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Grid))]
+    public void MeanDistortionAgreesWithExactTheory(string name, int[] widths, string init, double? cW, double cB, string geometry, int k)
+    {
+        var spec = new NetworkSpec(widths, InitScheme.Parse(init, cW), BiasVariance: cB);
+        var settings = new MeasureSettings(spec, new GeometrySpec(GeometrySpec.ParseKind(geometry), Points: k == 1 ? 16 : 3, K: k),
+            Networks: 3000, Seed: name.Length);
+        var result = Distortion.Measure(settings);
+        AssertWithinStdErrs(result.Theory.Rows[0]);
+        Assert.True(result.Theory.Exact);
+    }
+
+    [Fact]
+    public void OutputVarianceOneGivesSecondMomentNlOverN0AtAPoint()
+    {
+        // C_out = 1 and C_W = 2: E||Ju||^2 = nL / n0 exactly; one node makes the measurement pointwise.
+        var spec = new NetworkSpec([16, 32, 32, 32, 4], InitScheme.He, OutputVariance: 1.0);
+        var result = Distortion.Measure(new MeasureSettings(spec, new GeometrySpec(GeometryKind.Segment, Points: 1), Networks: 4000, Seed: 3));
+        Assert.Equal(4.0 / 16.0, result.Theory.Rows[1].Theory, 12);
+        Assert.All(result.Theory.Rows, row => Assert.Equal("=", row.Relation));
+        foreach (var row in result.Theory.Rows.Take(3)) AssertWithinStdErrs(row);
+    }
+
+    public static TheoryData<string, double, int, int> IssueTargets() => new()
+    {
+        { "segment", 2.0, 1, 2000 },
+        { "patch", 2.0, 2, 2000 },
+        { "segment", 1.0, 1, 2000 },
+        { "segment", 3.0, 1, 2000 },
+    };
+
+    /// <summary>The foundation's acceptance runs: width 32, depth 20, n0 = nL = 32, 2000 networks, the CLI's defaults.</summary>
+    [Theory]
+    [MemberData(nameof(IssueTargets))]
+    public void Width32Depth20MatchesExactMeanWithin3StdErrs(string geometry, double cW, int k, int networks)
+    {
+        var spec = new NetworkSpec(NetworkSpec.Shorthand(32, 20), InitScheme.WithVariance(cW));
+        var settings = new MeasureSettings(spec, new GeometrySpec(GeometrySpec.ParseKind(geometry), Points: k == 1 ? 64 : 4, K: k), Networks: networks, Seed: 0);
+        AssertWithinStdErrs(Distortion.Measure(settings).Theory.Rows[0], 3.0);
+    }
+
+    [Fact]
+    public void ExtremeVolumesAreReportedNotZeroOrInfinite()
+    {
+        foreach (var (cW, expectedDecade) in new[] { (1e-3, -195.0), (2e3, 177.0) })
+        {
+            // Width 32 keeps a layer with fewer than k = 2 active neurons (volume exactly 0) out of reach.
+            var spec = new NetworkSpec(NetworkSpec.Shorthand(32, 60), InitScheme.WithVariance(cW), OutputVariance: 2.0);
+            var settings = new MeasureSettings(spec, new GeometrySpec(GeometryKind.Patch, Points: 1, K: 2), Networks: 400, Seed: 11);
+            var result = Distortion.Measure(settings);
+            Assert.True(double.IsFinite(result.Summary.MeanLog));
+            double decade = result.Summary.Moments[0].LogValue / Math.Log(10);
+            Assert.InRange(decade, expectedDecade - 15, expectedDecade + 15);
+            Assert.True(result.Summary.Mean > 0 && double.IsFinite(result.Summary.Mean), $"mean {result.Summary.Mean}");
+            // The measured mean agrees with the exact value on the log scale, within its relative standard error.
+            var row = result.Theory.Rows[0];
+            Assert.True(Math.Abs(row.Z) < 3.5, $"log mean {row.LogMeasured} vs exact {row.LogTheory}, z = {row.Z}");
+            // The second moment (1e-390 or 1e+354) is out of double range but its log is kept.
+            Assert.True(double.IsFinite(result.Summary.Moments[1].LogValue));
+        }
+    }
+
+    [Fact]
+    public void SameSeedIsBitwiseReproducibleAndChunkingDoesNotChangeResults()
+    {
+        var spec = new NetworkSpec([6, 24, 24, 24, 6], InitScheme.He, BiasVariance: 0.2);
+        var settings = new MeasureSettings(spec, new GeometrySpec(GeometryKind.Circle, Points: 32), Networks: 37, Seed: 42);
+        var first = Distortion.Measure(settings).LogDistortions;
+        Assert.Equal(first, Distortion.Measure(settings).LogDistortions);
+        Assert.Equal(first, Distortion.Measure(settings with { ChunkSize = 5 }).LogDistortions);
+        Assert.NotEqual(first, Distortion.Measure(settings with { Seed = 43 }).LogDistortions);
+    }
+
+    [Theory]
+    [InlineData(JacobianMethod.DoubleVjp)]
+    [InlineData(JacobianMethod.Reverse)]
+    public void AutogradMethodsGiveTheSameDistortions(JacobianMethod method)
+    {
+        var spec = new NetworkSpec([5, 12, 12, 7], InitScheme.He, BiasVariance: 0.5);
+        var settings = new MeasureSettings(spec, new GeometrySpec(GeometryKind.Patch, Points: 3, K: 2), Networks: 6, Seed: 5);
+        var tangent = Distortion.Measure(settings).LogDistortions;
+        var other = Distortion.Measure(settings with { Method = method }).LogDistortions;
+        for (int i = 0; i < tangent.Length; i++) Assert.Equal(tangent[i], other[i], 10);
+    }
+
+    [Fact]
+    public void SegmentLengthEqualsDirectQuadratureOfTheOutputCurve()
+    {
+        // Independent check: evaluate the network densely along the segment and sum the output chord lengths.
+        var spec = new NetworkSpec([3, 10, 10, 2], InitScheme.He, BiasVariance: 0.4);
+        var settings = new MeasureSettings(spec, new GeometrySpec(GeometryKind.Segment, Points: 20000), Networks: 1, Seed: 9);
+        double exact = Math.Exp(Distortion.Measure(settings).LogDistortions[0]);
+
+        using var scope = NewDisposeScope();
+        using var net = ReluNetwork.Create(spec, 1, seed: 9);
+        using var sample = GeometrySampler.Sample(settings.Geometry, 3, 1, 9, 0, ScalarType.Float64, CPU);
+        // Endpoints of the segment from its midpoint nodes: gamma(0) = x_0 - v/(2N), gamma(1) = x_{N-1} + v/(2N).
+        var velocity = sample.Tangents[0, 0, 0];
+        var start = sample.Points[0, 0] - velocity / 40000.0;
+        var t = linspace(0, 1, 200001, float64).unsqueeze(1);
+        var curve = (start + t * velocity).unsqueeze(0);
+        var image = net.forward(curve).squeeze(0);
+        double chordLength = (image[1..] - image[..^1]).norm(1).sum().item<double>();
+        Assert.Equal(chordLength, exact, 4);
+    }
+
+    [Fact]
+    public void QuadratureErrorEstimateShrinksWithMoreNodes()
+    {
+        var spec = new NetworkSpec([8, 32, 32, 32, 8], InitScheme.He);
+        double Error(int points) => Distortion.Measure(new MeasureSettings(spec, new GeometrySpec(GeometryKind.Segment, Points: points), Networks: 50, Seed: 1)).QuadratureError!.Value;
+        double coarse = Error(16), fine = Error(1024);
+        Assert.True(fine < coarse / 10, $"error with 1024 nodes {fine:G3} vs 16 nodes {coarse:G3}");
+    }
+
+    [Fact]
+    public void GenericModulePathMatchesTheEnsembleEngine()
+    {
+        var spec = new NetworkSpec([4, 9, 9, 3], InitScheme.He, BiasVariance: 0.1);
+        var geometry = new GeometrySpec(GeometryKind.Fourier, Points: 24);
+        var engine = Distortion.Measure(new MeasureSettings(spec, geometry, Networks: 1, Seed: 21)).LogDistortions[0];
+        using var net = ReluNetwork.Create(spec, 1, seed: 21);
+        var generic = Distortion.MeasureModule(net, 4, geometry, count: 1, seed: 21);
+        Assert.Equal(engine, generic[0], 10);
+    }
+
+    [Fact]
+    public void RepeatedMeasurementsDoNotLeakTensors()
+    {
+        var spec = new NetworkSpec([6, 16, 16, 6], InitScheme.He, BiasVariance: 0.1);
+        var settings = new MeasureSettings(spec, new GeometrySpec(GeometryKind.Patch, Points: 2, K: 2), Networks: 20, Seed: 2, ChunkSize: 7);
+        Distortion.Measure(settings); // warm-up: lazily created globals
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 5; i++) Distortion.Measure(settings with { Seed = i });
+        Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
+    public void InvalidSettingsNameTheOption()
+    {
+        var spec = new NetworkSpec([4, 8, 3], InitScheme.He);
+        void Throws(MeasureSettings settings, string option) =>
+            Assert.Contains(option, Assert.Throws<ArgumentException>(() => Distortion.Measure(settings)).Message);
+        Throws(new MeasureSettings(spec, new GeometrySpec(GeometryKind.Patch, K: 4)), "--k");
+        Throws(new MeasureSettings(spec, new GeometrySpec(Points: 0)), "--points");
+        Throws(new MeasureSettings(spec, new GeometrySpec(), Networks: 0), "--networks");
+        Throws(new MeasureSettings(spec, new GeometrySpec(GeometryKind.Polyline, PolylinePoints: [[0, 0, 0, 0], [0, 0, 0, 0]])), "--polyline");
+        Throws(new MeasureSettings(spec, new GeometrySpec(GeometryKind.Polyline, PolylinePoints: [[0, 0, 0], [1, 0, 0]])), "--polyline");
+        Throws(new MeasureSettings(spec, new GeometrySpec(Size: double.NaN)), "--size");
+        Throws(new MeasureSettings(spec with { Widths = [4, 0, 3] }, new GeometrySpec()), "--widths");
+        Throws(new MeasureSettings(spec, new GeometrySpec(), Device: "tpu"), "--device");
+    }
+}
