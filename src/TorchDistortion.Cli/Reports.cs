@@ -122,7 +122,10 @@ internal static class Reports
         if (!Directory.Exists(directory)) throw new IOException($"--output: folder '{directory}' does not exist");
         string probe = Path.Combine(directory, $".write-probe-{Environment.ProcessId}");
         try { File.WriteAllText(probe, ""); File.Delete(probe); }
-        catch (UnauthorizedAccessException) { throw new IOException($"--output: folder '{directory}' is not writable"); }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            throw new IOException($"--output: folder '{directory}' is not writable ({e.Message})");
+        }
     }
 
     private static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);

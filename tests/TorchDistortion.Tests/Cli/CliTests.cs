@@ -1,0 +1,106 @@
+using System.Text.Json;
+
+namespace TorchDistortion.Tests.Cli;
+
+public class CliTests
+{
+    public static TheoryData<string, string> BadInputs() => new()
+    {
+        // arguments (space separated), the option the error must name
+        { "measure --widths 32", "--widths" },
+        { "measure --widths 32,0,32", "--widths" },
+        { "measure --widths 32,-4,32", "--widths" },
+        { "measure --widths 32,x,32", "--widths" },
+        { "measure --widths 8,8 --depth 3", "--widths" },
+        { "measure --depth 0", "--depth" },
+        { "measure --width 0", "--width" },
+        { "measure --geometry patch --k 9 --width 8", "--k" },
+        { "measure --k 2", "--k" },
+        { "measure --init bogus", "--init" },
+        { "measure --init variance", "--cw" },
+        { "measure --init variance --cw -1", "--cw" },
+        { "measure --init variance --cw NaN", "--cw" },
+        { "measure --init he --cw 3", "--cw" },
+        { "measure --cout 0", "--cout" },
+        { "measure --cout Infinity", "--cout" },
+        { "measure --cb -0.5", "--cb" },
+        { "measure --networks 0", "--networks" },
+        { "measure --networks many", "--networks" },
+        { "measure --points 0", "--points" },
+        { "measure --geometry spiral", "--geometry" },
+        { "measure --geometry polyline --n0 2 --polyline 0,0;0,0", "--polyline" },
+        { "measure --geometry polyline --n0 2 --polyline 0,0,1;1,1,1", "--polyline" },
+        { "measure --dtype float16", "--dtype" },
+        { "measure --device tpu", "--device" },
+        { "measure --device cuda", "--device" },
+        { "measure --method magic", "--method" },
+        { "measure --format xml", "--format" },
+        { "measure --threads 0", "--threads" },
+        { "measure --quantiles 0.5,2", "--quantiles" },
+        { "measure --output /nonexistent-folder/result.json", "--output" },
+        { "measure --frobnicate", "--frobnicate" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadInputs))]
+    public void BadInputGetsOneLineErrorAndExitCode2(string arguments, string option)
+    {
+        var result = CliRunner.Run(arguments.Split(' '));
+        Assert.Equal(2, result.ExitCode);
+        var lines = result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, $"expected one line, got:\n{result.Stderr}");
+        Assert.StartsWith("error:", lines[0]);
+        Assert.Contains(option, lines[0]);
+        Assert.DoesNotContain("   at ", result.Stderr + result.Stdout);
+    }
+
+    [Fact]
+    public void JsonOutputCarriesMeasurementAndTheory()
+    {
+        var result = CliRunner.Run("measure", "--widths", "6,16,16,4", "--networks", "300", "--points", "8", "--format", "json", "--seed", "3");
+        Assert.Equal(0, result.ExitCode);
+        using var document = JsonDocument.Parse(result.Stdout);
+        var root = document.RootElement;
+        Assert.Equal(300, root.GetProperty("summary").GetProperty("count").GetInt32());
+        var rows = root.GetProperty("theory").GetProperty("rows");
+        Assert.Equal(4, rows.GetArrayLength());
+        var mean = rows[0];
+        Assert.Equal("mean", mean.GetProperty("statistic").GetString());
+        double measured = mean.GetProperty("measured").GetDouble(), exact = mean.GetProperty("theory").GetDouble();
+        Assert.Equal(measured / exact, mean.GetProperty("ratio").GetDouble(), 10);
+        Assert.True(Math.Abs(mean.GetProperty("z").GetDouble()) < 4);
+        Assert.Equal(root.GetProperty("summary").GetProperty("mean").GetDouble(), measured, 12);
+        Assert.Equal("cpu", root.GetProperty("settings").GetProperty("device").GetString());
+        Assert.Equal("2.10.0", root.GetProperty("environment").GetProperty("lib_torch_version").GetString()[..6]);
+    }
+
+    [Fact]
+    public void CsvAndTableFormatsAgreeWithJsonAndOutputFileIsWritten()
+    {
+        string folder = Directory.CreateTempSubdirectory("torchdist-cli").FullName;
+        string[] common = ["measure", "--widths", "5,12,12,5", "--networks", "40", "--points", "4", "--seed", "8"];
+        var json = CliRunner.Run([.. common, "--format", "json", "--output", Path.Combine(folder, "m.json")]);
+        var csv = CliRunner.Run([.. common, "--format", "csv"]);
+        var table = CliRunner.Run([.. common, "--no-progress"]);
+        Assert.Equal(0, json.ExitCode + csv.ExitCode + table.ExitCode);
+        Assert.Equal("", json.Stdout);
+        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "m.json")));
+        double mean = document.RootElement.GetProperty("summary").GetProperty("mean").GetDouble();
+        var meanRow = csv.Stdout.Split('\n').Single(line => line.StartsWith("mean,")).Split(',');
+        Assert.Equal(mean, double.Parse(meanRow[1], System.Globalization.CultureInfo.InvariantCulture), 14);
+        Assert.Contains("measured vs exact theory", table.Stdout);
+        Assert.Contains(mean.ToString("G6", System.Globalization.CultureInfo.InvariantCulture), table.Stdout);
+        Assert.Empty(Directory.GetFiles(folder, "*.tmp", SearchOption.AllDirectories));
+        Directory.Delete(folder, true);
+    }
+
+    [Fact]
+    public void DoctorReportsVersionsAndNativePath()
+    {
+        var result = CliRunner.Run("doctor");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("2.10.0", result.Stdout);
+        Assert.Contains("native libraries", result.Stdout);
+        Assert.Contains("ok", result.Stdout);
+    }
+}
