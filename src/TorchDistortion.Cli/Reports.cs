@@ -97,7 +97,7 @@ internal static class Reports
             .AddColumns("statistic", "measured", "± s.e.", "", "exact", "ratio", "± s.e.", "z");
         foreach (var r in m.Theory.Rows)
             table.AddRow(Markup.Escape(r.Statistic), FromLog(r.LogMeasured), FromLog(r.LogStdErr), Markup.Escape(r.Relation), FromLog(r.LogTheory),
-                r.Ratio.ToString("F4", CultureInfo.InvariantCulture), r.RatioStdErr.ToString("F4", CultureInfo.InvariantCulture), r.Z.ToString("F2", CultureInfo.InvariantCulture));
+                r.Ratio.ToString("F4", CultureInfo.InvariantCulture), r.RatioStdErr.ToString("F4", CultureInfo.InvariantCulture), r.Relation == "=" ? r.Z.ToString("F2", CultureInfo.InvariantCulture) : "bound");
         console.Write(table);
 
         var spread = new Table().Title("spread over networks").AddColumns("std", "median", "quantiles", "mean log D", "zeros");

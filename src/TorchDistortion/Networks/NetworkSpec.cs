@@ -58,6 +58,20 @@ public sealed record NetworkSpec(
     }
 
     public override string ToString() =>
-        $"[{string.Join(",", Widths)}] init={Init}" + (OutputVariance is double c ? $" C_out={c:G6}" : "") +
+        $"[{CompactWidths()}] init={Init}" + (OutputVariance is double c ? $" C_out={c:G6}" : "") +
         (Bias ? $" C_b={BiasVariance:G6}" : " no-bias");
+
+    /// <summary>Widths with runs folded: 32,64x19,10.</summary>
+    private string CompactWidths()
+    {
+        var parts = new List<string>();
+        for (int i = 0; i < Widths.Count;)
+        {
+            int run = 1;
+            while (i + run < Widths.Count && Widths[i + run] == Widths[i]) run++;
+            parts.Add(run > 2 ? $"{Widths[i]}x{run}" : string.Join(",", Enumerable.Repeat(Widths[i], run)));
+            i += run;
+        }
+        return string.Join(",", parts);
+    }
 }
