@@ -70,6 +70,19 @@ public class DistortionTests
     }
 
     [Fact]
+    public void WithZeroBiasCwOnlyRescalesEveryNetworksDistortionExactly()
+    {
+        // Same seed, same standard-normal draws: W scales by sqrt(C_W) in all L layers and the activation
+        // pattern is scale invariant, so log D shifts by (L/2) log(C_W'/C_W) for every network.
+        var geometry = new GeometrySpec(GeometryKind.Patch, Points: 2, K: 2);
+        double[] Log(double cW) => Distortion.Measure(new MeasureSettings(
+            new NetworkSpec([7, 15, 15, 15, 15, 5], InitScheme.WithVariance(cW), Bias: false), geometry, Networks: 25, Seed: 4)).LogDistortions;
+        var one = Log(1.0);
+        var three = Log(3.0);
+        for (int i = 0; i < one.Length; i++) Assert.Equal(2 * 5 / 2.0 * Math.Log(3.0), three[i] - one[i], 10);
+    }
+
+    [Fact]
     public void ExtremeVolumesAreReportedNotZeroOrInfinite()
     {
         foreach (var (cW, expectedDecade) in new[] { (1e-3, -195.0), (2e3, 177.0) })
