@@ -1,0 +1,118 @@
+using OxyPlot;
+using OxyPlot.Axes;
+using OxyPlot.Legends;
+using OxyPlot.Series;
+
+namespace TorchDistortion.Plots;
+
+/// <summary>Renders a <see cref="Figure"/> with OxyPlot and writes it as PNG and SVG (SkiaSharp exporters).</summary>
+public static class FigureExporter
+{
+    private const string Font = "DejaVu Sans";
+
+    private static readonly OxyColor[] Palette =
+    [
+        OxyColor.FromRgb(0x1f, 0x77, 0xb4), OxyColor.FromRgb(0xd6, 0x27, 0x28), OxyColor.FromRgb(0x2c, 0xa0, 0x2c),
+        OxyColor.FromRgb(0x94, 0x67, 0xbd), OxyColor.FromRgb(0xff, 0x7f, 0x0e), OxyColor.FromRgb(0x8c, 0x56, 0x4b),
+        OxyColor.FromRgb(0xe3, 0x77, 0xc2), OxyColor.FromRgb(0x7f, 0x7f, 0x7f), OxyColor.FromRgb(0xbc, 0xbd, 0x22),
+        OxyColor.FromRgb(0x17, 0xbe, 0xcf),
+    ];
+
+    /// <summary>Writes <paramref name="basePath"/>.png and .svg, each atomically (temporary file, then rename).</summary>
+    public static void Save(Figure figure, string basePath, int width = 1000, int height = 650)
+    {
+        var model = Build(figure);
+        WriteAtomically(basePath + ".png", stream => new OxyPlot.SkiaSharp.PngExporter { Width = width, Height = height }.Export(model, stream));
+        WriteAtomically(basePath + ".svg", stream => new OxyPlot.SkiaSharp.SvgExporter { Width = width, Height = height }.Export(model, stream));
+    }
+
+    internal static PlotModel Build(Figure figure)
+    {
+        var model = new PlotModel
+        {
+            Title = figure.Title,
+            Subtitle = figure.Subtitle,
+            DefaultFont = Font,
+            DefaultFontSize = 14,
+            TitleFontSize = 17,
+            SubtitleFontSize = 13,
+            Background = OxyColors.White,
+            PlotMargins = new OxyThickness(double.NaN),
+        };
+        model.Legends.Add(new Legend
+        {
+            LegendPosition = LegendPosition.RightTop,
+            LegendPlacement = LegendPlacement.Outside,
+            LegendBackground = OxyColor.FromAColor(220, OxyColors.White),
+            LegendBorder = OxyColors.LightGray,
+            LegendFontSize = 13,
+        });
+        model.Axes.Add(Axis(figure.LogX, AxisPosition.Bottom, figure.XLabel));
+        model.Axes.Add(Axis(figure.LogY, AxisPosition.Left, figure.YLabel));
+
+        foreach (var series in figure.Series)
+        {
+            var color = Palette[series.Group % Palette.Length];
+            var points = Enumerable.Range(0, series.X.Length)
+                .Where(i => Drawable(series.X[i], figure.LogX) && Drawable(series.Y[i], figure.LogY)).ToArray();
+            if (series.Style == SeriesStyle.Points)
+            {
+                var scatter = new ScatterErrorSeries
+                {
+                    Title = series.Title, MarkerType = MarkerType.Circle, MarkerSize = 4, MarkerFill = color,
+                    ErrorBarColor = color, ErrorBarStrokeThickness = 1.2, ErrorBarStopWidth = 3,
+                };
+                foreach (int i in points)
+                {
+                    double error = series.Error?[i] ?? 0;
+                    // On a log axis an error bar may not cross zero: clip its lower end.
+                    if (figure.LogY && double.IsFinite(error) && series.Y[i] - error <= 0) error = series.Y[i] * 0.999;
+                    scatter.Points.Add(new ScatterErrorPoint(series.X[i], series.Y[i], 0, double.IsFinite(error) ? error : 0));
+                }
+                model.Series.Add(scatter);
+            }
+            else
+            {
+                var line = new LineSeries
+                {
+                    Title = series.Title, Color = color, StrokeThickness = series.Style == SeriesStyle.Line ? 2 : 1.8,
+                    LineStyle = series.Style switch { SeriesStyle.Dashed => LineStyle.Dash, SeriesStyle.Dotted => LineStyle.Dot, _ => LineStyle.Solid },
+                };
+                foreach (int i in points) line.Points.Add(new DataPoint(series.X[i], series.Y[i]));
+                model.Series.Add(line);
+            }
+        }
+        foreach (var marker in figure.Markers ?? [])
+        {
+            model.Annotations.Add(new OxyPlot.Annotations.LineAnnotation
+            {
+                Type = OxyPlot.Annotations.LineAnnotationType.Vertical, X = marker.X, Text = marker.Label,
+                Color = OxyColors.Gray, LineStyle = LineStyle.DashDot, FontSize = 12,
+                TextOrientation = OxyPlot.Annotations.AnnotationTextOrientation.Horizontal,
+            });
+        }
+        return model;
+    }
+
+    private static bool Drawable(double v, bool log) => double.IsFinite(v) && (!log || v > 0);
+
+    private static Axis Axis(bool log, AxisPosition position, string title)
+    {
+        Axis axis = log ? new LogarithmicAxis { UseSuperExponentialFormat = false } : new LinearAxis();
+        axis.Position = position;
+        axis.Title = title;
+        axis.MajorGridlineStyle = LineStyle.Solid;
+        axis.MajorGridlineColor = OxyColor.FromRgb(0xe6, 0xe6, 0xe6);
+        axis.MinorGridlineStyle = log ? LineStyle.Dot : LineStyle.None;
+        axis.MinorGridlineColor = OxyColor.FromRgb(0xf0, 0xf0, 0xf0);
+        axis.AxisTitleDistance = 8;
+        return axis;
+    }
+
+    private static void WriteAtomically(string path, Action<Stream> write)
+    {
+        string temp = path + $".{Environment.ProcessId}.tmp";
+        using (var stream = File.Create(temp)) write(stream);
+        File.Move(temp, path, overwrite: true);
+    }
+}

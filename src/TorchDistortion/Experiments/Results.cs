@@ -1,0 +1,174 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using TorchDistortion.Measurement;
+
+namespace TorchDistortion.Experiments;
+
+/// <summary>Where and with what a result was computed: written at the head of every result file.</summary>
+public sealed record Provenance(
+    string ProjectVersion,
+    string Commit,
+    string TorchSharp,
+    string LibTorch,
+    string Device,
+    string DType,
+    int Threads,
+    string Machine,
+    DateTimeOffset Date)
+{
+    internal static Provenance Current(string device, string dtype)
+    {
+        var info = RuntimeInfo.Current();
+        return new Provenance(info.TorchDistortionVersion, info.Commit, info.TorchSharpVersion, info.LibTorchVersion, device, dtype,
+            info.Threads, $"{info.OperatingSystem}, {info.ProcessorCount} cores", DateTimeOffset.UtcNow);
+    }
+}
+
+/// <summary>
+/// One tidy row: one run x one statistic, with the run's settings as columns and the exact theory beside the
+/// measurement where an exact value exists (empty for median, quantiles and mean log).
+/// </summary>
+public sealed record ResultRow(
+    string SweepId,
+    string RunId,
+    string Widths,
+    int N0,
+    int NL,
+    int Width,
+    int Depth,
+    string Init,
+    double CW,
+    double COut,
+    double CB,
+    string Geometry,
+    int K,
+    int Points,
+    int Networks,
+    long Seed,
+    string Statistic,
+    double Value,
+    double? StdErr,
+    double? Theory,
+    string? Relation,
+    double? Ratio,
+    double? RatioStdErr,
+    double? Z,
+    double? LogValue,
+    double? LogTheory)
+{
+    internal static readonly string[] Columns =
+    [
+        "sweep_id", "run_id", "widths", "n0", "nl", "width", "depth", "init", "c_w", "c_out", "c_b", "geometry", "k", "points",
+        "networks", "seed", "statistic", "value", "stderr", "theory", "relation", "ratio", "ratio_stderr", "z", "log_value", "log_theory",
+    ];
+
+    internal string ToCsv()
+    {
+        static string N(double? v) => v is double d ? d.ToString("R", CultureInfo.InvariantCulture) : "";
+        return string.Join(",", SweepId, RunId, Widths, N0, NL, Width, Depth, Init, N(CW), N(COut), N(CB), Geometry, K, Points,
+            Networks, Seed, Statistic, N(Value), N(StdErr), N(Theory), Relation ?? "", N(Ratio), N(RatioStdErr), N(Z), N(LogValue), N(LogTheory));
+    }
+
+    internal static ResultRow FromCsv(string line)
+    {
+        var f = line.Split(',');
+        if (f.Length != Columns.Length) throw new FormatException($"expected {Columns.Length} columns, got {f.Length}");
+        static double D(string s) => double.Parse(s, CultureInfo.InvariantCulture);
+        static double? O(string s) => s.Length == 0 ? null : D(s);
+        return new ResultRow(f[0], f[1], f[2], int.Parse(f[3]), int.Parse(f[4]), int.Parse(f[5]), int.Parse(f[6]), f[7], D(f[8]), D(f[9]),
+            D(f[10]), f[11], int.Parse(f[12]), int.Parse(f[13]), int.Parse(f[14]), long.Parse(f[15]), f[16], D(f[17]), O(f[18]), O(f[19]),
+            f[20].Length == 0 ? null : f[20], O(f[21]), O(f[22]), O(f[23]), O(f[24]), O(f[25]));
+    }
+
+    /// <summary>The tidy rows of one finished run.</summary>
+    internal static List<ResultRow> FromMeasurement(string sweepId, string runId, RunSpec run, long seed, Measurement.Measurement m)
+    {
+        var variances = m.Settings.Network.LayerVariances();
+        var w = run.Widths;
+        ResultRow Row(string statistic, double value, double? stdErr = null, double? theory = null, string? relation = null,
+            double? ratio = null, double? ratioStdErr = null, double? z = null, double? logValue = null, double? logTheory = null) =>
+            new(sweepId, runId, string.Join(";", w), w[0], w[^1], w.Length > 2 ? w[1] : w[0], run.Depth, run.Init,
+                m.Settings.Network.Init.Variance(w[0], w[1]), variances[^1], run.CB, run.Geometry, run.K, run.Points, run.Networks, seed,
+                statistic, value, stdErr, theory, relation, ratio, ratioStdErr, z, logValue, logTheory);
+
+        var rows = new List<ResultRow>();
+        foreach (var t in m.Theory.Rows)
+            rows.Add(Row(t.Statistic, t.Measured, t.StdErr, t.Theory, t.Relation, t.Ratio, t.RatioStdErr, t.Z, t.LogMeasured, t.LogTheory));
+        // Var(length) <= Var(D) because E[len] = E[D] and E[len^2] <= E[D^2]: the pointwise std is a bound (exact at a point).
+        var second = m.Theory.Rows.Count > 1 ? m.Theory.Rows[1] : null;
+        double? stdTheory = second is null ? null : Math.Sqrt(Math.Max(second.Theory - m.Theory.Rows[0].Theory * m.Theory.Rows[0].Theory, 0));
+        rows.Add(Row("std", m.Summary.Std, theory: stdTheory, relation: second?.Relation));
+        rows.Add(Row("median", m.Summary.Median));
+        foreach (var q in m.Summary.Quantiles) rows.Add(Row($"q{q.Probability.ToString(CultureInfo.InvariantCulture)}", q.Value));
+        rows.Add(Row("mean_log", m.Summary.MeanLog));
+        rows.Add(Row("zeros", m.Summary.Zeros));
+        if (m.QuadratureError is double e) rows.Add(Row("quadrature_error", e));
+        return rows;
+    }
+}
+
+/// <summary>What one finished run leaves on disk: runs/&lt;run_id&gt;.json.</summary>
+public sealed record RunFile(string SweepId, string RunId, RunSpec Run, long Seed, double ElapsedSeconds, Provenance Provenance,
+    List<ResultRow> Rows, double[] LogDistortions);
+
+/// <summary>A merged result set: results.csv (tidy, provenance as # comment lines) and results.json.</summary>
+public sealed record ResultSet(string SweepId, Provenance Provenance, List<ResultRow> Rows)
+{
+    internal static readonly JsonSerializerOptions Json = new(SweepSpec.JsonOptions) { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip };
+
+    public void Write(string folder)
+    {
+        var csv = new StringBuilder();
+        foreach (var p in typeof(Provenance).GetProperties())
+            csv.Append("# ").Append(JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name)).Append(": ").Append(Convert.ToString(p.GetValue(Provenance), CultureInfo.InvariantCulture)).Append('\n');
+        csv.Append(string.Join(",", ResultRow.Columns)).Append('\n');
+        foreach (var row in Rows) csv.Append(row.ToCsv()).Append('\n');
+        Files.WriteAtomically(Path.Combine(folder, "results.csv"), csv.ToString());
+        Files.WriteAtomically(Path.Combine(folder, "results.json"), JsonSerializer.Serialize(this, Json));
+    }
+
+    /// <summary>Reads results.json of a folder (or the file itself).</summary>
+    public static ResultSet Read(string path)
+    {
+        string file = Directory.Exists(path) ? Path.Combine(path, "results.json") : path;
+        if (!File.Exists(file)) throw new ArgumentException($"no result file at '{file}'");
+        try { return JsonSerializer.Deserialize<ResultSet>(File.ReadAllText(file), Json) ?? throw new JsonException("empty"); }
+        catch (JsonException e) { throw new ArgumentException($"'{file}' is not a result file ({e.Message.Split('.')[0]})"); }
+    }
+}
+
+/// <summary>Atomic file writes: a temporary file in the same folder, then a rename, so readers never see half a file.</summary>
+public static class Files
+{
+    public static void WriteAtomically(string path, string text)
+    {
+        string full = Path.GetFullPath(path);
+        string temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+        try
+        {
+            File.WriteAllText(temp, text, new UTF8Encoding(false));
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+
+    /// <summary>Creates the folder if needed and proves it writable before any computation.</summary>
+    public static void EnsureWritableFolder(string folder, string option)
+    {
+        try
+        {
+            Directory.CreateDirectory(folder);
+            string probe = Path.Combine(folder, $".write-probe-{Environment.ProcessId}");
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"{option}: folder '{folder}' is not writable ({e.Message})");
+        }
+    }
+}

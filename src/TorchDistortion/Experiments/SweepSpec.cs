@@ -1,0 +1,134 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using TorchDistortion.Geometry;
+using TorchDistortion.Networks;
+
+namespace TorchDistortion.Experiments;
+
+/// <summary>
+/// A sweep as declared in a JSON file (schema version 1) or on the command line: lists of settings whose
+/// cross product is the set of runs. Settings that do not apply to a combination collapse instead of
+/// multiplying: C_W only varies "variance" and "orthogonal" inits, k only varies patches.
+/// </summary>
+public sealed record SweepSpec
+{
+    public const int CurrentSchemaVersion = 1;
+
+    [JsonRequired] public int SchemaVersion { get; init; }
+    public string Name { get; init; } = "sweep";
+    /// <summary>Explicit shapes n0,...,nL; alternative to the width/depth shorthand.</summary>
+    public List<List<int>>? Widths { get; init; }
+    public List<int>? Width { get; init; }
+    public List<int>? Depth { get; init; }
+    public List<int?>? N0 { get; init; }
+    public List<int?>? NL { get; init; }
+    public List<string> Init { get; init; } = ["he"];
+    public List<double> CW { get; init; } = [2.0];
+    public List<double?> COut { get; init; } = [null];
+    public List<double> CB { get; init; } = [0.0];
+    public bool Bias { get; init; } = true;
+    public List<string> Geometry { get; init; } = ["segment"];
+    public List<int> K { get; init; } = [1];
+    /// <summary>Quadrature nodes; null: 64 along curves, 4 per patch side.</summary>
+    public List<int>? Points { get; init; }
+    public List<int> Networks { get; init; } = [200];
+    public long Seed { get; init; }
+    public string DType { get; init; } = "float64";
+    public int Moments { get; init; } = 4;
+
+    internal static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>Reads and validates a sweep file; every problem is an <see cref="ArgumentException"/> naming the field.</summary>
+    public static SweepSpec Load(string path)
+    {
+        string name = Path.GetFileName(path);
+        if (!File.Exists(path)) throw new ArgumentException($"sweep file '{path}' does not exist");
+        SweepSpec? spec;
+        try { spec = JsonSerializer.Deserialize<SweepSpec>(File.ReadAllText(path), JsonOptions); }
+        catch (JsonException e)
+        {
+            string field = e.Path is { Length: > 2 } p ? p[2..] : "(document)";
+            string what = e.Message.Contains("could not be mapped") ? "unknown field"
+                : e.Message.Contains("missing required") ? "missing required field schema_version"
+                : "wrong type or malformed value";
+            string unknown = System.Text.RegularExpressions.Regex.Match(e.Message, "property '([^']+)'").Groups[1].Value;
+            throw new ArgumentException(what == "unknown field" ? $"{name}: unknown field '{unknown}'"
+                : what.StartsWith("missing") ? $"{name}: {what}" : $"{name}: {field}: {what}");
+        }
+        if (spec is null) throw new ArgumentException($"{name}: empty document");
+        spec.Expand(name);
+        return spec;
+    }
+
+    /// <summary>The runs of the sweep, in a stable order without duplicates. Validates every run before any computation.</summary>
+    public IReadOnlyList<RunSpec> Expand(string source = "sweep")
+    {
+        string Field(string field, string message) => $"{source}: {field}: {message}";
+        if (SchemaVersion != CurrentSchemaVersion)
+            throw new ArgumentException(Field("schema_version", $"unsupported version {SchemaVersion}; this build reads {CurrentSchemaVersion}"));
+        if (Widths is not null && (Width is not null || Depth is not null || N0 is not null || NL is not null))
+            throw new ArgumentException(Field("widths", "give either widths or the width/depth/n0/nl shorthand, not both"));
+        if (Moments < 1 || Moments > 16) throw new ArgumentException(Field("moments", $"must be between 1 and 16, got {Moments}"));
+        if (DType is not ("float64" or "float32")) throw new ArgumentException(Field("dtype", $"must be float64 or float32, got '{DType}'"));
+        foreach (var (field, count) in new[] { ("init", Init.Count), ("cw", CW.Count), ("cout", COut.Count), ("cb", CB.Count),
+                     ("geometry", Geometry.Count), ("k", K.Count), ("networks", Networks.Count), ("points", Points?.Count ?? 1) })
+            if (count == 0) throw new ArgumentException(Field(field, "must not be an empty list"));
+
+        var shapes = new List<int[]>();
+        if (Widths is not null) shapes.AddRange(Widths.Select(w => w.ToArray()));
+        else
+        {
+            foreach (int width in Width ?? [32])
+            foreach (int depth in Depth ?? [20])
+            foreach (int? n0 in N0 ?? [null])
+            foreach (int? nL in NL ?? [null])
+            {
+                if (width < 1) throw new ArgumentException(Field("width", $"must be a positive integer, got {width}"));
+                if (depth < 1) throw new ArgumentException(Field("depth", $"must be at least 1, got {depth}"));
+                shapes.Add(NetworkSpec.Shorthand(width, depth, n0, nL).ToArray());
+            }
+        }
+
+        var runs = new List<RunSpec>();
+        var seen = new HashSet<string>();
+        foreach (var shape in shapes)
+        foreach (string init in Init)
+        foreach (double cW in CW)
+        foreach (double? cOut in COut)
+        foreach (double cB in CB)
+        foreach (string geometry in Geometry)
+        foreach (int k in K)
+        foreach (int? points in Points?.Select(p => (int?)p) ?? [null])
+        foreach (int networks in Networks)
+        {
+            string initName = init.ToLowerInvariant();
+            bool usesCW = initName is "variance" or "orthogonal";
+            var kind = Rethrow(() => GeometrySpec.ParseKind(geometry), source);
+            var run = new RunSpec(shape, initName, usesCW ? cW : null, cOut, cB, Bias, kind.ToString().ToLowerInvariant(),
+                kind == GeometryKind.Patch ? k : 1, points ?? (kind == GeometryKind.Patch ? 4 : 64), networks, DType, Moments);
+            Rethrow(() => run.ToSettings(Seed, "cpu").Validate(), source);
+            if (seen.Add(run.Id(Seed))) runs.Add(run);
+        }
+        return runs;
+    }
+
+    /// <summary>Stable identity of the whole sweep: a hash of its run identifiers.</summary>
+    public string SweepId() => RunSpec.Hash(string.Join(",", Expand().Select(r => r.Id(Seed)).Order()));
+
+    private static T Rethrow<T>(Func<T> action, string source)
+    {
+        try { return action(); }
+        catch (ArgumentException e)
+        {
+            // Library messages name command-line options (--k); in a sweep file the field is k.
+            throw new ArgumentException($"{source}: {e.Message.TrimStart('-').Replace(" --", " ")}");
+        }
+    }
+}
