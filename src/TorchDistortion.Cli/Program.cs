@@ -4,6 +4,10 @@ using TorchDistortion.Cli;
 var root = new RootCommand("TorchDistortion: exact length and volume distortion of random ReLU networks, beside the exact theory.")
 {
     MeasureCommand.Create(),
+    ExperimentCommands.Reproduce(),
+    ExperimentCommands.Sweep(),
+    ExperimentCommands.Merge(),
+    ExperimentCommands.Plot(),
     DoctorCommand.Create(),
 };
 return Cli.Run(root, args);

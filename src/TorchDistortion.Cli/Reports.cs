@@ -57,7 +57,7 @@ internal static class Reports
                 m.Theory.Regime,
                 m.Theory.MeanBound,
                 m.Theory.MeanAsymptotic,
-                Rows = m.Theory.Rows.Select(r => new { r.Statistic, r.Measured, r.StdErr, r.Theory, r.Relation, r.Ratio, r.RatioStdErr, r.Z, r.LogMeasured, r.LogStdErr, r.LogTheory }),
+                Rows = m.Theory.Rows.Select(r => new { r.Statistic, r.Measured, r.StdErr, r.Theory, r.Relation, r.Ratio, r.RatioStdErr, r.Z, r.ExactStdErr, r.ZExact, r.LogMeasured, r.LogStdErr, r.LogTheory, r.LogExactStdErr }),
             },
             ElapsedSeconds = m.Elapsed.TotalSeconds,
         };
@@ -67,10 +67,10 @@ internal static class Reports
     /// <summary>Tidy CSV: one row per statistic, the exact theory beside it where there is one.</summary>
     internal static string Csv(Measurement.Measurement m)
     {
-        var csv = new StringBuilder("statistic,measured,stderr,theory,relation,ratio,ratio_stderr,z\n");
+        var csv = new StringBuilder("statistic,measured,stderr,theory,relation,ratio,ratio_stderr,z,exact_stderr,z_exact\n");
         foreach (var r in m.Theory.Rows)
-            csv.AppendLine(string.Join(",", r.Statistic, F(r.Measured), F(r.StdErr), F(r.Theory), r.Relation, F(r.Ratio), F(r.RatioStdErr), F(r.Z)));
-        void Plain(string name, double value) => csv.AppendLine($"{name},{F(value)},,,,,,");
+            csv.AppendLine(string.Join(",", r.Statistic, F(r.Measured), F(r.StdErr), F(r.Theory), r.Relation, F(r.Ratio), F(r.RatioStdErr), F(r.Z), F(r.ExactStdErr), F(r.ZExact)));
+        void Plain(string name, double value) => csv.AppendLine($"{name},{F(value)},,,,,,,,");
         Plain("std", m.Summary.Std);
         Plain("median", m.Summary.Median);
         foreach (var q in m.Summary.Quantiles) Plain($"q{q.Probability.ToString(CultureInfo.InvariantCulture)}", q.Value);
@@ -94,10 +94,11 @@ internal static class Reports
         console.WriteLine($"run: {s.DType.ToString().ToLowerInvariant()} on {m.DeviceUsed}, {info.Threads} thread(s), seed {s.Seed}, {m.Elapsed.TotalSeconds:F2} s");
 
         var table = new Table().Title("measured vs exact theory")
-            .AddColumns("statistic", "measured", "± s.e.", "", "exact", "ratio", "± s.e.", "z");
+            .AddColumns("statistic", "measured", "± s.e.", "", "exact", "ratio", "± s.e.", "z", "exact s.e.", "z (exact s.e.)");
         foreach (var r in m.Theory.Rows)
             table.AddRow(Markup.Escape(r.Statistic), FromLog(r.LogMeasured), FromLog(r.LogStdErr), Markup.Escape(r.Relation), FromLog(r.LogTheory),
-                r.Ratio.ToString("F4", CultureInfo.InvariantCulture), r.RatioStdErr.ToString("F4", CultureInfo.InvariantCulture), r.Relation == "=" ? r.Z.ToString("F2", CultureInfo.InvariantCulture) : "bound");
+                r.Ratio.ToString("F4", CultureInfo.InvariantCulture), r.RatioStdErr.ToString("F4", CultureInfo.InvariantCulture), r.Relation == "=" ? r.Z.ToString("F2", CultureInfo.InvariantCulture) : "bound",
+                FromLog(r.LogExactStdErr), r.Relation == "=" ? r.ZExact.ToString("F2", CultureInfo.InvariantCulture) : "bound");
         console.Write(table);
 
         var spread = new Table().Title("spread over networks").AddColumns("std", "median", "quantiles", "mean log D", "zeros");
@@ -107,6 +108,7 @@ internal static class Reports
         console.Write(spread);
 
         console.MarkupLine($"theory: {Markup.Escape(m.Theory.Note)}");
+        console.WriteLine("exact s.e.: the spread the exact law gives the sample mean; where it exceeds the sample s.e. the tail is heavy and z (exact s.e.) is the fair test.");
         console.MarkupLine($"regime: {Markup.Escape(m.Theory.Regime)}; He threshold C_W = {Theory.ExactTheory.HeVariance}");
         console.WriteLine(s.Geometry.K == 1
             ? $"mean bound sqrt(E[D^2]) = {G(m.Theory.MeanBound)}; large-width approximation {G(m.Theory.MeanAsymptotic)}"

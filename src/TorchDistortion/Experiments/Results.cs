@@ -54,20 +54,22 @@ public sealed record ResultRow(
     double? Ratio,
     double? RatioStdErr,
     double? Z,
+    double? ExactStdErr,
+    double? ZExact,
     double? LogValue,
     double? LogTheory)
 {
     internal static readonly string[] Columns =
     [
         "sweep_id", "run_id", "widths", "n0", "nl", "width", "depth", "init", "c_w", "c_out", "c_b", "geometry", "k", "points",
-        "networks", "seed", "statistic", "value", "stderr", "theory", "relation", "ratio", "ratio_stderr", "z", "log_value", "log_theory",
+        "networks", "seed", "statistic", "value", "stderr", "theory", "relation", "ratio", "ratio_stderr", "z", "exact_stderr", "z_exact", "log_value", "log_theory",
     ];
 
     internal string ToCsv()
     {
         static string N(double? v) => v is double d ? d.ToString("R", CultureInfo.InvariantCulture) : "";
         return string.Join(",", SweepId, RunId, Widths, N0, NL, Width, Depth, Init, N(CW), N(COut), N(CB), Geometry, K, Points,
-            Networks, Seed, Statistic, N(Value), N(StdErr), N(Theory), Relation ?? "", N(Ratio), N(RatioStdErr), N(Z), N(LogValue), N(LogTheory));
+            Networks, Seed, Statistic, N(Value), N(StdErr), N(Theory), Relation ?? "", N(Ratio), N(RatioStdErr), N(Z), N(ExactStdErr), N(ZExact), N(LogValue), N(LogTheory));
     }
 
     internal static ResultRow FromCsv(string line)
@@ -78,7 +80,7 @@ public sealed record ResultRow(
         static double? O(string s) => s.Length == 0 ? null : D(s);
         return new ResultRow(f[0], f[1], f[2], int.Parse(f[3]), int.Parse(f[4]), int.Parse(f[5]), int.Parse(f[6]), f[7], D(f[8]), D(f[9]),
             D(f[10]), f[11], int.Parse(f[12]), int.Parse(f[13]), int.Parse(f[14]), long.Parse(f[15]), f[16], D(f[17]), O(f[18]), O(f[19]),
-            f[20].Length == 0 ? null : f[20], O(f[21]), O(f[22]), O(f[23]), O(f[24]), O(f[25]));
+            f[20].Length == 0 ? null : f[20], O(f[21]), O(f[22]), O(f[23]), O(f[24]), O(f[25]), O(f[26]), O(f[27]));
     }
 
     /// <summary>The tidy rows of one finished run.</summary>
@@ -87,14 +89,15 @@ public sealed record ResultRow(
         var variances = m.Settings.Network.LayerVariances();
         var w = run.Widths;
         ResultRow Row(string statistic, double value, double? stdErr = null, double? theory = null, string? relation = null,
-            double? ratio = null, double? ratioStdErr = null, double? z = null, double? logValue = null, double? logTheory = null) =>
+            double? ratio = null, double? ratioStdErr = null, double? z = null, double? exactStdErr = null, double? zExact = null,
+            double? logValue = null, double? logTheory = null) =>
             new(sweepId, runId, string.Join(";", w), w[0], w[^1], w.Length > 2 ? w[1] : w[0], run.Depth, run.Init,
                 m.Settings.Network.Init.Variance(w[0], w[1]), variances[^1], run.CB, run.Geometry, run.K, run.Points, run.Networks, seed,
-                statistic, value, stdErr, theory, relation, ratio, ratioStdErr, z, logValue, logTheory);
+                statistic, value, stdErr, theory, relation, ratio, ratioStdErr, z, exactStdErr, zExact, logValue, logTheory);
 
         var rows = new List<ResultRow>();
         foreach (var t in m.Theory.Rows)
-            rows.Add(Row(t.Statistic, t.Measured, t.StdErr, t.Theory, t.Relation, t.Ratio, t.RatioStdErr, t.Z, t.LogMeasured, t.LogTheory));
+            rows.Add(Row(t.Statistic, t.Measured, t.StdErr, t.Theory, t.Relation, t.Ratio, t.RatioStdErr, t.Z, t.ExactStdErr, t.ZExact, t.LogMeasured, t.LogTheory));
         // Var(length) <= Var(D) because E[len] = E[D] and E[len^2] <= E[D^2]: the pointwise std is a bound (exact at a point).
         var second = m.Theory.Rows.Count > 1 ? m.Theory.Rows[1] : null;
         double? stdTheory = second is null ? null : Math.Sqrt(Math.Max(second.Theory - m.Theory.Rows[0].Theory * m.Theory.Rows[0].Theory, 0));

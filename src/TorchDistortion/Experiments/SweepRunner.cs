@@ -127,6 +127,11 @@ public static class SweepRunner
     public static int Finished(SweepSpec sweep, string folder) =>
         sweep.Expand().Count(r => File.Exists(RunPath(folder, r.Id(sweep.Seed))));
 
+    /// <summary>The finished run files of a sweep folder.</summary>
+    public static IReadOnlyList<RunFile> LoadRuns(string folder) =>
+        Directory.Exists(Path.Combine(folder, "runs"))
+            ? Directory.EnumerateFiles(Path.Combine(folder, "runs"), "*.json").Order().Select(ReadRun).OfType<RunFile>().ToList() : [];
+
     private static string RunPath(string folder, string runId) => Path.Combine(folder, "runs", runId + ".json");
 
     private static RunFile? ReadRun(string path)

@@ -9,7 +9,11 @@ namespace TorchDistortion.Measurement;
 /// still compare. Relation "=" means the expectations are equal; "<=" means the theory value is an upper
 /// bound (higher moments of a curve's length ratio, by Jensen along the curve).
 /// </summary>
-public sealed record TheoryRow(string Statistic, double LogMeasured, double LogStdErr, double LogTheory, string Relation)
+/// <param name="LogExactStdErr">
+/// log of the standard error the exact law gives the sample mean of D^m, sqrt((E[D^2m] - E[D^m]^2) / N). Heavy tails make
+/// the sample standard error underestimate it; for a curve's length (m = 1) it is an upper bound, so z against it is conservative.
+/// </param>
+public sealed record TheoryRow(string Statistic, double LogMeasured, double LogStdErr, double LogTheory, string Relation, double LogExactStdErr)
 {
     public double Measured => Math.Exp(LogMeasured);
     public double StdErr => Math.Exp(LogStdErr);
@@ -20,6 +24,9 @@ public sealed record TheoryRow(string Statistic, double LogMeasured, double LogS
     public double RatioStdErr => Math.Exp(LogStdErr - LogTheory);
     /// <summary>(measured - theory) / standard error.</summary>
     public double Z => (Ratio - 1) / RatioStdErr;
+    public double ExactStdErr => Math.Exp(LogExactStdErr);
+    /// <summary>(measured - theory) / the exact law's standard error: valid however heavy the tail.</summary>
+    public double ZExact => (Ratio - 1) / Math.Exp(LogExactStdErr - LogTheory);
 }
 
 /// <summary>The exact theory for a measurement's settings, and how the measurement compares.</summary>
@@ -44,7 +51,10 @@ public sealed record TheoryComparison(
             double logTheory = ExactTheory.LogMoment(widths, variances, k, moment.Order);
             string name = moment.Order == 1 ? "mean" : $"E[D^{moment.Order}]";
             string relation = moment.Order == 1 || pointwise ? "=" : "<=";
-            return new TheoryRow(name, moment.LogValue, moment.LogStdErr, logTheory, relation);
+            // Var(D^m) = E[D^2m] - E[D^m]^2, in log space.
+            double logSecond = ExactTheory.LogMoment(widths, variances, k, 2 * moment.Order);
+            double logVariance = logSecond + Math.Log(-double.ExpM1(2 * logTheory - logSecond));
+            return new TheoryRow(name, moment.LogValue, moment.LogStdErr, logTheory, relation, 0.5 * (logVariance - Math.Log(summary.Count)));
         }).ToArray();
 
         bool exact = network.Init.IsGaussian;

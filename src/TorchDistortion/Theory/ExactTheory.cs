@@ -75,6 +75,32 @@ public static class ExactTheory
         return MeanBound(widths, layerVariances) * Math.Exp(-correction);
     }
 
+    /// <summary>
+    /// Samples log vol from the exact law itself (binomial activity, scaled chi-squares): the whole distribution,
+    /// for comparing histograms and quantiles, not only moments. -infinity where the volume is 0.
+    /// </summary>
+    public static double[] SampleLog(IReadOnlyList<int> widths, IReadOnlyList<double> layerVariances, int k, int count, int seed)
+    {
+        Check(widths, layerVariances, k);
+        var random = new MathNet.Numerics.Random.MersenneTwister(seed);
+        int depth = widths.Count - 1;
+        var samples = new double[count];
+        for (int s = 0; s < count; s++)
+        {
+            double logVolSquared = 0;
+            for (int l = 1; l <= depth && !double.IsNegativeInfinity(logVolSquared); l++)
+            {
+                int degrees = l < depth ? MathNet.Numerics.Distributions.Binomial.Sample(random, 0.5, widths[l]) : widths[l];
+                logVolSquared += k * Math.Log(layerVariances[l - 1] / widths[l - 1]);
+                for (int j = 0; j < k; j++)
+                    logVolSquared += degrees - j > 0
+                        ? Math.Log(MathNet.Numerics.Distributions.ChiSquared.Sample(random, degrees - j)) : double.NegativeInfinity;
+            }
+            samples[s] = 0.5 * logVolSquared;
+        }
+        return samples;
+    }
+
     /// <summary>log E[prod_{j&lt;k} (chi2_{B-j})^p], B ~ Binomial(n, 1/2); terms with B &lt; k are 0.</summary>
     internal static double LogHiddenFactor(int n, int k, double p)
     {

@@ -1,0 +1,209 @@
+using System.CommandLine;
+using System.Globalization;
+using Spectre.Console;
+using TorchDistortion.Cli.Reproduce;
+using TorchDistortion.Experiments;
+using TorchDistortion.Plots;
+
+namespace TorchDistortion.Cli;
+
+/// <summary>`sweep`, `merge`, `reproduce` and `plot`.</summary>
+internal static class ExperimentCommands
+{
+    private static readonly Option<string> DeviceName = new("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "auto" };
+    private static readonly Option<int> Threads = new("--threads") { Description = "CPU threads", DefaultValueFactory = _ => 1 };
+    private static readonly Option<bool> NoProgress = new("--no-progress") { Description = "No progress display" };
+
+    internal static Command Sweep()
+    {
+        var file = new Argument<string?>("file") { Description = "Sweep declaration (JSON, schema_version 1); or use the options below", Arity = ArgumentArity.ZeroOrOne };
+        var output = new Option<string>("--output", "-o") { Description = "Output folder", DefaultValueFactory = _ => "results/sweep" };
+        var shard = new Option<string?>("--shard") { Description = "Run part i of n (0-based, i/n); default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT" };
+        var list = new Option<bool>("--list") { Description = "Print the expanded runs and exit" };
+        var name = new Option<string>("--name") { Description = "Sweep name", DefaultValueFactory = _ => "sweep" };
+        var widths = new Option<string?>("--widths") { Description = "Explicit shapes: n0,...,nL separated by ';'" };
+        var width = new Option<string?>("--width") { Description = "Hidden widths, comma separated" };
+        var depth = new Option<string?>("--depth") { Description = "Depths L, comma separated" };
+        var n0 = new Option<string?>("--n0") { Description = "Input dimensions, comma separated" };
+        var nL = new Option<string?>("--nL") { Description = "Output dimensions, comma separated" };
+        var init = new Option<string>("--init") { Description = "Init schemes, comma separated", DefaultValueFactory = _ => "he" };
+        var cw = new Option<string>("--cw") { Description = "C_W values (for variance/orthogonal)", DefaultValueFactory = _ => "2" };
+        var cout = new Option<string?>("--cout") { Description = "C_out values" };
+        var cb = new Option<string>("--cb") { Description = "Bias variances", DefaultValueFactory = _ => "0" };
+        var geometry = new Option<string>("--geometry") { Description = "Geometry kinds", DefaultValueFactory = _ => "segment" };
+        var k = new Option<string>("--k") { Description = "Patch dimensions", DefaultValueFactory = _ => "1" };
+        var points = new Option<string?>("--points") { Description = "Quadrature nodes" };
+        var networks = new Option<string>("--networks") { Description = "Networks per run", DefaultValueFactory = _ => "200" };
+        var seed = new Option<long>("--seed") { Description = "Master seed", DefaultValueFactory = _ => 0 };
+        var dtype = new Option<string>("--dtype") { Description = "float64 or float32", DefaultValueFactory = _ => "float64" };
+        var command = new Command("sweep", "Run a sweep over depth, width and initialization; resumable, shardable.")
+        {
+            file, output, shard, list, name, widths, width, depth, n0, nL, init, cw, cout, cb, geometry, k, points, networks, seed, dtype,
+            DeviceName, Threads, NoProgress,
+        };
+        command.SetAction(parse =>
+        {
+            var declared = new Option[] { widths, width, depth, n0, nL, init, cw, cout, cb, geometry, k, points, networks, seed, dtype, name }
+                .Where(o => parse.GetResult(o) is { Implicit: false }).ToList();
+            SweepSpec spec;
+            if (parse.GetValue(file) is string path)
+            {
+                if (declared.Count > 0) throw new ArgumentException($"{declared[0].Name}: give either a sweep file or sweep options, not both");
+                spec = SweepSpec.Load(path);
+            }
+            else
+            {
+                spec = new SweepSpec
+                {
+                    SchemaVersion = SweepSpec.CurrentSchemaVersion, Name = parse.GetValue(name)!,
+                    Widths = parse.GetValue(widths) is string w ? w.Split(';').Select(s => Ints(s, "--widths")).ToList() : null,
+                    Width = Optional(parse.GetValue(width), "--width"), Depth = Optional(parse.GetValue(depth), "--depth"),
+                    N0 = Optional(parse.GetValue(n0), "--n0")?.Select(v => (int?)v).ToList(), NL = Optional(parse.GetValue(nL), "--nL")?.Select(v => (int?)v).ToList(),
+                    Init = parse.GetValue(init)!.Split(',').ToList(), CW = Doubles(parse.GetValue(cw)!, "--cw"),
+                    COut = parse.GetValue(cout) is string c ? Doubles(c, "--cout").Select(v => (double?)v).ToList() : [null],
+                    CB = Doubles(parse.GetValue(cb)!, "--cb"), Geometry = parse.GetValue(geometry)!.Split(',').ToList(),
+                    K = Ints(parse.GetValue(k)!, "--k"), Points = Optional(parse.GetValue(points), "--points"),
+                    Networks = Ints(parse.GetValue(networks)!, "--networks"), Seed = parse.GetValue(seed), DType = parse.GetValue(dtype)!,
+                };
+            }
+            var runs = spec.Expand(parse.GetValue(file) is string f ? Path.GetFileName(f) : "sweep");
+            var part = Shard.Parse(parse.GetValue(shard));
+            if (parse.GetValue(list))
+            {
+                var table = new Table().AddColumns("run id", "shard", "settings", "seed");
+                foreach (var run in runs)
+                {
+                    string id = run.Id(spec.Seed);
+                    table.AddRow(id, part.Contains(id) ? "yes" : "-", Markup.Escape(run.ToString()), run.Seed(spec.Seed).ToString(CultureInfo.InvariantCulture));
+                }
+                AnsiConsole.Write(table);
+                AnsiConsole.WriteLine($"{runs.Count} runs, {runs.Count(r => part.Contains(r.Id(spec.Seed)))} in shard {part}; sweep id {spec.SweepId()}");
+                return 0;
+            }
+            MeasureCommand.SetThreads(parse.GetValue(Threads));
+            string folder = parse.GetValue(output)!;
+            string device = parse.GetValue(DeviceName)!;
+            Measurement.Distortion.ResolveDevice(device);
+            int computed = 0;
+            SweepProgress.Show(SweepProgress.Enabled(parse.GetValue(NoProgress)), progress => computed = SweepRunner.Run(spec, folder, part, device, progress));
+            int finished = SweepRunner.Finished(spec, folder);
+            Console.WriteLine($"sweep {spec.SweepId()} shard {part}: computed {computed} run(s); {finished} of {runs.Count} finished in {folder}" +
+                (finished == runs.Count ? $"; results in {Path.Combine(folder, "results.csv")}" : "; merge the shard folders when all are done"));
+            return 0;
+        });
+        return command;
+    }
+
+    internal static Command Merge()
+    {
+        var folders = new Argument<string[]>("folders") { Description = "Sweep folders (shards) to combine", Arity = ArgumentArity.OneOrMore };
+        var output = new Option<string>("--output", "-o") { Description = "Folder for the merged result set", Required = true };
+        var command = new Command("merge", "Combine shard outputs of one sweep into one result set.") { folders, output };
+        command.SetAction(parse =>
+        {
+            var (runs, expected) = SweepRunner.Merge(parse.GetValue(folders)!, parse.GetValue(output)!);
+            Console.WriteLine($"merged {runs} of {expected} runs into {parse.GetValue(output)}" + (runs < expected ? $" ({expected - runs} missing)" : ""));
+            return runs < expected ? 1 : 0;
+        });
+        return command;
+    }
+
+    internal static Command Reproduce()
+    {
+        var output = new Option<string>("--output", "-o") { Description = "Output folder", DefaultValueFactory = _ => "results/reproduce" };
+        var quick = new Option<bool>("--quick") { Description = "Quick scale (default): about two minutes on two cores" };
+        var full = new Option<bool>("--full") { Description = "Publication scale: more networks per point" };
+        var command = new Command("reproduce", "Reproduce the paper's results: figures, their data and a report.") { output, quick, full, DeviceName, Threads, NoProgress };
+        command.SetAction(parse =>
+        {
+            if (parse.GetValue(quick) && parse.GetValue(full)) throw new ArgumentException("--full: choose --quick or --full, not both");
+            var scale = parse.GetValue(full) ? Scale.Full : Scale.Quick;
+            MeasureCommand.SetThreads(parse.GetValue(Threads));
+            string device = parse.GetValue(DeviceName)!, folder = parse.GetValue(output)!;
+            Measurement.Distortion.ResolveDevice(device);
+            var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+            SweepProgress.Show(SweepProgress.Enabled(parse.GetValue(NoProgress)),
+                progress => Reproduction.Run(folder, scale, device, progress, stage => progress?.Stage(stage)));
+            Console.WriteLine($"reproduced at {scale.ToString().ToLowerInvariant()} scale in {stopwatch.Elapsed.TotalSeconds:F0} s: " +
+                $"{Path.Combine(folder, "report.md")}, figures in {Path.Combine(folder, "figures")}");
+            return 0;
+        });
+        return command;
+    }
+
+    internal static Command Plot()
+    {
+        var folder = new Argument<string>("folder") { Description = "A reproduce folder, or a sweep folder with results.json" };
+        var x = new Option<string>("--x") { Description = "x axis for a sweep: depth, width, c_w, n0, nl, k", DefaultValueFactory = _ => "depth" };
+        var statistic = new Option<string>("--statistic") { Description = "Statistic to plot (mean, E[D^2], std, median, ...)", DefaultValueFactory = _ => "mean" };
+        var command = new Command("plot", "Redraw figures from result files without recomputing.") { folder, x, statistic };
+        command.SetAction(parse =>
+        {
+            string path = parse.GetValue(folder)!;
+            if (!Directory.Exists(path)) throw new ArgumentException($"plot: folder '{path}' does not exist");
+            if (Reproduction.IsReproduction(path))
+            {
+                Reproduction.Redraw(path);
+                Console.WriteLine($"redrew the figures in {Path.Combine(path, "figures")} and {Path.Combine(path, "report.md")}");
+                return 0;
+            }
+            string file = SweepPlot.Draw(ResultSet.Read(path), path, parse.GetValue(x)!, parse.GetValue(statistic)!);
+            Console.WriteLine($"wrote {file}.png and {file}.svg");
+            return 0;
+        });
+        return command;
+    }
+
+    private static List<int> Ints(string text, string option) => Parse(text, option, s => int.Parse(s, CultureInfo.InvariantCulture));
+    private static List<double> Doubles(string text, string option) => Parse(text, option, s => double.Parse(s, CultureInfo.InvariantCulture));
+    private static List<int>? Optional(string? text, string option) => text is null ? null : Ints(text, option);
+
+    private static List<T> Parse<T>(string text, string option, Func<string, T> parse)
+    {
+        try { return text.Split(',', StringSplitOptions.TrimEntries).Select(parse).ToList(); }
+        catch (Exception e) when (e is FormatException or OverflowException) { throw new ArgumentException($"{option}: '{text}' is not a comma-separated list of numbers"); }
+    }
+}
+
+/// <summary>A generic figure of a sweep: one statistic against one setting, a series per combination of the others.</summary>
+internal static class SweepPlot
+{
+    internal static string Draw(ResultSet set, string folder, string x, string statistic)
+    {
+        Func<ResultRow, double> X = x.ToLowerInvariant() switch
+        {
+            "depth" => r => r.Depth, "width" => r => r.Width, "c_w" or "cw" => r => r.CW, "n0" => r => r.N0, "nl" => r => r.NL, "k" => r => r.K,
+            _ => throw new ArgumentException($"--x: unknown axis '{x}'; allowed: depth, width, c_w, n0, nl, k"),
+        };
+        var rows = set.Rows.Where(r => r.Statistic == statistic).ToList();
+        if (rows.Count == 0)
+            throw new ArgumentException($"--statistic: no rows named '{statistic}'; available: {string.Join(", ", set.Rows.Select(r => r.Statistic).Distinct())}");
+        string Key(ResultRow r) => string.Join(", ", new[]
+        {
+            x == "width" ? null : $"width {r.Width}", x == "depth" ? null : $"depth {r.Depth}",
+            x is "c_w" or "cw" ? r.Init : r.Init is "variance" or "orthogonal" ? $"{r.Init} C_W={r.CW:G3}" : r.Init,
+            r.Geometry == "patch" ? $"patch k={r.K}" : r.Geometry, x == "n0" ? null : $"n0={r.N0}", x == "nl" ? null : $"nL={r.NL}",
+        }.Where(s => s is not null));
+        var series = new List<Series>();
+        int group = 0;
+        var groups = rows.GroupBy(Key).ToList();
+        // Drop the parts of the key that are the same for every series.
+        foreach (var g in groups)
+        {
+            var list = g.OrderBy(X).ToList();
+            string title = string.Join(", ", g.Key.Split(", ").Where(part => groups.Any(o => !o.Key.Split(", ").Contains(part))));
+            series.Add(new Series(title.Length == 0 ? "measured" : title, list.Select(X).ToArray(), list.Select(r => r.Value).ToArray(),
+                SeriesStyle.Points, list.Select(r => r.StdErr ?? 0).ToArray(), group));
+            if (list.All(r => r.Theory is not null))
+                series.Add(new Series(null, list.Select(X).ToArray(), list.Select(r => r.Theory!.Value).ToArray(), SeriesStyle.Dashed, Group: group));
+            group++;
+        }
+        if (series.Any(s => s.Style == SeriesStyle.Dashed)) series.Add(new Series("exact theory (dashed)", [], [], SeriesStyle.Dashed, Group: 9));
+        var values = rows.Select(r => r.Value).Where(v => v > 0).ToList();
+        bool logY = values.Count > 0 && values.Max() / values.Min() > 100;
+        string file = Path.Combine(folder, $"plot_{new string(statistic.Where(char.IsLetterOrDigit).ToArray())}_vs_{x}");
+        FigureExporter.Save(new Figure($"{statistic} vs {x}", x, statistic, series, LogX: x == "depth" && rows.Max(X) / Math.Max(rows.Min(X), 1) >= 16, LogY: logY,
+            Subtitle: $"sweep {set.SweepId}; error bars: 1 standard error"), file);
+        return file;
+    }
+}
