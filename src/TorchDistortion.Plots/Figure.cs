@@ -11,6 +11,8 @@ public enum SeriesStyle
     Dashed,
     /// <summary>A dotted line (bounds and approximations).</summary>
     Dotted,
+    /// <summary>Open markers without error bars (exact values at scattered points).</summary>
+    Marks,
 }
 
 /// <summary>
@@ -19,8 +21,8 @@ public enum SeriesStyle
 /// </summary>
 public sealed record Series(string? Title, double[] X, double[] Y, SeriesStyle Style = SeriesStyle.Points, double[]? Error = null, int Group = 0);
 
-/// <summary>A vertical marker line, e.g. the He threshold.</summary>
-public sealed record Marker(double X, string Label);
+/// <summary>A vertical marker line, e.g. the He threshold; <paramref name="LabelHeight"/> places its label (0 bottom, 1 top).</summary>
+public sealed record Marker(double X, string Label, double LabelHeight = 0.97);
 
 /// <summary>A figure: what OxyPlot draws, independent of how the data was made.</summary>
 public sealed record Figure(
@@ -31,4 +33,5 @@ public sealed record Figure(
     bool LogX = false,
     bool LogY = false,
     IReadOnlyList<Marker>? Markers = null,
-    string? Subtitle = null);
+    string? Subtitle = null,
+    IReadOnlyList<string>? XTickLabels = null);

@@ -26,6 +26,8 @@ public static class FigureExporter
         WriteAtomically(basePath + ".svg", stream => new OxyPlot.SkiaSharp.SvgExporter { Width = width, Height = height }.Export(model, stream));
     }
 
+    private static readonly MarkerType[] Markers = [MarkerType.Circle, MarkerType.Square, MarkerType.Triangle, MarkerType.Diamond];
+
     internal static PlotModel Build(Figure figure)
     {
         var model = new PlotModel
@@ -47,8 +49,20 @@ public static class FigureExporter
             LegendBorder = OxyColors.LightGray,
             LegendFontSize = 13,
         });
-        model.Axes.Add(Axis(figure.LogX, AxisPosition.Bottom, figure.XLabel));
-        model.Axes.Add(Axis(figure.LogY, AxisPosition.Left, figure.YLabel));
+        var xAxis = Axis(figure.LogX, AxisPosition.Bottom, figure.XLabel);
+        if (figure.XTickLabels is { } labels)
+        {
+            // Categories at x = 1..n, labelled by name.
+            xAxis.MajorStep = 1;
+            xAxis.MinorStep = 1;
+            xAxis.Minimum = 0.5;
+            xAxis.Maximum = labels.Count + 0.5;
+            xAxis.LabelFormatter = x => Math.Abs(x - Math.Round(x)) < 1e-9 && x >= 1 && x <= labels.Count ? labels[(int)Math.Round(x) - 1] : "";
+        }
+        model.Axes.Add(xAxis);
+        var yAxis = Axis(figure.LogY, AxisPosition.Left, figure.YLabel);
+        FitRange(yAxis, figure);
+        model.Axes.Add(yAxis);
 
         foreach (var series in figure.Series)
         {
@@ -59,7 +73,7 @@ public static class FigureExporter
             {
                 var scatter = new ScatterErrorSeries
                 {
-                    Title = series.Title, MarkerType = MarkerType.Circle, MarkerSize = 4, MarkerFill = color,
+                    Title = series.Title, MarkerType = Markers[series.Group % Markers.Length], MarkerSize = 4, MarkerFill = color,
                     ErrorBarColor = color, ErrorBarStrokeThickness = 1.2, ErrorBarStopWidth = 3,
                 };
                 foreach (int i in points)
@@ -70,6 +84,16 @@ public static class FigureExporter
                     scatter.Points.Add(new ScatterErrorPoint(series.X[i], series.Y[i], 0, double.IsFinite(error) ? error : 0));
                 }
                 model.Series.Add(scatter);
+            }
+            else if (series.Style == SeriesStyle.Marks)
+            {
+                var marks = new ScatterSeries
+                {
+                    Title = series.Title, MarkerType = MarkerType.Square, MarkerSize = 5, MarkerFill = OxyColors.Transparent,
+                    MarkerStroke = color, MarkerStrokeThickness = 1.5,
+                };
+                foreach (int i in points) marks.Points.Add(new ScatterPoint(series.X[i], series.Y[i]));
+                model.Series.Add(marks);
             }
             else
             {
@@ -89,9 +113,35 @@ public static class FigureExporter
                 Type = OxyPlot.Annotations.LineAnnotationType.Vertical, X = marker.X, Text = marker.Label,
                 Color = OxyColors.Gray, LineStyle = LineStyle.DashDot, FontSize = 12,
                 TextOrientation = OxyPlot.Annotations.AnnotationTextOrientation.Horizontal,
+                TextLinePosition = marker.LabelHeight, TextHorizontalAlignment = HorizontalAlignment.Left, TextMargin = 4,
             });
         }
         return model;
+    }
+
+    /// <summary>The y range covering every point with its error bar, padded, so no bar is clipped.</summary>
+    private static void FitRange(Axis axis, Figure figure)
+    {
+        var values = new List<double>();
+        foreach (var series in figure.Series)
+            for (int i = 0; i < series.Y.Length; i++)
+            {
+                if (!Drawable(series.X[i], figure.LogX) || !Drawable(series.Y[i], figure.LogY)) continue;
+                double error = series.Error?[i] is double e && double.IsFinite(e) ? e : 0;
+                values.Add(series.Y[i] + error);
+                values.Add(figure.LogY && series.Y[i] - error <= 0 ? series.Y[i] * 0.001 : series.Y[i] - error);
+            }
+        if (values.Count == 0) return;
+        if (figure.LogY)
+        {
+            double low = Math.Log10(values.Min()), high = Math.Log10(values.Max()), pad = Math.Max((high - low) * 0.05, 0.05);
+            (axis.Minimum, axis.Maximum) = (Math.Pow(10, low - pad), Math.Pow(10, high + pad));
+        }
+        else
+        {
+            double low = values.Min(), high = values.Max(), pad = Math.Max((high - low) * 0.06, Math.Abs(high) * 1e-3 + 1e-12);
+            (axis.Minimum, axis.Maximum) = (low - pad, high + pad);
+        }
     }
 
     private static bool Drawable(double v, bool log) => double.IsFinite(v) && (!log || v > 0);

@@ -173,7 +173,7 @@ internal static class PaperFigures
         return
         [
             ("fig3_initialization", new Figure("Mean length distortion vs depth by initialization", "depth L", "mean length distortion (log scale)",
-                series, LogX: true, LogY: true, Subtitle: "width 32; C_out = C_W (the scheme everywhere); orthogonal is not Gaussian, its curve is the Gaussian law for comparison")),
+                series, LogX: true, LogY: true, Subtitle: "width 32, C_out = C_W; lecun and glorot-normal equal C_W = 1 on square layers; orthogonal is not Gaussian (its dashed curve is He's)")),
             ("fig3b_he_threshold", new Figure($"Mean distortion at depth {Depths[^1]} vs weight variance", "C_W (Var W = C_W / fan_in)",
                 "mean length distortion (log scale)", versusCw, LogY: true, Markers: [new Marker(ExactTheory.HeVariance, " He threshold C_W = 2")],
                 Subtitle: "width 32: exponential decay below C_W = 2, exponential growth above")),
@@ -198,7 +198,7 @@ internal static class PaperFigures
         var logs = SweepRunner.LoadRuns(folder).FirstOrDefault()?.LogDistortions ?? [];
         var spec = HeShape(16, 16);
         var exact = ExactTheory.SampleLog(spec.Widths, spec.LayerVariances(), 1, 400_000, seed: 5);
-        const double low = -3, high = 1.5;
+        const double low = -4, high = 2;
         const int bins = 60;
         (double[] X, double[] Y) Histogram(double[] values)
         {
@@ -221,14 +221,15 @@ internal static class PaperFigures
         }
         var measured = Histogram(logs);
         var law = Histogram(exact);
-        double mean = Stat(set, "mean").First().Value;
-        return [("fig5_distribution", new Figure("Distribution of the distortion, width 16, depth 16", "log10 D", "density of log10 D",
+        double mean = Stat(set, "mean").First().Value, median = Stat(set, "median").First().Value;
+        return [("fig5_distribution", new Figure("Distribution of the distortion, width 16, depth 16", "log10 D", "density of log10 D (log scale)",
             [
                 new Series($"measured ({logs.Length} networks)", measured.X, measured.Y, SeriesStyle.Line, Group: 0),
                 new Series("exact law (sampled)", law.X, law.Y, SeriesStyle.Dashed, Group: 1),
             ],
-            Markers: [new Marker(Math.Log10(mean), " log10 of the mean")],
-            Subtitle: "pointwise D = ||J u||, He, C_out = 1; the mean sits far right of the median: a heavy right tail"))];
+            LogY: true,
+            Markers: [new Marker(Math.Log10(median), "median"), new Marker(Math.Log10(mean), "mean", 0.9)],
+            Subtitle: "pointwise D = ||J u||, He, C_out = 1; the long right tail pulls the mean above the median"))];
     }
 
     private static IReadOnlyList<(string, Figure)> DrawDimensionsAndCurves(ResultSet set, string folder)
@@ -240,22 +241,26 @@ internal static class PaperFigures
         {
             new("measured (segment)", segment.Select(r => (double)r.NL / r.N0).ToArray(), segment.Select(r => r.Value).ToArray(),
                 SeriesStyle.Points, segment.Select(r => r.StdErr ?? 0).ToArray(), 0),
-            new("exact E[D] (n0, nL pairs)", segment.Select(r => (double)r.NL / r.N0).ToArray(), segment.Select(r => r.Theory ?? double.NaN).ToArray(), SeriesStyle.Dashed, Group: 1),
+            new("exact E[D] for each (n0, nL)", segment.Select(r => (double)r.NL / r.N0).ToArray(), segment.Select(r => r.Theory ?? double.NaN).ToArray(), SeriesStyle.Marks, Group: 1),
             new("sqrt(C_out nL/n0)", ratios, ratios.Select(Math.Sqrt).ToArray(), SeriesStyle.Dotted, Group: 2),
         };
         var kinds = new[] { "segment", "circle", "fourier" };
         var square = means.Where(r => r.N0 == 16 && r.NL == 16).ToList();
         var curves = new List<Series>();
         for (int i = 0; i < kinds.Length; i++)
-            curves.Add(Measured(kinds[i], square.Where(r => r.Geometry == kinds[i]), _ => i + 1, i));
+        {
+            int position = i + 1;
+            curves.Add(Measured(kinds[i], square.Where(r => r.Geometry == kinds[i]), _ => position, i));
+        }
         double exactMean = square.First().Theory ?? double.NaN;
         curves.Add(new Series("exact E[D], any curve", [0.5, kinds.Length + 0.5], [exactMean, exactMean], SeriesStyle.Dashed, Group: 7));
         return
         [
             ("fig6_dimensions", new Figure("Mean distortion vs output/input dimension ratio", "nL / n0", "mean length distortion", dims,
                 LogX: true, LogY: true, Subtitle: "width 32, depth 8, He hidden layers, C_out = 1; n0, nL in {4, 16, 64}")),
-            ("fig6b_curve_kinds", new Figure("The expectation is the same for every curve", "curve kind (1 segment, 2 circle, 3 fourier)",
-                "mean length distortion", curves, Subtitle: "width 32, depth 8, n0 = nL = 16, He, C_out = 1")),
+            ("fig6b_curve_kinds", new Figure("The expectation is the same for every curve", "curve kind",
+                "mean length distortion", curves, Subtitle: "width 32, depth 8, n0 = nL = 16, He, C_out = 1; error bars: 1 standard error",
+                XTickLabels: kinds)),
         ];
     }
 }
