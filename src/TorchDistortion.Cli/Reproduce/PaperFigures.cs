@@ -6,7 +6,8 @@ using TorchDistortion.Theory;
 
 namespace TorchDistortion.Cli.Reproduce;
 
-internal enum Scale { Quick, Full }
+/// <summary>Quick (default, ~2 min on 2 cores), Full (publication), Smoke (tiny, for the test suite).</summary>
+internal enum Scale { Quick, Full, Smoke }
 
 /// <summary>One claim of the paper: the sweep that tests it, how to draw it, and which rows are compared with the exact law.</summary>
 internal sealed record PaperFigure(
@@ -29,7 +30,7 @@ internal static class PaperFigures
             scale => new SweepSpec
             {
                 SchemaVersion = 1, Name = "fig1", Width = [8, 16, 32, 64, 128], Depth = [.. Depths], COut = [1.0],
-                Geometry = ["segment"], Points = [8], Networks = [scale == Scale.Quick ? 250 : 2000], Seed = 1, Moments = 2,
+                Geometry = ["segment"], Points = [8], Networks = [Count(scale, 250, 2000)], Seed = 1, Moments = 2,
             },
             DrawMeanVsDepth, row => row.Statistic == "mean"),
 
@@ -38,7 +39,7 @@ internal static class PaperFigures
             scale => new SweepSpec
             {
                 SchemaVersion = 1, Name = "fig2", Width = [32], Depth = [.. Depths], COut = [1.0], Geometry = ["segment"], Points = [1],
-                Networks = [scale == Scale.Quick ? 3000 : 50000], Seed = 2, Moments = 4,
+                Networks = [Count(scale, 3000, 50000)], Seed = 2, Moments = 4,
             },
             DrawMomentsVsDepth, row => row.Statistic is "mean" or "E[D^2]" or "E[D^3]" or "E[D^4]"),
 
@@ -47,7 +48,7 @@ internal static class PaperFigures
             scale => new SweepSpec
             {
                 SchemaVersion = 1, Name = "fig3", Width = [32], Depth = [.. Depths], Init = ["variance", "lecun", "glorot-normal", "orthogonal"],
-                CW = [1.0, 1.5, 2.0, 2.5, 4.0], Geometry = ["segment"], Points = [8], Networks = [scale == Scale.Quick ? 200 : 2000], Seed = 3, Moments = 2,
+                CW = [1.0, 1.5, 2.0, 2.5, 4.0], Geometry = ["segment"], Points = [8], Networks = [Count(scale, 200, 2000)], Seed = 3, Moments = 2,
             },
             DrawInitialization, row => row.Statistic == "mean" && row.Init != "orthogonal"),
 
@@ -56,7 +57,7 @@ internal static class PaperFigures
             scale => new SweepSpec
             {
                 SchemaVersion = 1, Name = "fig4", Width = [32], Depth = [.. Depths], COut = [1.0], Geometry = ["patch"], K = [1, 2, 3],
-                Points = [2], Networks = [scale == Scale.Quick ? 300 : 2000], Seed = 4, Moments = 2,
+                Points = [2], Networks = [Count(scale, 300, 2000)], Seed = 4, Moments = 2,
             },
             DrawVolumeVsDepth, row => row.Statistic == "mean"),
 
@@ -65,7 +66,7 @@ internal static class PaperFigures
             scale => new SweepSpec
             {
                 SchemaVersion = 1, Name = "fig5", Width = [16], Depth = [16], COut = [1.0], Geometry = ["segment"], Points = [1],
-                Networks = [scale == Scale.Quick ? 20000 : 200000], Seed = 5, Moments = 4,
+                Networks = [Count(scale, 20000, 200000)], Seed = 5, Moments = 4,
             },
             DrawDistribution, row => row.Statistic is "mean" or "E[D^2]"),
 
@@ -74,10 +75,17 @@ internal static class PaperFigures
             scale => new SweepSpec
             {
                 SchemaVersion = 1, Name = "fig6", Width = [32], Depth = [8], N0 = [4, 16, 64], NL = [4, 16, 64], COut = [1.0],
-                Geometry = ["segment", "circle", "fourier"], Points = [16], Networks = [scale == Scale.Quick ? 300 : 2000], Seed = 6, Moments = 2,
+                Geometry = ["segment", "circle", "fourier"], Points = [16], Networks = [Count(scale, 300, 2000)], Seed = 6, Moments = 2,
             },
             DrawDimensionsAndCurves, row => row.Statistic == "mean"),
     ];
+
+    private static int Count(Scale scale, int quick, int full) => scale switch
+    {
+        Scale.Quick => quick,
+        Scale.Full => full,
+        _ => Math.Max(quick / 25, 8),
+    };
 
     private static IEnumerable<ResultRow> Stat(ResultSet set, string statistic) => set.Rows.Where(r => r.Statistic == statistic);
 

@@ -5,6 +5,15 @@ internal static class CliRunner
 {
     internal sealed record Result(int ExitCode, string Stdout, string Stderr);
 
+    internal static System.Diagnostics.Process Start(params string[] args)
+    {
+        string exe = Path.Combine(AppContext.BaseDirectory, "torchdist");
+        var start = new System.Diagnostics.ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        start.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
+        return System.Diagnostics.Process.Start(start)!;
+    }
+
     internal static Result Run(params string[] args)
     {
         string exe = Path.Combine(AppContext.BaseDirectory, "torchdist");

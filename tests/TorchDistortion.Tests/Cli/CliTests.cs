@@ -39,6 +39,16 @@ public class CliTests
         { "measure --quantiles 0.5,2", "--quantiles" },
         { "measure --output /nonexistent-folder/result.json", "--output" },
         { "measure --frobnicate", "--frobnicate" },
+        { "sweep --depth 0", "depth" },
+        { "sweep --width 4 --geometry patch --k 5", "k" },
+        { "sweep --shard 3/3", "--shard" },
+        { "sweep --networks x", "--networks" },
+        { "sweep --output /proc/torchdist-no", "--output" },
+        { "sweep /nonexistent/sweep.json", "sweep file" },
+        { "merge /nonexistent -o /tmp/torchdist-merge-out", "not a sweep folder" },
+        { "reproduce --quick --full", "--full" },
+        { "reproduce --output /proc/torchdist-no", "--output" },
+        { "plot /nonexistent", "does not exist" },
     };
 
     [Theory]
@@ -92,6 +102,43 @@ public class CliTests
         Assert.Contains(mean.ToString("G6", System.Globalization.CultureInfo.InvariantCulture), table.Stdout);
         Assert.Empty(Directory.GetFiles(folder, "*.tmp", SearchOption.AllDirectories));
         Directory.Delete(folder, true);
+    }
+
+    [Fact]
+    public void KilledShardResumesAndMergedShardsEqualTheUnshardedSweep()
+    {
+        string root = Directory.CreateTempSubdirectory("torchdist-kill").FullName;
+        string[] sweep = ["sweep", "--width", "16,24", "--depth", "2,4,6", "--init", "he,lecun", "--networks", "1500", "--points", "32", "--seed", "7", "--no-progress"];
+        string Shard(int i) => Path.Combine(root, $"shard{i}");
+
+        // Start shard 0, kill it (SIGKILL) as soon as its first run is on disk.
+        using (var victim = CliRunner.Start([.. sweep, "--shard", "0/3", "-o", Shard(0)]))
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            string runs = Path.Combine(Shard(0), "runs");
+            while (DateTime.UtcNow < deadline && !(Directory.Exists(runs) && Directory.GetFiles(runs, "*.json").Length > 0)) Thread.Sleep(20);
+            victim.Kill(entireProcessTree: true);
+            victim.WaitForExit();
+        }
+        int before = Directory.GetFiles(Path.Combine(Shard(0), "runs"), "*.json").Length;
+        Assert.True(before >= 1);
+        foreach (var file in Directory.GetFiles(Path.Combine(Shard(0), "runs"), "*.json"))
+            using (System.Text.Json.JsonDocument.Parse(File.ReadAllText(file))) { } // every visible run file is complete
+
+        for (int i = 0; i < 3; i++) Assert.Equal(0, CliRunner.Run([.. sweep, "--shard", $"{i}/3", "-o", Shard(i)]).ExitCode);
+        var merge = CliRunner.Run("merge", Shard(0), Shard(1), Shard(2), "-o", Path.Combine(root, "merged"));
+        Assert.Equal(0, merge.ExitCode);
+        Assert.Contains("merged 12 of 12", merge.Stdout);
+        Assert.Equal(0, CliRunner.Run([.. sweep, "-o", Path.Combine(root, "whole")]).ExitCode);
+        string[] Data(string folder) => File.ReadAllLines(Path.Combine(root, folder, "results.csv")).Where(l => !l.StartsWith('#')).ToArray();
+        Assert.Equal(Data("whole"), Data("merged"));
+
+        var list = CliRunner.Run([.. sweep, "--list"]);
+        Assert.Contains("12 runs", list.Stdout);
+        var plot = CliRunner.Run("plot", Path.Combine(root, "merged"));
+        Assert.Equal(0, plot.ExitCode);
+        Assert.True(File.Exists(Path.Combine(root, "merged", "plot_mean_vs_depth.png")));
+        Directory.Delete(root, true);
     }
 
     [Fact]
