@@ -45,7 +45,7 @@ internal static class Reproduction
         var report = new StringBuilder();
         report.AppendLine("# Deep ReLU networks preserve expected length: reproduction report").AppendLine();
         report.AppendLine($"Hanin, Jeong and Rolnick (ICLR 2022), reproduced with TorchDistortion at **{info.Scale}** scale. " +
-            "Every measured value is compared with the exact law of the pointwise distortion (DESIGN section 2); " +
+            "Every measured value is compared with the exact law of the pointwise distortion (README, How it measures: Theory); " +
             "z = (measured - exact) / standard error, with the standard error the exact law itself gives the sample mean " +
             "(sqrt((E[D^2m] - E[D^m]^2) / N); for a curve's length an upper bound). The sample standard error is shown beside it. " +
             "The data of each figure is in `data/<figure>/results.csv`.").AppendLine();
