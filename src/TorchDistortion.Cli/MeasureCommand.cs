@@ -26,6 +26,7 @@ internal static class MeasureCommand
     private static readonly Option<int?> Points = new("--points") { Description = "Quadrature nodes along a curve (default 64) or per patch side (default 4)" };
     private static readonly Option<double> Size = new("--size") { Description = "Curve length or patch side", DefaultValueFactory = _ => 1.0 };
     private static readonly Option<int> Modes = new("--modes") { Description = "Fourier modes of --geometry fourier", DefaultValueFactory = _ => 3 };
+    private static readonly Option<bool> Exact = new("--exact") { Description = "Exact piecewise-linear length (segment, polyline); with --points N also an N-node quadrature and its error" };
     private static readonly Option<string?> Polyline = new("--polyline") { Description = "Polyline vertices for --geometry polyline: 'x,y,...;x,y,...;...'" };
     private static readonly Option<int> Networks = new("--networks") { Description = "Number of random networks", DefaultValueFactory = _ => 200 };
     private static readonly Option<long> Seed = new("--seed") { Description = "Master seed (network i depends only on seed and i)", DefaultValueFactory = _ => 0 };
@@ -44,7 +45,7 @@ internal static class MeasureCommand
     {
         var command = new Command("measure", "Measure length or volume distortion over random networks, beside the exact theory.")
         {
-            Widths, Width, Depth, InputDim, OutputDim, Init, CW, COut, CB, NoBias, Kind, K, Points, Size, Modes, Polyline,
+            Widths, Width, Depth, InputDim, OutputDim, Init, CW, COut, CB, NoBias, Kind, K, Points, Size, Modes, Polyline, Exact,
             Networks, Seed, Method, DeviceName, DType, Threads, Moments, Quantiles, Chunk, Format, Output, NoProgress,
         };
         command.SetAction(Run);
@@ -121,8 +122,9 @@ internal static class MeasureCommand
             ? ParseList(p, "--polyline", vertex => ParseList(vertex, "--polyline", v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray(), ';')
             : null;
         if (polyline is not null && kind != GeometryKind.Polyline) throw new ArgumentException("--polyline needs --geometry polyline");
-        var geometry = new GeometrySpec(kind, parse.GetValue(Points) ?? (kind == GeometryKind.Patch ? 4 : 64), k,
-            parse.GetValue(Size), parse.GetValue(Modes), polyline);
+        bool exact = parse.GetValue(Exact);
+        int points = parse.GetValue(Points) ?? (exact ? 1 : kind == GeometryKind.Patch ? 4 : 64);
+        var geometry = new GeometrySpec(kind, points, k, parse.GetValue(Size), parse.GetValue(Modes), polyline, exact);
 
         var dtype = parse.GetValue(DType)!.ToLowerInvariant() switch
         {

@@ -47,6 +47,8 @@ internal static class Reports
             Quantity = s.Geometry.IsCurve ? "length distortion" : $"{s.Geometry.K}-volume distortion",
             m.Summary,
             QuadratureErrorEstimate = m.QuadratureError,
+            QuadratureErrorReference = m.QuadratureError is null ? null : s.Geometry.Exact ? "exact length" : "half the nodes",
+            RegionsPerUnitLength = m.Regions,
             Theory = new
             {
                 m.Theory.Exact,
@@ -67,6 +69,7 @@ internal static class Reports
     /// <summary>Tidy CSV: one row per statistic, the exact theory beside it where there is one.</summary>
     internal static string Csv(Measurement.Measurement m)
     {
+        var s = m.Settings;
         var csv = new StringBuilder("statistic,measured,stderr,theory,relation,ratio,ratio_stderr,z,exact_stderr,z_exact\n");
         foreach (var r in m.Theory.Rows)
             csv.AppendLine(string.Join(",", r.Statistic, F(r.Measured), F(r.StdErr), F(r.Theory), r.Relation, F(r.Ratio), F(r.RatioStdErr), F(r.Z), F(r.ExactStdErr), F(r.ZExact)));
@@ -76,7 +79,9 @@ internal static class Reports
         foreach (var q in m.Summary.Quantiles) Plain($"q{q.Probability.ToString(CultureInfo.InvariantCulture)}", q.Value);
         Plain("mean_log", m.Summary.MeanLog);
         Plain("std_log", m.Summary.StdLog);
-        if (m.QuadratureError is double e) Plain("quadrature_error", e);
+        if (m.QuadratureError is double e) Plain(s.Geometry.Exact ? "quadrature_error_vs_exact" : "quadrature_error", e);
+        if (m.Regions is { } regions)
+            csv.AppendLine($"regions_per_length,{F(regions.Mean)},{F(regions.StdErr)},,,,,,,");
         return csv.ToString();
     }
 
@@ -114,7 +119,11 @@ internal static class Reports
             ? $"mean bound sqrt(E[D^2]) = {G(m.Theory.MeanBound)}; large-width approximation {G(m.Theory.MeanAsymptotic)}"
             : $"sqrt(E[vol^2]) = {G(m.Theory.MeanBound)}");
         if (m.QuadratureError is double e)
-            console.MarkupLine($"quadrature error estimate (vs half the nodes, mean relative): {G(e)}");
+            console.WriteLine(s.Geometry.Exact
+                ? $"{s.Geometry.Points}-node quadrature error against the exact length (mean relative): {G(e)}"
+                : $"quadrature error estimate (vs half the nodes, mean relative): {G(e)}");
+        if (m.Regions is { } regions)
+            console.WriteLine($"linear regions crossed per unit input length: {G(regions.Mean)} ± {G(regions.StdErr)} (median {G(regions.Median)})");
         return writer.ToString();
     }
 

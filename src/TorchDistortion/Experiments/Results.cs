@@ -106,7 +106,8 @@ public sealed record ResultRow(
         foreach (var q in m.Summary.Quantiles) rows.Add(Row($"q{q.Probability.ToString(CultureInfo.InvariantCulture)}", q.Value));
         rows.Add(Row("mean_log", m.Summary.MeanLog));
         rows.Add(Row("zeros", m.Summary.Zeros));
-        if (m.QuadratureError is double e) rows.Add(Row("quadrature_error", e));
+        if (m.QuadratureError is double e) rows.Add(Row(run.Exact == true ? "quadrature_error_vs_exact" : "quadrature_error", e));
+        if (m.Regions is { } regions) rows.Add(Row("regions_per_length", regions.Mean, regions.StdErr));
         return rows;
     }
 }

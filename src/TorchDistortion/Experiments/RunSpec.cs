@@ -25,7 +25,8 @@ public sealed record RunSpec(
     int Points,
     int Networks,
     string DType,
-    int Moments)
+    int Moments,
+    bool? Exact = null)
 {
     private static readonly JsonSerializerOptions CanonicalJson = new(SweepSpec.JsonOptions) { WriteIndented = false };
 
@@ -45,7 +46,7 @@ public sealed record RunSpec(
 
     public MeasureSettings ToSettings(long masterSeed, string device) => new(
         Network(),
-        new GeometrySpec(GeometrySpec.ParseKind(Geometry), Points, K),
+        new GeometrySpec(GeometrySpec.ParseKind(Geometry), Points, K, Exact: Exact == true),
         Networks,
         Seed(masterSeed),
         DType == "float32" ? ScalarType.Float32 : ScalarType.Float64,
@@ -53,7 +54,7 @@ public sealed record RunSpec(
         MaxMoment: Moments);
 
     public override string ToString() =>
-        $"{Network()} {Geometry}{(Geometry == "patch" ? $" k={K}" : "")} nodes={Points} networks={Networks}";
+        $"{Network()} {(Exact == true ? "exact " : "")}{Geometry}{(Geometry == "patch" ? $" k={K}" : "")} nodes={Points} networks={Networks}";
 
     internal static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..12];
 }

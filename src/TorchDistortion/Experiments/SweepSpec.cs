@@ -29,6 +29,8 @@ public sealed record SweepSpec
     public bool Bias { get; init; } = true;
     public List<string> Geometry { get; init; } = ["segment"];
     public List<int> K { get; init; } = [1];
+    /// <summary>Exact piecewise-linear length (segments, polylines) instead of, or beside, the quadrature.</summary>
+    public List<bool> Exact { get; init; } = [false];
     /// <summary>Quadrature nodes; null: 64 along curves, 4 per patch side.</summary>
     public List<int>? Points { get; init; }
     public List<int> Networks { get; init; } = [200];
@@ -78,7 +80,7 @@ public sealed record SweepSpec
         if (Moments < 1 || Moments > 16) throw new ArgumentException(Field("moments", $"must be between 1 and 16, got {Moments}"));
         if (DType is not ("float64" or "float32")) throw new ArgumentException(Field("dtype", $"must be float64 or float32, got '{DType}'"));
         foreach (var (field, count) in new[] { ("init", Init.Count), ("cw", CW.Count), ("cout", COut.Count), ("cb", CB.Count),
-                     ("geometry", Geometry.Count), ("k", K.Count), ("networks", Networks.Count), ("points", Points?.Count ?? 1) })
+                     ("geometry", Geometry.Count), ("k", K.Count), ("exact", Exact.Count), ("networks", Networks.Count), ("points", Points?.Count ?? 1) })
             if (count == 0) throw new ArgumentException(Field(field, "must not be an empty list"));
 
         var shapes = new List<int[]>();
@@ -105,6 +107,7 @@ public sealed record SweepSpec
         foreach (double cB in CB)
         foreach (string geometry in Geometry)
         foreach (int k in K)
+        foreach (bool exact in Exact)
         foreach (int? points in Points?.Select(p => (int?)p) ?? [null])
         foreach (int networks in Networks)
         {
@@ -112,7 +115,8 @@ public sealed record SweepSpec
             bool usesCW = initName is "variance" or "orthogonal";
             var kind = Rethrow(() => GeometrySpec.ParseKind(geometry), source);
             var run = new RunSpec(shape, initName, usesCW ? cW : null, cOut, cB, Bias, kind.ToString().ToLowerInvariant(),
-                kind == GeometryKind.Patch ? k : 1, points ?? (kind == GeometryKind.Patch ? 4 : 64), networks, DType, Moments);
+                kind == GeometryKind.Patch ? k : 1, points ?? (exact ? 1 : kind == GeometryKind.Patch ? 4 : 64), networks, DType, Moments,
+                exact ? true : null);
             Rethrow(() => run.ToSettings(Seed, "cpu").Validate(), source);
             if (seen.Add(run.Id(Seed))) runs.Add(run);
         }

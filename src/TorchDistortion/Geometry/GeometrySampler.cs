@@ -48,6 +48,24 @@ internal static class GeometrySampler
             coarse?.to(device).MoveToOuterDisposeScope());
     }
 
+    /// <summary>
+    /// Endpoints [K, n0] (float64, CPU) of the segments that <see cref="Sample"/> draws for the same networks: the
+    /// same generator draws, so exact and quadrature lengths refer to one segment.
+    /// </summary>
+    internal static (Tensor Starts, Tensor Ends) SegmentEndpoints(GeometrySpec spec, int inputDim, int count, long seed, long firstIndex)
+    {
+        using var scope = NewDisposeScope();
+        var starts = new Tensor[count];
+        var ends = new Tensor[count];
+        for (int i = 0; i < count; i++)
+        {
+            using var generator = new Generator(Seeds.Derive(seed, firstIndex + i, Seeds.GeometryStream));
+            var (start, velocity) = SegmentStartAndVelocity(spec, inputDim, generator);
+            (starts[i], ends[i]) = (start, start + velocity);
+        }
+        return (stack(starts).MoveToOuterDisposeScope(), stack(ends).MoveToOuterDisposeScope());
+    }
+
     /// <summary>Midpoint nodes (i + 1/2) / n of [0, 1], as a column [n, 1].</summary>
     private static Tensor Nodes(int n) => arange(n, float64).add_(0.5).div_(n).unsqueeze(1);
 
@@ -55,11 +73,16 @@ internal static class GeometrySampler
 
     private static (Tensor, Tensor) Segment(GeometrySpec spec, int n0, Generator g)
     {
-        var start = Gaussian(g, n0);
-        var direction = Gaussian(g, n0);
-        var velocity = direction.div(direction.norm()).mul_(spec.Size);
+        var (start, velocity) = SegmentStartAndVelocity(spec, n0, g);
         var t = Nodes(spec.Points);
         return (start + t * velocity, velocity.expand(spec.Points, 1, n0));
+    }
+
+    private static (Tensor Start, Tensor Velocity) SegmentStartAndVelocity(GeometrySpec spec, int n0, Generator g)
+    {
+        var start = Gaussian(g, n0);
+        var direction = Gaussian(g, n0);
+        return (start, direction.div(direction.norm()).mul_(spec.Size));
     }
 
     private static (Tensor, Tensor) Circle(GeometrySpec spec, int n0, Generator g)

@@ -22,13 +22,17 @@ public enum GeometryKind
 /// <param name="Size">Curve length, or patch side length.</param>
 /// <param name="FourierModes">Number of Fourier modes of the random closed curve.</param>
 /// <param name="PolylinePoints">The vertices of a polyline, each of dimension n0.</param>
+/// <param name="Exact">Segments and polylines only: the exact piecewise-linear length (every breakpoint found)
+/// instead of a quadrature; with Points &gt; 1 the Points-node quadrature also runs and its error against the
+/// exact length is reported.</param>
 public sealed record GeometrySpec(
     GeometryKind Kind = GeometryKind.Segment,
     int Points = 64,
     int K = 1,
     double Size = 1.0,
     int FourierModes = 3,
-    IReadOnlyList<double[]>? PolylinePoints = null)
+    IReadOnlyList<double[]>? PolylinePoints = null,
+    bool Exact = false)
 {
     public bool IsCurve => Kind != GeometryKind.Patch;
 
@@ -61,6 +65,8 @@ public sealed record GeometrySpec(
         if (Kind == GeometryKind.Patch && Math.Pow(Points, K) > 1_000_000)
             throw new ArgumentException($"--points: {Points}^{K} patch nodes is too many; use at most 1000000 in all");
         if (!double.IsFinite(Size) || Size <= 0) throw new ArgumentException($"--size must be a finite number > 0, got {Size}");
+        if (Exact && Kind is not (GeometryKind.Segment or GeometryKind.Polyline))
+            throw new ArgumentException($"--exact: the exact piecewise-linear length needs --geometry segment or polyline, not {Kind.ToString().ToLowerInvariant()}");
         if (Kind == GeometryKind.Circle && widths[0] < 2) throw new ArgumentException("--geometry circle needs input dimension n0 >= 2");
         if (Kind == GeometryKind.Fourier && (FourierModes < 1 || FourierModes > 64))
             throw new ArgumentException($"--modes must be between 1 and 64, got {FourierModes}");
@@ -81,7 +87,7 @@ public sealed record GeometrySpec(
         return this;
     }
 
-    public override string ToString() => Kind switch
+    public override string ToString() => (Exact ? "exact " : "") + Kind switch
     {
         GeometryKind.Patch => $"patch k={K} side={Size:G4} nodes={Points}^{K}",
         GeometryKind.Fourier => $"fourier modes={FourierModes} nodes={Points}",

@@ -34,6 +34,9 @@ public sealed record MeasureSettings(
 }
 
 /// <summary>A finished measurement: one distortion per network, its statistics and the exact theory beside it.</summary>
+/// <param name="QuadratureError">Mean relative quadrature error: against the half-node rule, or, for an exact
+/// measurement with Points &gt; 1, against the exact length.</param>
+/// <param name="Regions">Exact measurements only: linear regions crossed per unit input length, over networks.</param>
 public sealed record Measurement(
     MeasureSettings Settings,
     double[] LogDistortions,
@@ -41,7 +44,8 @@ public sealed record Measurement(
     Summary Summary,
     TheoryComparison Theory,
     string DeviceUsed,
-    TimeSpan Elapsed);
+    TimeSpan Elapsed,
+    Summary? Regions = null);
 
 /// <summary>The measurement engine: exact Jacobian–tangent products on quadrature nodes, chunked over networks.</summary>
 public static class Distortion
@@ -58,27 +62,63 @@ public static class Distortion
         int chunk = settings.ChunkSize > 0 ? settings.ChunkSize : AutomaticChunk(settings);
         var logDistortions = new double[settings.Networks];
         var quadratureErrors = new double[settings.Networks];
+        var logRegions = settings.Geometry.Exact ? new double[settings.Networks] : null;
         for (int first = 0; first < settings.Networks; first += chunk)
         {
             cancel.ThrowIfCancellationRequested();
             int count = Math.Min(chunk, settings.Networks - first);
             using var scope = NewDisposeScope();
             using var net = ReluNetwork.Create(settings.Network, count, settings.Seed, first, settings.DType, device);
-            using var geometry = GeometrySampler.Sample(settings.Geometry, settings.Network.InputDim, count, settings.Seed, first, settings.DType, device);
-            var (fine, coarse) = LogDistortion(net, settings.Method, geometry);
-            fine.cpu().data<double>().CopyTo(logDistortions, first);
-            if (coarse is not null)
+            Tensor? quadrature = null, reference = null;
+            if (settings.Geometry.Exact)
             {
-                // Relative change from the half-resolution rule: the quadrature error estimate.
-                var error = (fine - coarse).exp_().sub_(1).abs_().nan_to_num_(0.0);
+                var pieces = ExactPieces(net, settings.Geometry, settings.Seed, first);
+                for (int i = 0; i < count; i++)
+                {
+                    logDistortions[first + i] = Math.Log(pieces[i].LengthDistortion);
+                    logRegions![first + i] = Math.Log(pieces[i].Pieces / pieces[i].InputLength);
+                }
+                if (settings.Geometry.Points > 1)
+                {
+                    // The quadrature on the same segments, judged against the exact length.
+                    using var geometry = GeometrySampler.Sample(settings.Geometry, settings.Network.InputDim, count, settings.Seed, first, settings.DType, device);
+                    quadrature = LogDistortion(net, settings.Method, geometry).Fine;
+                    reference = tensor(logDistortions[first..(first + count)], float64, quadrature.device);
+                }
+            }
+            else
+            {
+                using var geometry = GeometrySampler.Sample(settings.Geometry, settings.Network.InputDim, count, settings.Seed, first, settings.DType, device);
+                var (fine, coarse) = LogDistortion(net, settings.Method, geometry);
+                fine.cpu().data<double>().CopyTo(logDistortions, first);
+                (quadrature, reference) = (coarse, fine);
+            }
+            if (quadrature is not null && reference is not null)
+            {
+                // Relative error of the quadrature: against the exact length, or the half-resolution rule against the full one.
+                var error = (quadrature - reference).exp_().sub_(1).abs_();
                 error.cpu().data<double>().CopyTo(quadratureErrors, first);
             }
             progress?.Invoke(first + count);
         }
         var summary = Summary.FromLog(logDistortions, settings.MaxMoment, settings.Quantiles);
-        double? quadrature = settings.Geometry.Points > 1 ? quadratureErrors.Average() : null;
-        return new Measurement(settings, logDistortions, quadrature, summary,
-            TheoryComparison.Build(settings.Network, settings.Geometry, summary), device.type.ToString().ToLowerInvariant(), stopwatch.Elapsed);
+        // A network with zero output length has no relative error (NaN): left out of the average, not counted as 0.
+        var finiteErrors = quadratureErrors.Where(double.IsFinite).ToArray();
+        double? quadratureError = settings.Geometry.Points > 1 && finiteErrors.Length > 0 ? finiteErrors.Average() : null;
+        return new Measurement(settings, logDistortions, quadratureError, summary,
+            TheoryComparison.Build(settings.Network, settings.Geometry, summary), device.type.ToString().ToLowerInvariant(), stopwatch.Elapsed,
+            logRegions is null ? null : Summary.FromLog(logRegions, 2, settings.Quantiles));
+    }
+
+    /// <summary>The exact pieces of each network of the chunk along its segment (or the shared polyline).</summary>
+    private static SegmentPieces[] ExactPieces(ReluNetwork net, GeometrySpec geometry, long seed, long first)
+    {
+        if (geometry.Kind == GeometryKind.Polyline)
+            return Enumerable.Range(0, net.Count).Select(i => PiecewiseLinear.Polyline(net, i, geometry.PolylinePoints!)).ToArray();
+        var (starts, ends) = GeometrySampler.SegmentEndpoints(geometry, net.Spec.InputDim, net.Count, seed, first);
+        using (starts)
+        using (ends)
+            return PiecewiseLinear.Segments(net, starts, ends);
     }
 
     /// <summary>

@@ -45,7 +45,7 @@ public sealed record TheoryComparison(
         var widths = network.Widths;
         var variances = network.LayerVariances();
         int k = geometry.K;
-        bool pointwise = geometry.NodeCount == 1;
+        bool pointwise = geometry.NodeCount == 1 && !geometry.Exact;
         var rows = summary.Moments.Select(moment =>
         {
             double logTheory = ExactTheory.LogMoment(widths, variances, k, moment.Order);
