@@ -78,7 +78,28 @@ internal static class PaperFigures
                 Geometry = ["segment", "circle", "fourier"], Points = [16], Networks = [Count(scale, 300, 2000)], Seed = 6, Moments = 2,
             },
             DrawDimensionsAndCurves, row => row.Statistic == "mean"),
+
+        new("fig7_linear_regions", "Linear regions crossed per unit length (exact breakpoints)",
+            "Along a segment the number of linear regions crossed grows with the number of neurons, not with depth: at a fixed " +
+            "total of 256 hidden neurons it stays about constant as depth grows (Hanin & Rolnick 2019). The exact length's mean equals E[D].",
+            scale => new SweepSpec
+            {
+                SchemaVersion = 1, Name = "fig7",
+                Widths = [.. RegionShapes()], COut = [1.0], Geometry = ["segment"], Exact = [true], Points = [1],
+                Networks = [Count(scale, 60, 1000)], Seed = 7, Moments = 2,
+            },
+            DrawRegions, row => row.Statistic == "mean"),
     ];
+
+    /// <summary>n0 = nL = 16; 256 hidden neurons spread over 1..16 layers, and 32 neurons per layer for 1..16 layers.</summary>
+    private static IEnumerable<List<int>> RegionShapes()
+    {
+        foreach (int layers in new[] { 1, 2, 4, 8, 16 })
+        {
+            yield return [16, .. Enumerable.Repeat(256 / layers, layers), 16];
+            if (256 / layers != 32) yield return [16, .. Enumerable.Repeat(32, layers), 16];
+        }
+    }
 
     private static int Count(Scale scale, int quick, int full) => scale switch
     {
@@ -238,6 +259,27 @@ internal static class PaperFigures
             LogY: true,
             Markers: [new Marker(Math.Log10(median), "median"), new Marker(Math.Log10(mean), "mean", 0.9)],
             Subtitle: "pointwise D = ||J u||, He, C_out = 1; the long right tail pulls the mean above the median"))];
+    }
+
+    private static IReadOnlyList<(string, Figure)> DrawRegions(ResultSet set, string folder)
+    {
+        var regions = Stat(set, "regions_per_length").ToList();
+        int Neurons(ResultRow r) => r.Widths.Split(';').Select(int.Parse).Skip(1).SkipLast(1).Sum();
+        var fixedTotal = regions.Where(r => Neurons(r) == 256).ToList();
+        var perLayer = regions.Where(r => r.Width == 32).ToList();
+        // One constant per neuron, fitted on all runs (regions per unit length = c x hidden neurons).
+        double c = regions.Sum(r => r.Value) / regions.Sum(r => (double)Neurons(r));
+        var layers = Enumerable.Range(1, 16).Select(l => (double)l).ToArray();
+        var series = new List<Series>
+        {
+            Measured("256 hidden neurons in total", fixedTotal, r => r.Depth - 1, 0),
+            new("c x 256", [1, 16], [c * 256, c * 256], SeriesStyle.Dotted, Group: 0),
+            Measured("32 neurons per hidden layer", perLayer, r => r.Depth - 1, 1),
+            new("c x 32 x layers", layers, layers.Select(l => c * 32 * l).ToArray(), SeriesStyle.Dotted, Group: 1),
+        };
+        return [("fig7_linear_regions", new Figure("Linear regions crossed per unit input length", "hidden layers",
+            "regions per unit length", series, LogX: true, LogY: true,
+            Subtitle: $"exact breakpoints along unit segments, He, n0 = nL = 16; dotted: c x hidden neurons with one fitted c = {c:F3}"))];
     }
 
     private static IReadOnlyList<(string, Figure)> DrawDimensionsAndCurves(ResultSet set, string folder)
