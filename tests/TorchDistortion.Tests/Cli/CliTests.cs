@@ -39,6 +39,7 @@ public class CliTests
         { "measure --quantiles 0.5,2", "--quantiles" },
         { "measure --output /nonexistent-folder/result.json", "--output" },
         { "measure --frobnicate", "--frobnicate" },
+        { "measure --exact --geometry patch --k 2", "--exact" },
         { "sweep --depth 0", "depth" },
         { "sweep --width 4 --geometry patch --k 5", "k" },
         { "sweep --shard 3/3", "--shard" },

@@ -179,6 +179,26 @@ public class DistortionTests
     }
 
     [Fact]
+    public void ExactLengthMatchesTheoryAndTheQuadratureConvergesToIt()
+    {
+        var spec = new NetworkSpec([8, 24, 24, 24, 8], InitScheme.He, BiasVariance: 0.2);
+        var exact = Distortion.Measure(new MeasureSettings(spec, new GeometrySpec(Points: 1, Exact: true), Networks: 1500, Seed: 12));
+        AssertWithinStdErrs(exact.Theory.Rows[0]);
+        Assert.Null(exact.QuadratureError);
+        Assert.NotNull(exact.Regions);
+        Assert.True(exact.Regions!.Mean >= 1);
+        Assert.All(exact.Theory.Rows.Skip(1), row => Assert.Equal("<=", row.Relation));
+
+        double Error(int points) => Distortion.Measure(new MeasureSettings(spec, new GeometrySpec(Points: points, Exact: true), Networks: 20, Seed: 12)).QuadratureError!.Value;
+        double coarse = Error(32), fine = Error(4096);
+        Assert.True(fine < coarse / 20 && fine < 1e-3, $"quadrature error vs exact: {coarse:G3} (32 nodes), {fine:G3} (4096 nodes)");
+        // The exact and quadrature modes measure the same segments: the same networks' values agree to the quadrature error.
+        var quadrature = Distortion.Measure(new MeasureSettings(spec, new GeometrySpec(Points: 4096), Networks: 20, Seed: 12)).LogDistortions;
+        var exactLogs = Distortion.Measure(new MeasureSettings(spec, new GeometrySpec(Points: 1, Exact: true), Networks: 20, Seed: 12)).LogDistortions;
+        for (int i = 0; i < 20; i++) Assert.Equal(exactLogs[i], quadrature[i], 2);
+    }
+
+    [Fact]
     public void InvalidSettingsNameTheOption()
     {
         var spec = new NetworkSpec([4, 8, 3], InitScheme.He);
@@ -192,5 +212,6 @@ public class DistortionTests
         Throws(new MeasureSettings(spec, new GeometrySpec(Size: double.NaN)), "--size");
         Throws(new MeasureSettings(spec with { Widths = [4, 0, 3] }, new GeometrySpec()), "--widths");
         Throws(new MeasureSettings(spec, new GeometrySpec(), Device: "tpu"), "--device");
+        Throws(new MeasureSettings(spec, new GeometrySpec(GeometryKind.Circle, Exact: true)), "--exact");
     }
 }
