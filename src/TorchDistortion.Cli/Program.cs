@@ -8,6 +8,7 @@ var root = new RootCommand("TorchDistortion: exact length and volume distortion 
     ExperimentCommands.Sweep(),
     ExperimentCommands.Merge(),
     ExperimentCommands.Plot(),
+    TorchDistortion.Cli.Bench.BenchCommand.Create(),
     DoctorCommand.Create(),
 };
 return Cli.Run(root, args);

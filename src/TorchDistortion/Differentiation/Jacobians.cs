@@ -57,23 +57,61 @@ public static class Jacobians
         if (tangents.dim() != 4 || tangents.shape[0] != networks || tangents.shape[1] != points || tangents.shape[3] != x.shape[2])
             throw new ArgumentException($"tangents [{string.Join(",", tangents.shape)}] must be [K, B, k, n0] for points [{string.Join(",", x.shape)}]");
         using var scope = NewDisposeScope();
-        // Row 0 of the middle axis is the point, rows 1..k its tangents.
-        var state = cat([x.unsqueeze(2), tangents], 2);
-        int depth = net.Weights.Count;
+        // Blocks of points small enough that a layer's state stays in cache: the masks and adds are memory-bound,
+        // and a state of (1 + k) x B x n floats far beyond the cache makes them dominate the matmuls.
+        long elementBytes = x.dtype == ScalarType.Float64 ? 8 : 4;
+        long widest = net.Spec.Widths.Max();
+        long block = Math.Max(64, CacheBytes / ((1 + k) * widest * elementBytes * networks));
+        // A contiguous transposed copy of each weight makes the matmuls about twice as fast; made once for all blocks.
+        var transposed = net.Weights.Select(w => w.detach().transpose(1, 2).contiguous()).ToArray();
+        if (points > block)
+        {
+            var outputs = new List<Tensor>();
+            var products = new List<Tensor>();
+            for (long first = 0; first < points; first += block)
+            {
+                long count = Math.Min(block, points - first);
+                using var blockScope = NewDisposeScope();
+                var (y, ju) = PropagateBlock(net, transposed, x.narrow(1, first, count), tangents.narrow(1, first, count));
+                y.MoveToOuterDisposeScope();
+                ju.MoveToOuterDisposeScope();
+                outputs.Add(y);
+                products.Add(ju);
+            }
+            return (cat(outputs, 1).MoveToOuterDisposeScope(), cat(products, 1).MoveToOuterDisposeScope());
+        }
+        var (output, product) = PropagateBlock(net, transposed, x, tangents);
+        return (output.MoveToOuterDisposeScope(), product.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Bytes of one layer's state that keep the elementwise work in cache.</summary>
+    private const long CacheBytes = 1 << 20;
+
+    private static (Tensor Output, Tensor JacobianTangents) PropagateBlock(ReluNetwork net, Tensor[] transposed, Tensor x, Tensor tangents)
+    {
+        long networks = x.shape[0], points = x.shape[1], k = tangents.shape[2];
+        // Layout [K, 1 + k, B, n]: block 0 holds the points, blocks 1..k the tangents, each block contiguous, so the
+        // bias, the activation test and the mask run on contiguous memory and one batched matmul serves all blocks.
+        var state = cat([x.unsqueeze(1), tangents.transpose(1, 2)], 1);
+        int depth = transposed.Length;
         for (int l = 0; l < depth; l++)
         {
-            var weight = net.Weights[l];
-            long fanIn = weight.shape[2], fanOut = weight.shape[1];
-            // A contiguous transposed copy makes the batched matmul about twice as fast.
-            var transposed = weight.detach().transpose(1, 2).contiguous();
-            var next = bmm(state.reshape(networks, points * (1 + k), fanIn), transposed).view(networks, points, 1 + k, fanOut);
-            var preActivation = next.select(2, 0);
+            long fanIn = transposed[l].shape[1], fanOut = transposed[l].shape[2];
+            // One network: a plain mm (a single GEMM rather than a batch of one).
+            var next = (networks == 1
+                ? state.view((1 + k) * points, fanIn).mm(transposed[l].squeeze(0))
+                : bmm(state.view(networks, (1 + k) * points, fanIn), transposed[l])).view(networks, 1 + k, points, fanOut);
+            var preActivation = next.select(1, 0);
             if (net.Biases[l] is Tensor bias) preActivation.add_(bias.detach().unsqueeze(1));
-            if (l < depth - 1) next.mul_(preActivation.gt(0).unsqueeze(2));
+            if (l < depth - 1)
+            {
+                var active = preActivation.gt(0);
+                next.narrow(1, 1, k).mul_(active.unsqueeze(1));
+                preActivation.relu_();
+            }
             state = next;
         }
-        return (state.select(2, 0).contiguous().MoveToOuterDisposeScope(),
-                state.narrow(2, 1, k).contiguous().MoveToOuterDisposeScope());
+        return (state.select(1, 0).contiguous(), state.narrow(1, 1, k).transpose(1, 2).contiguous());
     }
 
     /// <summary>

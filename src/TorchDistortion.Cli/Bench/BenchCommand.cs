@@ -1,0 +1,64 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Spectre.Console;
+using TorchDistortion.Experiments;
+using static TorchSharp.torch;
+
+namespace TorchDistortion.Cli.Bench;
+
+internal static class BenchCommand
+{
+    internal static Command Create()
+    {
+        var widths = new Option<string>("--widths") { Description = "Widths (depth 20)", DefaultValueFactory = _ => "16,64,256,1024" };
+        var dtypes = new Option<string>("--dtypes") { Description = "float32, float64", DefaultValueFactory = _ => "float32,float64" };
+        var threads = new Option<string?>("--threads") { Description = "Thread counts to compare (default: 1 and all cores)" };
+        var seconds = new Option<double>("--seconds") { Description = "Time budget per case", DefaultValueFactory = _ => 0.4 };
+        var output = new Option<string>("--output", "-o") { Description = "JSON result file", DefaultValueFactory = _ => "results/bench.json" };
+        var command = new Command("bench", "Benchmark the engine against a plain forward pass (one process, one run).") { widths, dtypes, threads, seconds, output };
+        command.SetAction(parse =>
+        {
+            var widthList = Ints(parse.GetValue(widths)!, "--widths");
+            if (widthList.Any(w => w < 1 || w > 8192)) throw new ArgumentException("--widths: each width must be between 1 and 8192");
+            var dtypeList = parse.GetValue(dtypes)!.Split(',').Select(d => d.Trim() switch
+            {
+                "float32" => ScalarType.Float32,
+                "float64" => ScalarType.Float64,
+                var other => throw new ArgumentException($"--dtypes: unknown dtype '{other}'; allowed: float32, float64"),
+            }).ToList();
+            var threadList = parse.GetValue(threads) is string t ? Ints(t, "--threads") : [1, Environment.ProcessorCount];
+            threadList = threadList.Distinct().ToList();
+            if (threadList.Any(n => n < 1)) throw new ArgumentException("--threads: thread counts must be at least 1");
+            double budget = parse.GetValue(seconds);
+            if (!(budget > 0 && budget <= 60)) throw new ArgumentException("--seconds must be in (0, 60]");
+            string path = parse.GetValue(output)!;
+            Files.EnsureWritableFolder(Path.GetDirectoryName(Path.GetFullPath(path))!, "--output");
+
+            if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 150; // no terminal to fit
+            var report = Benchmark.Run(widthList, dtypeList, threadList, budget, s => Console.Error.WriteLine($"bench: {s}"));
+            var table = new Table().Title($"engine vs forward pass, depth 20 — {Markup.Escape(report.Machine)}")
+                .AddColumns("case", "width", "dtype", "threads", "K x points", "points/s", "GFLOP/s", "x forward");
+            foreach (var c in report.Cases)
+                table.AddRow(Markup.Escape(c.Case), c.Width.ToString(CultureInfo.InvariantCulture), c.DType, c.Threads.ToString(CultureInfo.InvariantCulture),
+                    $"{c.Networks} x {c.PointsPerNetwork}", c.PointsPerSecond.ToString("N0", CultureInfo.InvariantCulture),
+                    double.IsNaN(c.GFlops) ? "-" : c.GFlops.ToString("F2", CultureInfo.InvariantCulture), c.RatioToForward.ToString("F2", CultureInfo.InvariantCulture));
+            AnsiConsole.Write(table);
+            var targets = new Table().Title("targets").AddColumns("target", "measured", "limit", "met", "note");
+            foreach (var target in report.Targets)
+                targets.AddRow(Markup.Escape(target.Target), target.Measured.ToString("F2", CultureInfo.InvariantCulture), target.Limit.ToString("G3", CultureInfo.InvariantCulture),
+                    target.Met ? "[green]yes[/]" : "[red]no[/]", Markup.Escape(target.Note));
+            AnsiConsole.Write(targets);
+            AnsiConsole.WriteLine($"peak resident memory {report.PeakResidentMiB:F0} MiB; written to {path}");
+            Files.WriteAtomically(path, JsonSerializer.Serialize(report, ResultSet.Json));
+            return 0;
+        });
+        return command;
+    }
+
+    private static List<int> Ints(string text, string option)
+    {
+        try { return text.Split(',', StringSplitOptions.TrimEntries).Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToList(); }
+        catch (Exception e) when (e is FormatException or OverflowException) { throw new ArgumentException($"{option}: '{text}' is not a comma-separated list of integers"); }
+    }
+}
