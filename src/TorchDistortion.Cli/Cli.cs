@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text;
 
 namespace TorchDistortion.Cli;
 
@@ -41,25 +40,19 @@ internal static class Cli
 
     private static Exception Unwrap(Exception e) => e is AggregateException { InnerException: { } inner } ? Unwrap(inner) : e;
 
-    /// <summary>Writes text to a file atomically: a temporary file beside it, then a rename.</summary>
-    internal static void WriteAtomically(string path, string text)
+    /// <summary>Parses a separated list of numbers; a bad entry is an <see cref="ArgumentException"/> naming the option.</summary>
+    internal static List<T> ParseList<T>(string text, string option, Func<string, T> parse, char separator = ',')
     {
-        string full = Path.GetFullPath(path);
-        string directory = Path.GetDirectoryName(full)!;
-        if (!Directory.Exists(directory)) throw new IOException($"--output: folder '{directory}' does not exist");
-        string temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
-        try
-        {
-            File.WriteAllText(temp, text, new UTF8Encoding(false));
-            File.Move(temp, full, overwrite: true);
-        }
-        catch (UnauthorizedAccessException)
-        {
-            throw new IOException($"--output: cannot write to '{directory}' (permission denied)");
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
+        var parts = text.Split(separator, StringSplitOptions.TrimEntries);
+        if (parts.Any(string.IsNullOrEmpty)) throw new ArgumentException($"{option}: empty entry in '{text}'");
+        try { return parts.Select(parse).ToList(); }
+        catch (FormatException) { throw new ArgumentException($"{option}: '{text}' is not a list of numbers"); }
+        catch (OverflowException) { throw new ArgumentException($"{option}: a number in '{text}' is out of range"); }
     }
+
+    internal static List<int> Ints(string text, string option) =>
+        ParseList(text, option, s => int.Parse(s, System.Globalization.CultureInfo.InvariantCulture));
+
+    internal static List<double> Doubles(string text, string option) =>
+        ParseList(text, option, s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture));
 }

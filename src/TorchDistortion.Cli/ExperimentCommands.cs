@@ -154,15 +154,9 @@ internal static class ExperimentCommands
         return command;
     }
 
-    private static List<int> Ints(string text, string option) => Parse(text, option, s => int.Parse(s, CultureInfo.InvariantCulture));
-    private static List<double> Doubles(string text, string option) => Parse(text, option, s => double.Parse(s, CultureInfo.InvariantCulture));
-    private static List<int>? Optional(string? text, string option) => text is null ? null : Ints(text, option);
-
-    private static List<T> Parse<T>(string text, string option, Func<string, T> parse)
-    {
-        try { return text.Split(',', StringSplitOptions.TrimEntries).Select(parse).ToList(); }
-        catch (Exception e) when (e is FormatException or OverflowException) { throw new ArgumentException($"{option}: '{text}' is not a comma-separated list of numbers"); }
-    }
+    private static List<int> Ints(string text, string option) => Cli.Ints(text, option);
+    private static List<double> Doubles(string text, string option) => Cli.Doubles(text, option);
+    private static List<int>? Optional(string? text, string option) => text is null ? null : Cli.Ints(text, option);
 }
 
 /// <summary>A generic figure of a sweep: one statistic against one setting, a series per combination of the others.</summary>

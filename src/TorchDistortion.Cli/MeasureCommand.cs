@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
 using TorchDistortion.Differentiation;
+using TorchDistortion.Experiments;
 using TorchDistortion.Geometry;
 using TorchDistortion.Measurement;
 using TorchDistortion.Networks;
@@ -60,7 +61,7 @@ internal static class MeasureCommand
         SetThreads(parse.GetValue(Threads));
         settings.Validate();
         string? output = parse.GetValue(Output);
-        if (output is not null) Reports.CheckWritable(output);
+        if (output is not null) Files.EnsureWritableFolder(Path.GetDirectoryName(Path.GetFullPath(output))!, "--output");
 
         bool showProgress = !parse.GetValue(NoProgress) && !Console.IsOutputRedirected && !Console.IsErrorRedirected;
         var measurement = showProgress ? WithProgress(settings) : Distortion.Measure(settings);
@@ -72,7 +73,7 @@ internal static class MeasureCommand
             _ => Reports.Table(measurement, info, toConsole: output is null),
         };
         if (output is null) { if (text.Length > 0) Console.Write(text); }
-        else Cli.WriteAtomically(output, text);
+        else Files.WriteAtomically(output, text);
         return 0;
     }
 
@@ -104,7 +105,7 @@ internal static class MeasureCommand
         {
             if (new Option[] { Width, Depth, InputDim, OutputDim }.Any(o => parse.GetResult(o) is { Implicit: false }))
                 throw new ArgumentException("--widths: give either --widths or the --width/--depth/--n0/--nL shorthand, not both");
-            widths = ParseList(list, "--widths", s => int.Parse(s, CultureInfo.InvariantCulture));
+            widths = Cli.Ints(list, "--widths");
         }
         else
         {
@@ -119,7 +120,7 @@ internal static class MeasureCommand
         int k = parse.GetValue(K);
         if (k != 1 && kind != GeometryKind.Patch) throw new ArgumentException($"--k: k = {k} needs --geometry patch");
         var polyline = parse.GetValue(Polyline) is string p
-            ? ParseList(p, "--polyline", vertex => ParseList(vertex, "--polyline", v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray(), ';')
+            ? Cli.ParseList(p, "--polyline", vertex => Cli.Doubles(vertex, "--polyline").ToArray(), ';')
             : null;
         if (polyline is not null && kind != GeometryKind.Polyline) throw new ArgumentException("--polyline needs --geometry polyline");
         bool exact = parse.GetValue(Exact);
@@ -139,20 +140,10 @@ internal static class MeasureCommand
             "reverse" => JacobianMethod.Reverse,
             var other => throw new ArgumentException($"--method: unknown method '{other}'; allowed: tangent, double-vjp, reverse"),
         };
-        var quantiles = ParseList(parse.GetValue(Quantiles)!, "--quantiles", s => double.Parse(s, CultureInfo.InvariantCulture));
+        var quantiles = Cli.Doubles(parse.GetValue(Quantiles)!, "--quantiles");
         string device = parse.GetValue(DeviceName)!;
         Distortion.ResolveDevice(device);
         return new MeasureSettings(network, geometry, parse.GetValue(Networks), parse.GetValue(Seed), dtype, device, method,
             parse.GetValue(Moments), quantiles, parse.GetValue(Chunk));
-    }
-
-    private static List<T> ParseList<T>(string text, string option, Func<string, T> parse, char separator = ',')
-    {
-        var parts = text.Split(separator, StringSplitOptions.TrimEntries);
-        if (parts.Length == 0 || parts.Any(string.IsNullOrEmpty))
-            throw new ArgumentException($"{option}: empty entry in '{text}'");
-        try { return parts.Select(parse).ToList(); }
-        catch (FormatException) { throw new ArgumentException($"{option}: '{text}' is not a list of numbers"); }
-        catch (OverflowException) { throw new ArgumentException($"{option}: a number in '{text}' is out of range"); }
     }
 }

@@ -127,18 +127,6 @@ internal static class Reports
         return writer.ToString();
     }
 
-    internal static void CheckWritable(string path)
-    {
-        string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        if (!Directory.Exists(directory)) throw new IOException($"--output: folder '{directory}' does not exist");
-        string probe = Path.Combine(directory, $".write-probe-{Environment.ProcessId}");
-        try { File.WriteAllText(probe, ""); File.Delete(probe); }
-        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
-        {
-            throw new IOException($"--output: folder '{directory}' is not writable ({e.Message})");
-        }
-    }
-
     private static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
     private static string G(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
 

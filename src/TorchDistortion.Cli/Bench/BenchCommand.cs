@@ -56,9 +56,5 @@ internal static class BenchCommand
         return command;
     }
 
-    private static List<int> Ints(string text, string option)
-    {
-        try { return text.Split(',', StringSplitOptions.TrimEntries).Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToList(); }
-        catch (Exception e) when (e is FormatException or OverflowException) { throw new ArgumentException($"{option}: '{text}' is not a comma-separated list of integers"); }
-    }
+    private static List<int> Ints(string text, string option) => Cli.Ints(text, option);
 }

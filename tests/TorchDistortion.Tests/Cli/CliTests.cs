@@ -37,7 +37,7 @@ public class CliTests
         { "measure --format xml", "--format" },
         { "measure --threads 0", "--threads" },
         { "measure --quantiles 0.5,2", "--quantiles" },
-        { "measure --output /nonexistent-folder/result.json", "--output" },
+        { "measure --output /proc/torchdist-no/result.json", "--output" },
         { "measure --frobnicate", "--frobnicate" },
         { "measure --exact --geometry patch --k 2", "--exact" },
         { "sweep --depth 0", "depth" },
