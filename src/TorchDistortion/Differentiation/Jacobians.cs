@@ -25,8 +25,7 @@ public static class Jacobians
     /// <summary>J·U at the points x by the chosen method.</summary>
     public static Tensor Apply(nn.Module<Tensor, Tensor> module, JacobianMethod method, Tensor x, Tensor tangents)
     {
-        if (tangents.dim() != x.dim() + 1 || tangents.shape[^1] != x.shape[^1])
-            throw new ArgumentException($"tangents [{string.Join(",", tangents.shape)}] must be [..., k, n0] for points [{string.Join(",", x.shape)}]");
+        CheckTangents(x, tangents);
         switch (method)
         {
             case JacobianMethod.TangentPropagation:
@@ -120,6 +119,7 @@ public static class Jacobians
     /// </summary>
     public static Tensor DoubleVjp(nn.Module<Tensor, Tensor> module, Tensor x, Tensor tangents)
     {
+        CheckTangents(x, tangents);
         using var scope = NewDisposeScope();
         using var grad = enable_grad();
         var input = x.detach().requires_grad_(true);
@@ -131,6 +131,16 @@ public static class Jacobians
         for (long j = 0; j < k; j++)
             columns[j] = autograd.grad([transposedProduct], [probe], [tangents.select(-2, j)], retain_graph: j < k - 1)[0].detach();
         return stack(columns, -2).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Tangents must be [..., k, n0] for points [..., n0] with the same leading dimensions: a mismatch reaching
+    /// libtorch's matmul or autograd would abort the process instead of throwing.
+    /// </summary>
+    private static void CheckTangents(Tensor x, Tensor tangents)
+    {
+        if (tangents.dim() != x.dim() + 1 || tangents.shape[^1] != x.shape[^1] || !tangents.shape[..^2].SequenceEqual(x.shape[..^1]))
+            throw new ArgumentException($"tangents [{string.Join(",", tangents.shape)}] must be [..., k, n0] for points [{string.Join(",", x.shape)}]");
     }
 
     /// <summary>The full Jacobian [..., nL, n0] by reverse mode, one backward pass per output coordinate.</summary>
