@@ -31,9 +31,14 @@ public static class Jacobians
             case JacobianMethod.TangentPropagation:
                 if (module is not ReluNetwork net)
                     throw new ArgumentException("tangent propagation needs a ReluNetwork; use DoubleVjp for other modules");
-                var (output, jacobianTangents) = TangentPropagation(net, x, tangents);
+                // One network also takes unbatched points [B, n0], like forward and the autograd paths.
+                bool single = x.dim() == 2 && net.Count == 1;
+                var (output, jacobianTangents) = single
+                    ? TangentPropagation(net, x.unsqueeze(0), tangents.unsqueeze(0))
+                    : TangentPropagation(net, x, tangents);
                 output.Dispose();
-                return jacobianTangents;
+                if (!single) return jacobianTangents;
+                using (jacobianTangents) return jacobianTangents.squeeze(0);
             case JacobianMethod.DoubleVjp:
                 return DoubleVjp(module, x, tangents);
             case JacobianMethod.Reverse:
