@@ -36,14 +36,15 @@ internal static class ExperimentCommands
         var networks = new Option<string>("--networks") { Description = "Networks per run", DefaultValueFactory = _ => "200" };
         var seed = new Option<long>("--seed") { Description = "Master seed", DefaultValueFactory = _ => 0 };
         var dtype = new Option<string>("--dtype") { Description = "float64 or float32", DefaultValueFactory = _ => "float64" };
+        var exact = new Option<bool>("--exact") { Description = "Exact piecewise-linear lengths (segments)" };
         var command = new Command("sweep", "Run a sweep over depth, width and initialization; resumable, shardable.")
         {
-            file, output, shard, list, name, widths, width, depth, n0, nL, init, cw, cout, cb, geometry, k, points, networks, seed, dtype,
+            file, output, shard, list, name, widths, width, depth, n0, nL, init, cw, cout, cb, geometry, k, points, networks, seed, dtype, exact,
             DeviceName, Threads, NoProgress,
         };
         command.SetAction(parse =>
         {
-            var declared = new Option[] { widths, width, depth, n0, nL, init, cw, cout, cb, geometry, k, points, networks, seed, dtype, name }
+            var declared = new Option[] { widths, width, depth, n0, nL, init, cw, cout, cb, geometry, k, points, networks, seed, dtype, name, exact }
                 .Where(o => parse.GetResult(o) is { Implicit: false }).ToList();
             SweepSpec spec;
             if (parse.GetValue(file) is string path)
@@ -64,6 +65,7 @@ internal static class ExperimentCommands
                     CB = Doubles(parse.GetValue(cb)!, "--cb"), Geometry = parse.GetValue(geometry)!.Split(',').ToList(),
                     K = Ints(parse.GetValue(k)!, "--k"), Points = Optional(parse.GetValue(points), "--points"),
                     Networks = Ints(parse.GetValue(networks)!, "--networks"), Seed = parse.GetValue(seed), DType = parse.GetValue(dtype)!,
+                    Exact = [parse.GetValue(exact)],
                 };
             }
             var runs = spec.Expand(parse.GetValue(file) is string f ? Path.GetFileName(f) : "sweep");
@@ -102,8 +104,9 @@ internal static class ExperimentCommands
         command.SetAction(parse =>
         {
             var (runs, expected) = SweepRunner.Merge(parse.GetValue(folders)!, parse.GetValue(output)!);
-            Console.WriteLine($"merged {runs} of {expected} runs into {parse.GetValue(output)}" + (runs < expected ? $" ({expected - runs} missing)" : ""));
-            return runs < expected ? 1 : 0;
+            Console.WriteLine($"merged {runs} of {expected} runs into {parse.GetValue(output)}");
+            if (runs < expected) Console.Error.WriteLine($"warning: {expected - runs} run(s) of the sweep are missing; run their shards, then merge again");
+            return 0;
         });
         return command;
     }
@@ -172,21 +175,25 @@ internal static class SweepPlot
         var rows = set.Rows.Where(r => r.Statistic == statistic).ToList();
         if (rows.Count == 0)
             throw new ArgumentException($"--statistic: no rows named '{statistic}'; available: {string.Join(", ", set.Rows.Select(r => r.Statistic).Distinct())}");
-        string Key(ResultRow r) => string.Join(", ", new[]
+        // A series per combination of every setting that varies in the result set, except the x axis.
+        var settings = new (string Name, Func<ResultRow, string> Value)[]
         {
-            x == "width" ? null : $"width {r.Width}", x == "depth" ? null : $"depth {r.Depth}",
-            x is "c_w" or "cw" ? r.Init : r.Init is "variance" or "orthogonal" ? $"{r.Init} C_W={r.CW:G3}" : r.Init,
-            r.Geometry == "patch" ? $"patch k={r.K}" : r.Geometry, x == "n0" ? null : $"n0={r.N0}", x == "nl" ? null : $"nL={r.NL}",
-        }.Where(s => s is not null));
+            ("width", r => $"width {r.Width}"), ("depth", r => $"depth {r.Depth}"), ("n0", r => $"n0={r.N0}"), ("nl", r => $"nL={r.NL}"),
+            ("init", r => r.Init), ("c_w", r => $"C_W={r.CW:G3}"), ("c_out", r => $"C_out={r.COut:G3}"), ("c_b", r => $"C_b={r.CB:G3}"),
+            ("geometry", r => r.Geometry), ("k", r => $"k={r.K}"), ("points", r => $"{r.Points} nodes"), ("networks", r => $"{r.Networks} nets"),
+            ("widths", r => r.Widths),
+        };
+        var varying = settings.Where(s => s.Name != x.ToLowerInvariant() && !(x.ToLowerInvariant() is "cw" && s.Name == "c_w")
+            && !(s.Name == "widths" && x.ToLowerInvariant() is "depth" or "width" or "n0" or "nl")
+            && rows.Select(s.Value).Distinct().Count() > 1).ToList();
+        string Key(ResultRow r) => string.Join(", ", varying.Select(s => s.Value(r)));
         var series = new List<Series>();
         int group = 0;
         var groups = rows.GroupBy(Key).ToList();
-        // Drop the parts of the key that are the same for every series.
         foreach (var g in groups)
         {
             var list = g.OrderBy(X).ToList();
-            string title = string.Join(", ", g.Key.Split(", ").Where(part => groups.Any(o => !o.Key.Split(", ").Contains(part))));
-            series.Add(new Series(title.Length == 0 ? "measured" : title, list.Select(X).ToArray(), list.Select(r => r.Value).ToArray(),
+            series.Add(new Series(g.Key.Length == 0 ? "measured" : g.Key, list.Select(X).ToArray(), list.Select(r => r.Value).ToArray(),
                 SeriesStyle.Points, list.Select(r => r.StdErr ?? 0).ToArray(), group));
             if (list.All(r => r.Theory is not null))
                 series.Add(new Series(null, list.Select(X).ToArray(), list.Select(r => r.Theory!.Value).ToArray(), SeriesStyle.Dashed, Group: group));

@@ -61,7 +61,12 @@ internal static class MeasureCommand
         SetThreads(parse.GetValue(Threads));
         settings.Validate();
         string? output = parse.GetValue(Output);
-        if (output is not null) Files.EnsureWritableFolder(Path.GetDirectoryName(Path.GetFullPath(output))!, "--output");
+        if (output is not null)
+        {
+            if (output.Trim().Length == 0) throw new ArgumentException("--output: empty file name");
+            if (Directory.Exists(output)) throw new ArgumentException($"--output: '{output}' is a folder; give a file name");
+            Files.EnsureWritableFolder(Path.GetDirectoryName(Path.GetFullPath(output))!, "--output");
+        }
 
         bool showProgress = !parse.GetValue(NoProgress) && !Console.IsOutputRedirected && !Console.IsErrorRedirected;
         var measurement = showProgress ? WithProgress(settings) : Distortion.Measure(settings);

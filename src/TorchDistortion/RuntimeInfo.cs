@@ -40,23 +40,11 @@ public sealed record RuntimeInfo(
             System.Runtime.InteropServices.RuntimeInformation.OSDescription);
     }
 
-    private static string? _commit;
-
-    /// <summary>The commit of the checkout the program was built in (git describe), or "unknown" outside one.</summary>
+    /// <summary>The commit this build was made from: the SDK stamps it into the informational version (+sha).</summary>
     private static string GitCommit()
     {
-        if (_commit is not null) return _commit;
-        try
-        {
-            var start = new System.Diagnostics.ProcessStartInfo("git", ["-C", AppContext.BaseDirectory, "describe", "--always", "--dirty", "--abbrev=12"])
-            {
-                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-            };
-            using var git = System.Diagnostics.Process.Start(start)!;
-            string output = git.StandardOutput.ReadToEnd().Trim();
-            _commit = git.WaitForExit(5000) && git.ExitCode == 0 && output.Length > 0 ? output : "unknown";
-        }
-        catch (Exception) { _commit = "unknown"; }
-        return _commit;
+        string? version = typeof(RuntimeInfo).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
+        int plus = version?.IndexOf('+') ?? -1;
+        return plus < 0 ? "unknown" : version![(plus + 1)..][..Math.Min(12, version.Length - plus - 1)];
     }
 }

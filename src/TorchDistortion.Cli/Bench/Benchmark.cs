@@ -55,7 +55,7 @@ internal static class Benchmark
         var spec = new NetworkSpec(NetworkSpec.Shorthand(width, Depth), InitScheme.He);
         using var scope = NewDisposeScope();
         using var net = ReluNetwork.Create(spec, 1, seed: 1, dtype: dtype);
-        var generator = new Generator(7);
+        using var generator = new Generator(7);
         var x = randn([1, batch, width], dtype, generator: generator);
         Tensor Tangents(int k) => randn([1, batch, k, width], dtype, generator: generator);
         var u1 = Tangents(1);

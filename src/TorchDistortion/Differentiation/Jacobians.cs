@@ -56,6 +56,17 @@ public static class Jacobians
     /// </summary>
     public static (Tensor Output, Tensor JacobianTangents) TangentPropagation(ReluNetwork net, Tensor x, Tensor tangents)
     {
+        var (output, product, _) = TangentPropagation(net, x, tangents, trackActivity: false);
+        return (output, product);
+    }
+
+    /// <summary>
+    /// As <see cref="TangentPropagation(ReluNetwork, Tensor, Tensor)"/>; with <paramref name="trackActivity"/> also the
+    /// fewest active neurons over the hidden layers at each point [K, B]: J U has rank below k exactly when that is below k,
+    /// which rounding in the determinant cannot tell.
+    /// </summary>
+    internal static (Tensor Output, Tensor JacobianTangents, Tensor? FewestActive) TangentPropagation(ReluNetwork net, Tensor x, Tensor tangents, bool trackActivity)
+    {
         net.CheckInput(x, 3);
         long networks = x.shape[0], points = x.shape[1], k = tangents.shape[2];
         if (tangents.dim() != 4 || tangents.shape[0] != networks || tangents.shape[1] != points || tangents.shape[3] != x.shape[2])
@@ -72,27 +83,30 @@ public static class Jacobians
         {
             var outputs = new List<Tensor>();
             var products = new List<Tensor>();
+            var fewest = new List<Tensor>();
             for (long first = 0; first < points; first += block)
             {
                 long count = Math.Min(block, points - first);
                 using var blockScope = NewDisposeScope();
-                var (y, ju) = PropagateBlock(net, transposed, x.narrow(1, first, count), tangents.narrow(1, first, count));
-                y.MoveToOuterDisposeScope();
-                ju.MoveToOuterDisposeScope();
-                outputs.Add(y);
-                products.Add(ju);
+                var (y, ju, active) = PropagateBlock(net, transposed, x.narrow(1, first, count), tangents.narrow(1, first, count), trackActivity);
+                outputs.Add(y.MoveToOuterDisposeScope());
+                products.Add(ju.MoveToOuterDisposeScope());
+                if (active is not null) fewest.Add(active.MoveToOuterDisposeScope());
             }
-            return (cat(outputs, 1).MoveToOuterDisposeScope(), cat(products, 1).MoveToOuterDisposeScope());
+            return (cat(outputs, 1).MoveToOuterDisposeScope(), cat(products, 1).MoveToOuterDisposeScope(),
+                trackActivity ? cat(fewest, 1).MoveToOuterDisposeScope() : null);
         }
-        var (output, product) = PropagateBlock(net, transposed, x, tangents);
-        return (output.MoveToOuterDisposeScope(), product.MoveToOuterDisposeScope());
+        var (output, product, fewestActive) = PropagateBlock(net, transposed, x, tangents, trackActivity);
+        return (output.MoveToOuterDisposeScope(), product.MoveToOuterDisposeScope(), fewestActive?.MoveToOuterDisposeScope());
     }
 
     /// <summary>Bytes of one layer's state that keep the elementwise work in cache.</summary>
     private const long CacheBytes = 1 << 20;
 
-    private static (Tensor Output, Tensor JacobianTangents) PropagateBlock(ReluNetwork net, Tensor[] transposed, Tensor x, Tensor tangents)
+    private static (Tensor Output, Tensor JacobianTangents, Tensor? FewestActive) PropagateBlock(ReluNetwork net, Tensor[] transposed,
+        Tensor x, Tensor tangents, bool trackActivity)
     {
+        Tensor? fewestActive = null;
         long networks = x.shape[0], points = x.shape[1], k = tangents.shape[2];
         // Layout [K, 1 + k, B, n]: block 0 holds the points, blocks 1..k the tangents, each block contiguous, so the
         // bias, the activation test and the mask run on contiguous memory and one batched matmul serves all blocks.
@@ -110,12 +124,17 @@ public static class Jacobians
             if (l < depth - 1)
             {
                 var active = preActivation.gt(0);
+                if (trackActivity)
+                {
+                    var count = active.sum(-1L);
+                    fewestActive = fewestActive is null ? count : minimum(fewestActive, count);
+                }
                 next.narrow(1, 1, k).mul_(active.unsqueeze(1));
                 preActivation.relu_();
             }
             state = next;
         }
-        return (state.select(1, 0).contiguous(), state.narrow(1, 1, k).transpose(1, 2).contiguous());
+        return (state.select(1, 0).contiguous(), state.narrow(1, 1, k).transpose(1, 2).contiguous(), fewestActive);
     }
 
     /// <summary>

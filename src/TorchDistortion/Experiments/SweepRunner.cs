@@ -16,7 +16,10 @@ public sealed record Shard(int Index, int Count)
         {
             string? id = Environment.GetEnvironmentVariable("SLURM_ARRAY_TASK_ID"), count = Environment.GetEnvironmentVariable("SLURM_ARRAY_TASK_COUNT");
             if (id is null || count is null) return All;
-            text = $"{id}/{count}";
+            // Arrays may start anywhere and step (--array=1-16, --array=0-30:2): the shard is the task's position.
+            long.TryParse(Environment.GetEnvironmentVariable("SLURM_ARRAY_TASK_MIN"), out long min);
+            long step = long.TryParse(Environment.GetEnvironmentVariable("SLURM_ARRAY_TASK_STEP"), out long s) && s > 0 ? s : 1;
+            text = long.TryParse(id, out long task) ? $"{(task - min) / step}/{count}" : $"{id}/{count}";
         }
         var parts = text.Split('/');
         if (parts.Length != 2 || !int.TryParse(parts[0], out int i) || !int.TryParse(parts[1], out int n) || n < 1 || i < 0 || i >= n)
@@ -106,7 +109,9 @@ public static class SweepRunner
             if (sweepId is not null && id != sweepId)
                 throw new ArgumentException($"merge: '{folder}' holds sweep {id}, not {sweepId}; refusing to mix sweeps");
             (sweep, sweepId) = (spec, id);
-            foreach (string path in Directory.EnumerateFiles(Path.Combine(folder, "runs"), "*.json"))
+            string runs = Path.Combine(folder, "runs");
+            if (!Directory.Exists(runs)) continue; // a shard that has not finished a run yet
+            foreach (string path in Directory.EnumerateFiles(runs, "*.json"))
             {
                 var run = ReadRun(path) ?? throw new ArgumentException($"merge: '{path}' is not a finished run file");
                 if (run.SweepId != sweepId) throw new ArgumentException($"merge: '{path}' belongs to sweep {run.SweepId}, not {sweepId}");
@@ -114,6 +119,8 @@ public static class SweepRunner
             }
         }
         Files.EnsureWritableFolder(output, "--output");
+        if (File.Exists(SweepFile(output)) && SweepSpec.Load(SweepFile(output)).SweepId() != sweepId)
+            throw new ArgumentException($"--output: '{output}' holds a different sweep; refusing to overwrite its results");
         if (!File.Exists(SweepFile(output))) Files.WriteAtomically(SweepFile(output), JsonSerializer.Serialize(sweep, SweepSpec.JsonOptions));
         // Rows in the sweep's declared order, so merged shards equal the unsharded run row for row.
         var order = sweep!.Expand().Select((r, i) => (Id: r.Id(sweep.Seed), i)).ToDictionary(x => x.Id, x => x.i);

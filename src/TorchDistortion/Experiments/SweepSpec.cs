@@ -24,7 +24,7 @@ public sealed record SweepSpec
     public List<int?>? NL { get; init; }
     public List<string> Init { get; init; } = ["he"];
     public List<double> CW { get; init; } = [2.0];
-    public List<double?> COut { get; init; } = [null];
+    [JsonPropertyName("cout")] public List<double?> COut { get; init; } = [null];
     public List<double> CB { get; init; } = [0.0];
     public bool Bias { get; init; } = true;
     public List<string> Geometry { get; init; } = ["segment"];
@@ -35,7 +35,7 @@ public sealed record SweepSpec
     public List<int>? Points { get; init; }
     public List<int> Networks { get; init; } = [200];
     public long Seed { get; init; }
-    public string DType { get; init; } = "float64";
+    [JsonPropertyName("dtype")] public string DType { get; init; } = "float64";
     public int Moments { get; init; } = 4;
 
     internal static readonly JsonSerializerOptions JsonOptions = new()
@@ -79,9 +79,16 @@ public sealed record SweepSpec
             throw new ArgumentException(Field("widths", "give either widths or the width/depth/n0/nl shorthand, not both"));
         if (Moments < 1 || Moments > 16) throw new ArgumentException(Field("moments", $"must be between 1 and 16, got {Moments}"));
         if (DType is not ("float64" or "float32")) throw new ArgumentException(Field("dtype", $"must be float64 or float32, got '{DType}'"));
-        foreach (var (field, count) in new[] { ("init", Init.Count), ("cw", CW.Count), ("cout", COut.Count), ("cb", CB.Count),
-                     ("geometry", Geometry.Count), ("k", K.Count), ("exact", Exact.Count), ("networks", Networks.Count), ("points", Points?.Count ?? 1) })
-            if (count == 0) throw new ArgumentException(Field(field, "must not be an empty list"));
+        // JSON may carry null for a list or inside one; a missing list takes its default, a null one is an error.
+        foreach (var (field, list) in new (string, System.Collections.IList?)[] { ("init", Init), ("cw", CW), ("cout", COut), ("cb", CB),
+                     ("geometry", Geometry), ("k", K), ("exact", Exact), ("networks", Networks), ("points", Points ?? new List<int> { 0 }),
+                     ("widths", Widths ?? [[0]]), ("width", Width ?? [0]), ("depth", Depth ?? [0]), ("n0", N0 ?? [0]), ("nl", NL ?? [0]) })
+        {
+            if (list is null) throw new ArgumentException(Field(field, "must be a list, not null"));
+            if (list.Count == 0) throw new ArgumentException(Field(field, "must not be an empty list"));
+            if (field is "init" or "geometry" or "widths" && list.Cast<object?>().Any(item => item is null))
+                throw new ArgumentException(Field(field, "has a null entry"));
+        }
 
         var shapes = new List<int[]>();
         if (Widths is not null) shapes.AddRange(Widths.Select(w => w.ToArray()));

@@ -29,6 +29,11 @@ public sealed record MeasureSettings(
         if (DType is not (ScalarType.Float32 or ScalarType.Float64))
             throw new ArgumentException($"--dtype must be float32 or float64, got {DType}");
         if (MaxMoment < 1 || MaxMoment > 16) throw new ArgumentException($"--moments must be between 1 and 16, got {MaxMoment}");
+        // The distortion is computed in linear scale through the layers: its typical size must fit the dtype.
+        double decades = (Theory.ExactTheory.LogMoment(Network.Widths, Network.LayerVariances(), Geometry.K, 1) + Geometry.K * Math.Log(Geometry.Size)) / Math.Log(10);
+        if (Math.Abs(decades) > (DType == ScalarType.Float32 ? 30 : 290))
+            throw new ArgumentException($"--dtype: typical distortions near 1e{decades:+0;-0} leave the {(DType == ScalarType.Float32 ? "float32" : "float64")} range at these settings" +
+                (DType == ScalarType.Float32 ? "; use --dtype float64" : " (depth, C_W, --size)"));
         return this;
     }
 }
@@ -101,6 +106,8 @@ public static class Distortion
             }
             progress?.Invoke(first + count);
         }
+        if (logDistortions.Any(v => double.IsNaN(v) || double.IsPositiveInfinity(v)))
+            throw new ArgumentException($"--dtype: values overflowed {settings.DType.ToString().ToLowerInvariant()} (a distortion is NaN or infinite); use --dtype float64, a smaller --size, or fewer layers");
         var summary = Summary.FromLog(logDistortions, settings.MaxMoment, settings.Quantiles);
         // A network with zero output length has no relative error (NaN): left out of the average, not counted as 0.
         var finiteErrors = quadratureErrors.Where(double.IsFinite).ToArray();
@@ -128,8 +135,22 @@ public static class Distortion
     internal static (Tensor Fine, Tensor? Coarse) LogDistortion(ReluNetwork net, JacobianMethod method, GeometrySample geometry)
     {
         using var noGrad = method == JacobianMethod.TangentPropagation ? no_grad() : null;
-        var image = Jacobians.Apply(net, method, geometry.Points, geometry.Tangents);
-        var logImage = LogVolumes(image);
+        Tensor image, logImage;
+        long k = geometry.Tangents.shape[2];
+        if (method == JacobianMethod.TangentPropagation && k > 1 && net.Spec.Depth > 1)
+        {
+            // A k-volume is exactly 0 where some hidden layer has fewer than k active neurons; the determinant of the
+            // rank-deficient Gram would only show rounding noise there.
+            var (output, product, fewest) = Jacobians.TangentPropagation(net, geometry.Points, geometry.Tangents, trackActivity: true);
+            output.Dispose();
+            image = product;
+            logImage = LogVolumes(image).masked_fill(fewest!.lt(k), double.NegativeInfinity);
+        }
+        else
+        {
+            image = Jacobians.Apply(net, method, geometry.Points, geometry.Tangents);
+            logImage = LogVolumes(image);
+        }
         var logInput = LogVolumes(geometry.Tangents);
         var fine = logImage.logsumexp(1) - logInput.logsumexp(1);
         var coarse = geometry.Coarse is Tensor c
@@ -189,7 +210,8 @@ public static class Distortion
     /// <summary>Networks per chunk: about 4 M activation entries per layer in flight, at most 1000 networks.</summary>
     private static int AutomaticChunk(MeasureSettings settings)
     {
-        long perNetwork = (long)settings.Geometry.NodeCount * (settings.Geometry.K + 1) * settings.Network.Widths.Max();
+        long perNetwork = (long)settings.Geometry.NodeCount * (settings.Geometry.K + 1) * settings.Network.Widths.Max()
+            + settings.Network.WeightCount();
         return (int)Math.Clamp(4_000_000 / Math.Max(perNetwork, 1), 1, 1000);
     }
 }

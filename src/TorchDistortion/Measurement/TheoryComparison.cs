@@ -46,18 +46,19 @@ public sealed record TheoryComparison(
         var variances = network.LayerVariances();
         int k = geometry.K;
         bool pointwise = geometry.NodeCount == 1 && !geometry.Exact;
+        bool exact = network.Init.IsGaussian;
         var rows = summary.Moments.Select(moment =>
         {
             double logTheory = ExactTheory.LogMoment(widths, variances, k, moment.Order);
             string name = moment.Order == 1 ? "mean" : $"E[D^{moment.Order}]";
-            string relation = moment.Order == 1 || pointwise ? "=" : "<=";
+            // "~": the weights are not Gaussian, so the law is a comparison, not an identity.
+            string relation = !exact ? "~" : moment.Order == 1 || pointwise ? "=" : "<=";
             // Var(D^m) = E[D^2m] - E[D^m]^2, in log space.
             double logSecond = ExactTheory.LogMoment(widths, variances, k, 2 * moment.Order);
             double logVariance = logSecond + Math.Log(-double.ExpM1(2 * logTheory - logSecond));
             return new TheoryRow(name, moment.LogValue, moment.LogStdErr, logTheory, relation, 0.5 * (logVariance - Math.Log(summary.Count)));
         }).ToArray();
 
-        bool exact = network.Init.IsGaussian;
         string note = exact
             ? "exact law: Gaussian weights, " + (network.Bias && network.BiasVariance > 0 ? "symmetric (Gaussian) biases" : "zero biases")
             : $"approximate: {network.Init.Name} weights are not Gaussian, the law is exact only for Gaussian weights (same variance used)";

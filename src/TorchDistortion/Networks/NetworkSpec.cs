@@ -41,6 +41,14 @@ public sealed record NetworkSpec(
         return c;
     }
 
+    /// <summary>Number of weights of one network (biases aside).</summary>
+    public long WeightCount()
+    {
+        long total = 0;
+        for (int l = 1; l < Widths.Count; l++) total += (long)Widths[l - 1] * Widths[l];
+        return total;
+    }
+
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid field.</summary>
     public NetworkSpec Validate()
     {
@@ -49,6 +57,9 @@ public sealed record NetworkSpec(
         for (int i = 0; i < Widths.Count; i++)
             if (Widths[i] < 1)
                 throw new ArgumentException($"--widths: every width must be a positive integer, got {Widths[i]} at position {i}");
+        // One network's float64 weights beyond 8 GiB cannot be drawn on a machine of this class.
+        if (WeightCount() > (1L << 30))
+            throw new ArgumentException($"--widths: one network of these widths has {WeightCount():N0} weights ({WeightCount() * 8.0 / (1 << 30):F0} GiB in float64); at most 2^30 are supported");
         if (OutputVariance is double c) InitScheme.RequirePositive(c, "--cout: C_out");
         if (!double.IsFinite(BiasVariance) || BiasVariance < 0)
             throw new ArgumentException($"--cb: bias variance must be a finite number >= 0, got {BiasVariance}");

@@ -107,6 +107,10 @@ public sealed class SweepTests : IDisposable
     [InlineData("{\"width\": [8]}", "schema_version")]
     [InlineData("{\"schema_version\": 1, \"width\": [8], \"widths\": [[8, 8]]}", "widths")]
     [InlineData("{\"schema_version\": 1, \"dtype\": \"float16\"}", "dtype")]
+    [InlineData("{\"schema_version\": 1, \"init\": null}", "init")]
+    [InlineData("{\"schema_version\": 1, \"widths\": [[3, 4], null]}", "widths")]
+    [InlineData("{\"schema_version\": 1, \"width\": []}", "width")]
+    [InlineData("{\"schema_version\": 1, \"widths\": [[100000, 100000, 100000]]}", "widths")]
     [InlineData("{\"schema_version\": 1, \"cw\": []}", "cw")]
     [InlineData("{\"schema_version\": 1, ", "malformed")]
     public void BadSweepFilesFailBeforeComputingAndNameTheField(string json, string field)
@@ -115,6 +119,28 @@ public sealed class SweepTests : IDisposable
         var error = Assert.Throws<ArgumentException>(() => SweepSpec.Load(path));
         Assert.Contains(field, error.Message);
         Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
+    public void TheReadmeSweepExampleLoads()
+    {
+        string folder = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(folder, "README.md"))) folder = Path.GetDirectoryName(folder)!;
+        string readme = File.ReadAllText(Path.Combine(folder, "README.md"));
+        int start = readme.IndexOf("```json\n", StringComparison.Ordinal) + 8;
+        string json = readme[start..readme.IndexOf("```", start, StringComparison.Ordinal)];
+        var spec = SweepSpec.Load(WriteSweep(json));
+        Assert.Equal([1.0], spec.COut.Select(c => c!.Value));
+        Assert.NotEmpty(spec.Expand());
+    }
+
+    [Fact]
+    public void MergeRefusesToOverwriteAnotherSweepsResults()
+    {
+        var sweep = Small() with { Width = [6], Depth = [1], Geometry = ["segment"] };
+        SweepRunner.Run(sweep, Folder("a"), Shard.All, "cpu");
+        SweepRunner.Run(sweep with { Seed = 77 }, Folder("other"), Shard.All, "cpu");
+        Assert.Contains("different sweep", Assert.Throws<ArgumentException>(() => SweepRunner.Merge([Folder("a")], Folder("other"))).Message);
     }
 
     [Fact]
@@ -132,11 +158,21 @@ public sealed class SweepTests : IDisposable
         Assert.Throws<ArgumentException>(() => Shard.Parse("a/b"));
         Environment.SetEnvironmentVariable("SLURM_ARRAY_TASK_ID", "2");
         Environment.SetEnvironmentVariable("SLURM_ARRAY_TASK_COUNT", "4");
-        try { Assert.Equal(new Shard(2, 4), Shard.Parse(null)); }
+        try
+        {
+            Assert.Equal(new Shard(2, 4), Shard.Parse(null));
+            // --array=1-4: task ids 1..4 are shards 0..3; --array=10-16:2: ids 10,12,14,16.
+            Environment.SetEnvironmentVariable("SLURM_ARRAY_TASK_MIN", "1");
+            Environment.SetEnvironmentVariable("SLURM_ARRAY_TASK_ID", "4");
+            Assert.Equal(new Shard(3, 4), Shard.Parse(null));
+            Environment.SetEnvironmentVariable("SLURM_ARRAY_TASK_MIN", "10");
+            Environment.SetEnvironmentVariable("SLURM_ARRAY_TASK_STEP", "2");
+            Environment.SetEnvironmentVariable("SLURM_ARRAY_TASK_ID", "14");
+            Assert.Equal(new Shard(2, 4), Shard.Parse(null));
+        }
         finally
         {
-            Environment.SetEnvironmentVariable("SLURM_ARRAY_TASK_ID", null);
-            Environment.SetEnvironmentVariable("SLURM_ARRAY_TASK_COUNT", null);
+            foreach (var name in new[] { "ID", "COUNT", "MIN", "STEP" }) Environment.SetEnvironmentVariable($"SLURM_ARRAY_TASK_{name}", null);
         }
         // Every run belongs to exactly one shard.
         var ids = Small().Expand().Select(r => r.Id(5)).ToList();

@@ -199,6 +199,24 @@ public class DistortionTests
     }
 
     [Fact]
+    public void VolumesOfRankDeficientImagesAreExactlyZero()
+    {
+        // k = width: a volume is non-zero only when every hidden neuron is on at the point, probability 2^-8 per layer.
+        var spec = new NetworkSpec([8, 8, 8, 8], InitScheme.He);
+        var result = Distortion.Measure(new MeasureSettings(spec, new GeometrySpec(GeometryKind.Patch, Points: 1, K: 8), Networks: 200, Seed: 3));
+        Assert.True(result.Summary.Zeros >= 195, $"{result.Summary.Zeros} zeros of 200");
+        Assert.All(result.LogDistortions.Where(double.IsFinite), v => Assert.True(v > -20, $"log volume {v} looks like rounding noise"));
+    }
+
+    [Fact]
+    public void SettingsOutsideTheDtypeRangeAreRefusedNotReportedAsNaN()
+    {
+        var deep = new NetworkSpec(NetworkSpec.Shorthand(16, 300), InitScheme.WithVariance(4));
+        var error = Assert.Throws<ArgumentException>(() => Distortion.Measure(new MeasureSettings(deep, new GeometrySpec(), Networks: 2, DType: ScalarType.Float32)));
+        Assert.Contains("--dtype", error.Message);
+    }
+
+    [Fact]
     public void InvalidSettingsNameTheOption()
     {
         var spec = new NetworkSpec([4, 8, 3], InitScheme.He);
