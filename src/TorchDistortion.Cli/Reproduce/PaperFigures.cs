@@ -160,12 +160,13 @@ internal static class PaperFigures
             new("std of D", std.Select(r => (double)r.Depth).ToArray(), std.Select(r => r.Value).ToArray(), SeriesStyle.Points, Group: 1),
             new("exact std", std.Select(r => (double)r.Depth).ToArray(), std.Select(r => r.Theory ?? double.NaN).ToArray(), SeriesStyle.Dashed, Group: 1),
             Measured("mean E[D]", Stat(set, "mean"), r => r.Depth, 0),
+            ExactVsDepth(d => HeShape(32, d), 1, 1, 0, "exact mean"),
         };
         return
         [
             ("fig2_moments_vs_depth", new Figure("Moments E[D^m] of the pointwise distortion vs depth", "depth L", "E[D^m]", series,
                 LogX: true, LogY: true, Subtitle: "width 32, He, C_out = 1; the m = 2 moment is exactly 1 at every depth")),
-            ("fig2b_spread_vs_depth", new Figure("Spread grows with depth, the mean does not", "depth L", "distortion", spread,
+            ("fig2b_spread_vs_depth", new Figure("The spread grows with depth; the mean does not grow (it shrinks)", "depth L", "distortion", spread,
                 LogX: true, Subtitle: "width 32, He, C_out = 1; pointwise distortion D = ||J u||")),
         ];
     }
