@@ -50,7 +50,23 @@ public sealed record Measurement(
     TheoryComparison Theory,
     string DeviceUsed,
     TimeSpan Elapsed,
-    Summary? Regions = null);
+    Summary? Regions = null,
+    IReadOnlyDictionary<string, double>? SecondsByStage = null);
+
+/// <summary>Wall time per stage of a measurement, to show where it goes (e.g. the share spent in the Jacobian engine).</summary>
+internal sealed class StageTimes
+{
+    private readonly Dictionary<string, double> _seconds = new();
+
+    internal T Time<T>(string stage, Func<T> work)
+    {
+        var watch = Stopwatch.StartNew();
+        try { return work(); }
+        finally { _seconds[stage] = _seconds.GetValueOrDefault(stage) + watch.Elapsed.TotalSeconds; }
+    }
+
+    internal IReadOnlyDictionary<string, double> Seconds => _seconds;
+}
 
 /// <summary>The measurement engine: exact Jacobian–tangent products on quadrature nodes, chunked over networks.</summary>
 public static class Distortion
@@ -68,16 +84,17 @@ public static class Distortion
         var logDistortions = new double[settings.Networks];
         var quadratureErrors = new double[settings.Networks];
         var logRegions = settings.Geometry.Exact ? new double[settings.Networks] : null;
+        var stages = new StageTimes();
         for (int first = 0; first < settings.Networks; first += chunk)
         {
             cancel.ThrowIfCancellationRequested();
             int count = Math.Min(chunk, settings.Networks - first);
             using var scope = NewDisposeScope();
-            using var net = ReluNetwork.Create(settings.Network, count, settings.Seed, first, settings.DType, device);
+            using var net = stages.Time("draw networks", () => ReluNetwork.Create(settings.Network, count, settings.Seed, first, settings.DType, device));
             Tensor? quadrature = null, reference = null;
             if (settings.Geometry.Exact)
             {
-                var pieces = ExactPieces(net, settings.Geometry, settings.Seed, first);
+                var pieces = stages.Time("exact breakpoints", () => ExactPieces(net, settings.Geometry, settings.Seed, first));
                 for (int i = 0; i < count; i++)
                 {
                     logDistortions[first + i] = Math.Log(pieces[i].LengthDistortion);
@@ -86,16 +103,16 @@ public static class Distortion
                 if (settings.Geometry.Points > 1)
                 {
                     // The quadrature on the same segments, judged against the exact length.
-                    using var geometry = GeometrySampler.Sample(settings.Geometry, settings.Network.InputDim, count, settings.Seed, first, settings.DType, device);
-                    quadrature = LogDistortion(net, settings.Method, geometry).Fine;
+                    using var geometry = stages.Time("draw geometry", () => GeometrySampler.Sample(settings.Geometry, settings.Network.InputDim, count, settings.Seed, first, settings.DType, device));
+                    quadrature = LogDistortion(net, settings.Method, geometry, stages).Fine;
                     reference = tensor(logDistortions[first..(first + count)], float64, quadrature.device);
                 }
             }
             else
             {
-                using var geometry = GeometrySampler.Sample(settings.Geometry, settings.Network.InputDim, count, settings.Seed, first, settings.DType, device);
-                var (fine, coarse) = LogDistortion(net, settings.Method, geometry);
-                fine.cpu().data<double>().CopyTo(logDistortions, first);
+                using var geometry = stages.Time("draw geometry", () => GeometrySampler.Sample(settings.Geometry, settings.Network.InputDim, count, settings.Seed, first, settings.DType, device));
+                var (fine, coarse) = LogDistortion(net, settings.Method, geometry, stages);
+                stages.Time("volumes and logs", () => { fine.cpu().data<double>().CopyTo(logDistortions, first); return 0; });
                 (quadrature, reference) = (coarse, fine);
             }
             if (quadrature is not null && reference is not null)
@@ -114,7 +131,7 @@ public static class Distortion
         double? quadratureError = settings.Geometry.Points > 1 && finiteErrors.Length > 0 ? finiteErrors.Average() : null;
         return new Measurement(settings, logDistortions, quadratureError, summary,
             TheoryComparison.Build(settings.Network, settings.Geometry, summary), device.type.ToString().ToLowerInvariant(), stopwatch.Elapsed,
-            logRegions is null ? null : Summary.FromLog(logRegions, 2, settings.Quantiles));
+            logRegions is null ? null : Summary.FromLog(logRegions, 2, settings.Quantiles), stages.Seconds);
     }
 
     /// <summary>The exact pieces of each network of the chunk along its segment (or the shared polyline).</summary>
@@ -132,8 +149,9 @@ public static class Distortion
     /// Log distortion of one geometry per network [K] (and at half resolution, if there is one).
     /// Works for a <see cref="ReluNetwork"/> ensemble with any method.
     /// </summary>
-    internal static (Tensor Fine, Tensor? Coarse) LogDistortion(ReluNetwork net, JacobianMethod method, GeometrySample geometry)
+    internal static (Tensor Fine, Tensor? Coarse) LogDistortion(ReluNetwork net, JacobianMethod method, GeometrySample geometry, StageTimes? stages = null)
     {
+        stages ??= new StageTimes();
         using var noGrad = method == JacobianMethod.TangentPropagation ? no_grad() : null;
         Tensor image, logImage;
         long k = geometry.Tangents.shape[2];
@@ -141,21 +159,24 @@ public static class Distortion
         {
             // A k-volume is exactly 0 where some hidden layer has fewer than k active neurons; the determinant of the
             // rank-deficient Gram would only show rounding noise there.
-            var (output, product, fewest) = Jacobians.TangentPropagation(net, geometry.Points, geometry.Tangents, trackActivity: true);
+            var (output, product, fewest) = stages.Time("jacobian engine", () => Jacobians.TangentPropagation(net, geometry.Points, geometry.Tangents, trackActivity: true));
             output.Dispose();
             image = product;
-            logImage = LogVolumes(image).masked_fill(fewest!.lt(k), double.NegativeInfinity);
+            logImage = stages.Time("volumes and logs", () => LogVolumes(image).masked_fill(fewest!.lt(k), double.NegativeInfinity));
         }
         else
         {
-            image = Jacobians.Apply(net, method, geometry.Points, geometry.Tangents);
-            logImage = LogVolumes(image);
+            image = stages.Time("jacobian engine", () => Jacobians.Apply(net, method, geometry.Points, geometry.Tangents));
+            logImage = stages.Time("volumes and logs", () => LogVolumes(image));
         }
-        var logInput = LogVolumes(geometry.Tangents);
-        var fine = logImage.logsumexp(1) - logInput.logsumexp(1);
-        var coarse = geometry.Coarse is Tensor c
-            ? logImage.index_select(1, c).logsumexp(1) - logInput.index_select(1, c).logsumexp(1) : null;
-        return (fine, coarse);
+        return stages.Time("volumes and logs", () =>
+        {
+            var logInput = LogVolumes(geometry.Tangents);
+            var fine = logImage.logsumexp(1) - logInput.logsumexp(1);
+            var coarse = geometry.Coarse is Tensor c
+                ? logImage.index_select(1, c).logsumexp(1) - logInput.index_select(1, c).logsumexp(1) : null;
+            return (fine, coarse);
+        });
     }
 
     /// <summary>
