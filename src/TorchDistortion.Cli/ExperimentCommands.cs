@@ -79,7 +79,7 @@ internal static class ExperimentCommands
                     table.AddRow(id, part.Contains(id) ? "yes" : "-", Markup.Escape(run.ToString()), run.Seed(spec.Seed).ToString(CultureInfo.InvariantCulture));
                 }
                 AnsiConsole.Write(table);
-                AnsiConsole.WriteLine($"{runs.Count} runs, {runs.Count(r => part.Contains(r.Id(spec.Seed)))} in shard {part}; sweep id {spec.SweepId()}");
+                AnsiConsole.WriteLine($"{runs.Count} runs, {runs.Count(r => part.Contains(r.Id(spec.Seed)))} in shard {part}; sweep id {spec.SweepId(runs)}");
                 return 0;
             }
             MeasureCommand.SetThreads(parse.GetValue(Threads));
@@ -89,7 +89,7 @@ internal static class ExperimentCommands
             int computed = 0;
             SweepProgress.Show(SweepProgress.Enabled(parse.GetValue(NoProgress)), progress => computed = SweepRunner.Run(spec, folder, part, device, progress));
             int finished = SweepRunner.Finished(spec, folder);
-            Console.WriteLine($"sweep {spec.SweepId()} shard {part}: computed {computed} run(s); {finished} of {runs.Count} finished in {folder}" +
+            Console.WriteLine($"sweep {spec.SweepId(runs)} shard {part}: computed {computed} run(s); {finished} of {runs.Count} finished in {folder}" +
                 (finished == runs.Count ? $"; results in {Path.Combine(folder, "results.csv")}" : "; merge the shard folders when all are done"));
             return 0;
         });

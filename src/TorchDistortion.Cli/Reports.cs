@@ -90,7 +90,7 @@ internal static class Reports
         var writer = new StringWriter();
         var console = toConsole ? AnsiConsole.Console
             : AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(writer), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
-        if (toConsole && Console.IsOutputRedirected || !toConsole) console.Profile.Width = 120; // no terminal to fit
+        if (!toConsole || Console.IsOutputRedirected) console.Profile.Width = 120; // no terminal to fit
         var s = m.Settings;
         string quantity = s.Geometry.IsCurve ? "length distortion" : $"{s.Geometry.K}-volume distortion";
         console.MarkupLine($"[bold]{quantity}[/] of {s.Networks} random networks");

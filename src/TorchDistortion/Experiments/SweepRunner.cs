@@ -55,14 +55,15 @@ public static class SweepRunner
     public static int Run(SweepSpec sweep, string folder, Shard shard, string device, IProgress? progress = null, CancellationToken cancel = default)
     {
         var runs = sweep.Expand();
-        string sweepId = sweep.SweepId();
+        string sweepId = sweep.SweepId(runs);
         Files.EnsureWritableFolder(folder, "--output");
         string sweepFile = SweepFile(folder);
         if (File.Exists(sweepFile))
         {
             var existing = SweepSpec.Load(sweepFile);
-            if (existing.SweepId() != sweepId)
-                throw new ArgumentException($"--output: '{folder}' holds a different sweep ({existing.SweepId()}, this one is {sweepId}); use another folder");
+            string existingId = existing.SweepId();
+            if (existingId != sweepId)
+                throw new ArgumentException($"--output: '{folder}' holds a different sweep ({existingId}, this one is {sweepId}); use another folder");
         }
         else Files.WriteAtomically(sweepFile, JsonSerializer.Serialize(sweep, SweepSpec.JsonOptions));
         Directory.CreateDirectory(Path.Combine(folder, "runs"));

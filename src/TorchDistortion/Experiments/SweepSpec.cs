@@ -131,7 +131,10 @@ public sealed record SweepSpec
     }
 
     /// <summary>Stable identity of the whole sweep: a hash of its run identifiers.</summary>
-    public string SweepId() => RunSpec.Hash(string.Join(",", Expand().Select(r => r.Id(Seed)).Order()));
+    public string SweepId() => SweepId(Expand());
+
+    /// <summary>The sweep id from runs already expanded (expansion validates every run, so it is not repeated).</summary>
+    public string SweepId(IReadOnlyList<RunSpec> runs) => RunSpec.Hash(string.Join(",", runs.Select(r => r.Id(Seed)).Order()));
 
     private static T Rethrow<T>(Func<T> action, string source)
     {
