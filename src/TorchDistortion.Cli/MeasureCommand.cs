@@ -41,13 +41,16 @@ internal static class MeasureCommand
     private static readonly Option<string> Format = new("--format") { Description = "table, json or csv", DefaultValueFactory = _ => "table" };
     private static readonly Option<string?> Output = new("--output", "-o") { Description = "Write the result to this file (atomically) instead of stdout" };
     private static readonly Option<bool> NoProgress = new("--no-progress") { Description = "No progress display" };
+    internal static readonly Option<string?> Checkpoint = new("--checkpoint") { Description = "Measure a saved network instead: a checkpoint (.safetensors with sidecar), a PyTorch state_dict (.pt/.safetensors), or a run folder (every checkpoint: distortion vs epoch)" };
+    internal static readonly Option<int> Geometries = new("--geometries") { Description = "With --checkpoint: random curves or patches measured on the saved network", DefaultValueFactory = _ => 200 };
+    internal static readonly Option<string?> ExportPoints = new("--export-points") { Description = "With --checkpoint: write the nodes, tangents and our per-node volumes as JSON (for scripts/crosscheck_pytorch.py)" };
 
     internal static Command Create()
     {
         var command = new Command("measure", "Measure length or volume distortion over random networks, beside the exact theory.")
         {
             Widths, Width, Depth, InputDim, OutputDim, Init, CW, COut, CB, NoBias, Kind, K, Points, Size, Modes, Polyline, Exact,
-            Networks, Seed, Method, DeviceName, DType, Threads, Moments, Quantiles, Chunk, Format, Output, NoProgress,
+            Networks, Seed, Method, DeviceName, DType, Threads, Moments, Quantiles, Chunk, Format, Output, NoProgress, Checkpoint, Geometries, ExportPoints,
         };
         command.SetAction(Run);
         return command;
@@ -57,16 +60,14 @@ internal static class MeasureCommand
     {
         string format = parse.GetValue(Format)!.ToLowerInvariant();
         if (format is not ("table" or "json" or "csv")) return Cli.Fail($"--format: unknown format '{format}'; allowed: table, json, csv");
-        var settings = Settings(parse);
         SetThreads(parse.GetValue(Threads));
-        settings.Validate();
         string? output = parse.GetValue(Output);
-        if (output is not null)
-        {
-            if (output.Trim().Length == 0) throw new ArgumentException("--output: empty file name");
-            if (Directory.Exists(output)) throw new ArgumentException($"--output: '{output}' is a folder; give a file name");
-            Files.EnsureWritableFolder(Path.GetDirectoryName(Path.GetFullPath(output))!, "--output");
-        }
+        CheckOutputFile(output, "--output");
+        if (parse.GetValue(Checkpoint) is not null) return CheckpointMeasure.Run(parse, format, output);
+        foreach (var option in new Option[] { Geometries, ExportPoints })
+            if (parse.GetResult(option) is { Implicit: false }) throw new ArgumentException($"{option.Name} needs --checkpoint");
+        var settings = Settings(parse);
+        settings.Validate();
 
         bool showProgress = !parse.GetValue(NoProgress) && !Console.IsOutputRedirected && !Console.IsErrorRedirected;
         var measurement = showProgress ? WithProgress(settings) : Distortion.Measure(settings);
@@ -77,9 +78,23 @@ internal static class MeasureCommand
             "csv" => Reports.Csv(measurement),
             _ => Reports.Table(measurement, info, toConsole: output is null),
         };
+        Emit(text, output);
+        return 0;
+    }
+
+    internal static void CheckOutputFile(string? output, string option)
+    {
+        if (output is null) return;
+        if (output.Trim().Length == 0) throw new ArgumentException($"{option}: empty file name");
+        if (Directory.Exists(output)) throw new ArgumentException($"{option}: '{output}' is a folder; give a file name");
+        Files.EnsureWritableFolder(Path.GetDirectoryName(Path.GetFullPath(output))!, option);
+    }
+
+    /// <summary>Writes a report to the file (atomically) or to stdout.</summary>
+    internal static void Emit(string text, string? output)
+    {
         if (output is null) { if (text.Length > 0) Console.Write(text); }
         else Files.WriteAtomically(output, text);
-        return 0;
     }
 
     private static Measurement.Measurement WithProgress(MeasureSettings settings)
@@ -121,6 +136,26 @@ internal static class MeasureCommand
         var init = InitScheme.Parse(parse.GetValue(Init)!, parse.GetValue(CW));
         var network = new NetworkSpec(widths, init, parse.GetValue(COut), !parse.GetValue(NoBias), parse.GetValue(CB)).Validate();
 
+        var geometry = GeometryOf(parse);
+        var dtype = DTypeOf(parse);
+        var method = parse.GetValue(Method)!.ToLowerInvariant() switch
+        {
+            "tangent" => JacobianMethod.TangentPropagation,
+            "double-vjp" => JacobianMethod.DoubleVjp,
+            "reverse" => JacobianMethod.Reverse,
+            var other => throw new ArgumentException($"--method: unknown method '{other}'; allowed: tangent, double-vjp, reverse"),
+        };
+        var quantiles = QuantilesOf(parse);
+        string device = parse.GetValue(DeviceName)!;
+        Distortion.ResolveDevice(device);
+        return new MeasureSettings(network, geometry, parse.GetValue(Networks), parse.GetValue(Seed), dtype, device, method,
+            parse.GetValue(Moments), quantiles, parse.GetValue(Chunk));
+    }
+
+    internal static List<double> QuantilesOf(ParseResult parse) => Cli.Doubles(parse.GetValue(Quantiles)!, "--quantiles");
+
+    internal static GeometrySpec GeometryOf(ParseResult parse)
+    {
         var kind = GeometrySpec.ParseKind(parse.GetValue(Kind)!);
         int k = parse.GetValue(K);
         if (k != 1 && kind != GeometryKind.Patch) throw new ArgumentException($"--k: k = {k} needs --geometry patch");
@@ -130,25 +165,20 @@ internal static class MeasureCommand
         if (polyline is not null && kind != GeometryKind.Polyline) throw new ArgumentException("--polyline needs --geometry polyline");
         bool exact = parse.GetValue(Exact);
         int points = parse.GetValue(Points) ?? (exact ? 1 : kind == GeometryKind.Patch ? 4 : 64);
-        var geometry = new GeometrySpec(kind, points, k, parse.GetValue(Size), parse.GetValue(Modes), polyline, exact);
-
-        var dtype = parse.GetValue(DType)!.ToLowerInvariant() switch
-        {
-            "float64" or "double" => ScalarType.Float64,
-            "float32" or "float" => ScalarType.Float32,
-            var other => throw new ArgumentException($"--dtype: unknown dtype '{other}'; allowed: float64, float32"),
-        };
-        var method = parse.GetValue(Method)!.ToLowerInvariant() switch
-        {
-            "tangent" => JacobianMethod.TangentPropagation,
-            "double-vjp" => JacobianMethod.DoubleVjp,
-            "reverse" => JacobianMethod.Reverse,
-            var other => throw new ArgumentException($"--method: unknown method '{other}'; allowed: tangent, double-vjp, reverse"),
-        };
-        var quantiles = Cli.Doubles(parse.GetValue(Quantiles)!, "--quantiles");
-        string device = parse.GetValue(DeviceName)!;
-        Distortion.ResolveDevice(device);
-        return new MeasureSettings(network, geometry, parse.GetValue(Networks), parse.GetValue(Seed), dtype, device, method,
-            parse.GetValue(Moments), quantiles, parse.GetValue(Chunk));
+        return new GeometrySpec(kind, points, k, parse.GetValue(Size), parse.GetValue(Modes), polyline, exact);
     }
+
+    internal static ScalarType DTypeOf(ParseResult parse) => parse.GetValue(DType)!.ToLowerInvariant() switch
+    {
+        "float64" or "double" => ScalarType.Float64,
+        "float32" or "float" => ScalarType.Float32,
+        var other => throw new ArgumentException($"--dtype: unknown dtype '{other}'; allowed: float64, float32"),
+    };
+
+    /// <summary>Options that describe random networks, which a saved network replaces.</summary>
+    internal static Option[] NetworkOptions => [Widths, Width, Depth, InputDim, OutputDim, Init, CW, COut, CB, NoBias, Networks, Method, Chunk];
+
+    internal static long SeedOf(ParseResult parse) => parse.GetValue(Seed);
+    internal static int MomentsOf(ParseResult parse) => parse.GetValue(Moments);
+    internal static string DeviceOf(ParseResult parse) => parse.GetValue(DeviceName)!;
 }

@@ -5,6 +5,7 @@ var root = new RootCommand("TorchDistortion: exact length and volume distortion 
 {
     MeasureCommand.Create(),
     ExperimentCommands.Reproduce(),
+    TrainCommand.Create(),
     ExperimentCommands.Sweep(),
     ExperimentCommands.Merge(),
     ExperimentCommands.Plot(),

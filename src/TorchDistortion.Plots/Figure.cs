@@ -13,6 +13,8 @@ public enum SeriesStyle
     Dotted,
     /// <summary>Open markers without error bars (exact values at scattered points).</summary>
     Marks,
+    /// <summary>A translucent band from Y - Error to Y + Error (spread across seeds); usually without a title.</summary>
+    Band,
 }
 
 /// <summary>

@@ -26,6 +26,41 @@ public static class FigureExporter
         WriteAtomically(basePath + ".svg", stream => new OxyPlot.SkiaSharp.SvgExporter { Width = width, Height = height }.Export(model, stream));
     }
 
+    /// <summary>
+    /// Writes several figures as one grid of panels, row by row: <paramref name="basePath"/>.png (composed with SkiaSharp)
+    /// and .svg (the panels' SVG documents placed side by side), each atomically.
+    /// </summary>
+    public static void SaveGrid(IReadOnlyList<Figure> panels, string basePath, int columns, int panelWidth = 760, int panelHeight = 500)
+    {
+        int rows = (panels.Count + columns - 1) / columns;
+        int width = columns * panelWidth, height = rows * panelHeight;
+        using var surface = SkiaSharp.SKSurface.Create(new SkiaSharp.SKImageInfo(width, height));
+        surface.Canvas.Clear(SkiaSharp.SKColors.White);
+        var svg = new System.Text.StringBuilder($"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\">\n");
+        for (int i = 0; i < panels.Count; i++)
+        {
+            int x = i % columns * panelWidth, y = i / columns * panelHeight;
+            var model = Build(panels[i]);
+            using (var png = new MemoryStream())
+            {
+                new OxyPlot.SkiaSharp.PngExporter { Width = panelWidth, Height = panelHeight }.Export(model, png);
+                using var bitmap = SkiaSharp.SKBitmap.Decode(png.ToArray());
+                surface.Canvas.DrawBitmap(bitmap, x, y);
+            }
+            using var panelSvg = new MemoryStream();
+            new OxyPlot.SkiaSharp.SvgExporter { Width = panelWidth, Height = panelHeight }.Export(model, panelSvg);
+            string document = System.Text.Encoding.UTF8.GetString(panelSvg.ToArray());
+            int root = document.IndexOf("<svg", StringComparison.Ordinal);
+            // A nested <svg> placed at the panel's corner keeps each panel's own coordinates.
+            svg.Append(document[root..].Insert(4, $" x=\"{x}\" y=\"{y}\"")).Append('\n');
+        }
+        svg.Append("</svg>\n");
+        using var image = surface.Snapshot();
+        using var encoded = image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+        WriteAtomically(basePath + ".png", stream => encoded.SaveTo(stream));
+        WriteAtomically(basePath + ".svg", stream => stream.Write(System.Text.Encoding.UTF8.GetBytes(svg.ToString())));
+    }
+
     private static readonly MarkerType[] Markers = [MarkerType.Circle, MarkerType.Square, MarkerType.Triangle, MarkerType.Diamond];
 
     internal static PlotModel Build(Figure figure)
@@ -84,6 +119,21 @@ public static class FigureExporter
                     scatter.Points.Add(new ScatterErrorPoint(series.X[i], series.Y[i], 0, double.IsFinite(error) ? error : 0));
                 }
                 model.Series.Add(scatter);
+            }
+            else if (series.Style == SeriesStyle.Band)
+            {
+                var band = new AreaSeries
+                {
+                    Title = series.Title, Color = OxyColors.Transparent, Color2 = OxyColors.Transparent,
+                    Fill = OxyColor.FromAColor(50, color), StrokeThickness = 0,
+                };
+                foreach (int i in points)
+                {
+                    double error = series.Error?[i] is double e && double.IsFinite(e) ? e : 0;
+                    band.Points.Add(new DataPoint(series.X[i], series.Y[i] + error));
+                    band.Points2.Add(new DataPoint(series.X[i], figure.LogY && series.Y[i] - error <= 0 ? series.Y[i] * 0.999 : series.Y[i] - error));
+                }
+                model.Series.Add(band);
             }
             else if (series.Style == SeriesStyle.Marks)
             {

@@ -145,7 +145,9 @@ public sealed record ResultSet(string SweepId, Provenance Provenance, List<Resul
 /// <summary>Atomic file writes: a temporary file in the same folder, then a rename, so readers never see half a file.</summary>
 public static class Files
 {
-    public static void WriteAtomically(string path, string text)
+    public static void WriteAtomically(string path, string text) => WriteAtomically(path, new UTF8Encoding(false).GetBytes(text));
+
+    public static void WriteAtomically(string path, byte[] bytes)
     {
         string full = Path.GetFullPath(path);
         // A unique temporary name: shards on several machines may share the folder (and a PID).
@@ -154,7 +156,7 @@ public static class Files
         {
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
             {
-                stream.Write(new UTF8Encoding(false).GetBytes(text));
+                stream.Write(bytes);
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temp, full, overwrite: true);

@@ -53,6 +53,9 @@ public sealed record Measurement(
     Summary? Regions = null,
     IReadOnlyDictionary<string, double>? SecondsByStage = null);
 
+/// <summary>Log distortions of several geometries under one network; exact segments also give log regions per unit length.</summary>
+public sealed record NetworkMeasurement(double[] LogDistortions, double[]? LogRegionsPerLength);
+
 /// <summary>Wall time per stage of a measurement, to show where it goes (e.g. the share spent in the Jacobian engine).</summary>
 internal sealed class StageTimes
 {
@@ -152,23 +155,7 @@ public static class Distortion
     internal static (Tensor Fine, Tensor? Coarse) LogDistortion(ReluNetwork net, JacobianMethod method, GeometrySample geometry, StageTimes? stages = null)
     {
         stages ??= new StageTimes();
-        using var noGrad = method == JacobianMethod.TangentPropagation ? no_grad() : null;
-        Tensor image, logImage;
-        long k = geometry.Tangents.shape[2];
-        if (method == JacobianMethod.TangentPropagation && k > 1 && net.Spec.Depth > 1)
-        {
-            // A k-volume is exactly 0 where some hidden layer has fewer than k active neurons; the determinant of the
-            // rank-deficient Gram would only show rounding noise there.
-            var (output, product, fewest) = stages.Time("jacobian engine", () => Jacobians.TangentPropagation(net, geometry.Points, geometry.Tangents, trackActivity: true));
-            output.Dispose();
-            image = product;
-            logImage = stages.Time("volumes and logs", () => LogVolumes(image).masked_fill(fewest!.lt(k), double.NegativeInfinity));
-        }
-        else
-        {
-            image = stages.Time("jacobian engine", () => Jacobians.Apply(net, method, geometry.Points, geometry.Tangents));
-            logImage = stages.Time("volumes and logs", () => LogVolumes(image));
-        }
+        var logImage = LogImageVolumes(net, method, geometry.Points, geometry.Tangents, stages);
         return stages.Time("volumes and logs", () =>
         {
             var logInput = LogVolumes(geometry.Tangents);
@@ -177,6 +164,70 @@ public static class Distortion
                 ? logImage.index_select(1, c).logsumexp(1) - logInput.index_select(1, c).logsumexp(1) : null;
             return (fine, coarse);
         });
+    }
+
+    /// <summary>log vol(J U) at every node [K, T] of points [K, T, n0] with tangent rows [K, T, k, n0].</summary>
+    private static Tensor LogImageVolumes(ReluNetwork net, JacobianMethod method, Tensor points, Tensor tangents, StageTimes stages)
+    {
+        using var noGrad = method == JacobianMethod.TangentPropagation ? no_grad() : null;
+        long k = tangents.shape[2];
+        if (method == JacobianMethod.TangentPropagation && k > 1 && net.Spec.Depth > 1)
+        {
+            // A k-volume is exactly 0 where some hidden layer has fewer than k active neurons; the determinant of the
+            // rank-deficient Gram would only show rounding noise there.
+            var (output, product, fewest) = stages.Time("jacobian engine", () => Jacobians.TangentPropagation(net, points, tangents, trackActivity: true));
+            output.Dispose();
+            return stages.Time("volumes and logs", () => LogVolumes(product).masked_fill(fewest!.lt(k), double.NegativeInfinity));
+        }
+        var image = stages.Time("jacobian engine", () => Jacobians.Apply(net, method, points, tangents));
+        return stages.Time("volumes and logs", () => LogVolumes(image));
+    }
+
+    /// <summary>
+    /// Distortions of <paramref name="count"/> geometries drawn from <paramref name="seed"/> (geometry i depends only on
+    /// seed and i), all under one network: a trained or loaded one. Exact segments also give regions per unit length.
+    /// </summary>
+    public static NetworkMeasurement MeasureNetwork(ReluNetwork net, GeometrySpec geometry, int count, long seed = 0)
+    {
+        if (net.Count != 1) throw new ArgumentException($"MeasureNetwork takes one network, got an ensemble of {net.Count}");
+        geometry.Validate(net.Spec.Widths);
+        if (count < 1 || count > 10_000_000) throw new ArgumentException($"--geometries must be between 1 and 10000000, got {count}");
+        int n0 = net.Spec.InputDim;
+        if (geometry.Exact)
+        {
+            SegmentPieces[] pieces;
+            if (geometry.Kind == GeometryKind.Polyline)
+                pieces = Enumerable.Repeat(PiecewiseLinear.Polyline(net, 0, geometry.PolylinePoints!), count).ToArray();
+            else
+            {
+                var (starts, ends) = GeometrySampler.SegmentEndpoints(geometry, n0, count, seed, 0);
+                using (starts)
+                using (ends)
+                {
+                    var a = starts.data<double>().ToArray();
+                    var b = ends.data<double>().ToArray();
+                    pieces = Enumerable.Range(0, count).Select(i => PiecewiseLinear.Segment(net, 0, a[(i * n0)..((i + 1) * n0)], b[(i * n0)..((i + 1) * n0)])).ToArray();
+                }
+            }
+            return new NetworkMeasurement(pieces.Select(p => Math.Log(p.LengthDistortion)).ToArray(),
+                pieces.Select(p => Math.Log(p.Pieces / p.InputLength)).ToArray());
+        }
+        using var scope = NewDisposeScope();
+        var weight = net.Weights[0];
+        using var sample = GeometrySampler.Sample(geometry, n0, count, seed, 0, weight.dtype, weight.device);
+        return new NetworkMeasurement(NodeLogVolumes(net, sample).Distortion.cpu().data<double>().ToArray(), null);
+    }
+
+    /// <summary>
+    /// The geometries of <paramref name="sample"/> [P, T, ...] all under network 0: one batch of P x T points.
+    /// Returns log vol(J U) per node [P, T] and the log distortion per geometry [P].
+    /// </summary>
+    internal static (Tensor NodeVolumes, Tensor Distortion) NodeLogVolumes(ReluNetwork net, GeometrySample sample)
+    {
+        long count = sample.Points.shape[0], nodes = sample.Points.shape[1], n0 = sample.Points.shape[2], k = sample.Tangents.shape[2];
+        var logImage = LogImageVolumes(net, JacobianMethod.TangentPropagation, sample.Points.reshape(1, count * nodes, n0),
+            sample.Tangents.reshape(1, count * nodes, k, n0), new StageTimes()).reshape(count, nodes);
+        return (logImage, logImage.logsumexp(1) - LogVolumes(sample.Tangents).logsumexp(1));
     }
 
     /// <summary>

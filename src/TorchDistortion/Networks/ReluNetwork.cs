@@ -86,6 +86,49 @@ public sealed class ReluNetwork : nn.Module<Tensor, Tensor>
         return new ReluNetwork(spec, count, weights, biases);
     }
 
+    /// <summary>
+    /// One network from given layer tensors: weights [n_l, n_{l-1}], biases [n_l] (all null for no bias), e.g. a
+    /// loaded checkpoint. The shapes must match <paramref name="spec"/>; the tensors are copied.
+    /// </summary>
+    internal static ReluNetwork FromLayers(NetworkSpec spec, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor?> biases,
+        ScalarType dtype, Device? device = null)
+    {
+        spec.Validate();
+        if (weights.Count != spec.Depth || biases.Count != spec.Depth)
+            throw new ArgumentException($"{weights.Count} weight layers do not fit widths of depth {spec.Depth}");
+        using (no_grad())
+        {
+            var w = new Tensor[spec.Depth];
+            var b = new Tensor?[spec.Depth];
+            for (int l = 0; l < spec.Depth; l++)
+            {
+                if (!weights[l].shape.SequenceEqual([spec.Widths[l + 1], (long)spec.Widths[l]]))
+                    throw new ArgumentException($"layer {l + 1}: weight [{string.Join(",", weights[l].shape)}] does not fit widths {spec.Widths[l]} -> {spec.Widths[l + 1]}");
+                if ((biases[l] is null) == spec.Bias || (biases[l] is Tensor bias && !bias.shape.SequenceEqual([(long)spec.Widths[l + 1]])))
+                    throw new ArgumentException($"layer {l + 1}: bias does not fit the network (expected {(spec.Bias ? $"[{spec.Widths[l + 1]}]" : "none")})");
+                // Owned by the network, not by the caller's dispose scope.
+                w[l] = weights[l].detach().to(dtype, device ?? CPU, copy: true).unsqueeze(0).contiguous().DetachFromDisposeScope();
+                b[l] = biases[l]?.detach().to(dtype, device ?? CPU, copy: true).unsqueeze(0).contiguous().DetachFromDisposeScope();
+            }
+            return new ReluNetwork(spec, 1, w, b);
+        }
+    }
+
+    /// <summary>
+    /// Network <paramref name="index"/> as a PyTorch state_dict of nn.Sequential(Linear, ReLU, ..., Linear):
+    /// "0.weight", "0.bias", "2.weight", ... (CPU copies), so torch can load it into that module directly.
+    /// </summary>
+    internal Dictionary<string, Tensor> SequentialStateDict(int index = 0)
+    {
+        var state = new Dictionary<string, Tensor>();
+        for (int l = 0; l < _weights.Length; l++)
+        {
+            state[$"{2 * l}.weight"] = _weights[l][index].detach().cpu().contiguous().clone();
+            if (_biases[l] is Parameter b) state[$"{2 * l}.bias"] = b[index].detach().cpu().contiguous().clone();
+        }
+        return state;
+    }
+
     private static Tensor MoveTo(Tensor t, ScalarType dtype, Device? device)
     {
         var moved = t.to(dtype, device ?? CPU);

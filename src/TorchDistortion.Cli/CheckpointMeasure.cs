@@ -1,0 +1,163 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Spectre.Console;
+using TorchDistortion.Experiments;
+using TorchDistortion.Geometry;
+using TorchDistortion.Measurement;
+using TorchDistortion.Networks;
+using TorchDistortion.Theory;
+using TorchDistortion.Training;
+using static TorchSharp.torch;
+
+namespace TorchDistortion.Cli;
+
+/// <summary>`measure --checkpoint`: the distortion of a saved network (or of every checkpoint of a run) over random geometries.</summary>
+internal static class CheckpointMeasure
+{
+    private sealed record Row(string Checkpoint, long? Step, double? Epoch, Summary Distortion, Summary? Regions);
+
+    internal static int Run(ParseResult parse, string format, string? output)
+    {
+        var given = MeasureCommand.NetworkOptions.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false });
+        if (given is not null) throw new ArgumentException($"--checkpoint: the saved network replaces the random ones; drop {given.Name}");
+        string path = parse.GetValue(MeasureCommand.Checkpoint)!;
+        var geometry = MeasureCommand.GeometryOf(parse);
+        var dtype = MeasureCommand.DTypeOf(parse);
+        var device = Distortion.ResolveDevice(MeasureCommand.DeviceOf(parse));
+        int count = parse.GetValue(MeasureCommand.Geometries);
+        long seed = MeasureCommand.SeedOf(parse);
+        var quantiles = MeasureCommand.QuantilesOf(parse);
+        int moments = MeasureCommand.MomentsOf(parse);
+        string? export = parse.GetValue(MeasureCommand.ExportPoints);
+
+        if (Directory.Exists(path))
+        {
+            if (export is not null) throw new ArgumentException("--export-points needs one checkpoint file, not a run folder");
+            var checkpoints = Checkpoints.List(path);
+            if (checkpoints.Count == 0) throw new ArgumentException($"--checkpoint: folder '{path}' holds no complete checkpoint");
+            var rows = new List<Row>();
+            NetworkSpec? spec = null;
+            foreach (var (file, info) in checkpoints)
+            {
+                var (net, _) = Checkpoints.LoadNetwork(file, dtype, device);
+                using (net)
+                {
+                    geometry.Validate(net.Spec.Widths);
+                    spec = net.Spec;
+                    rows.Add(Measure(net, Path.GetFileNameWithoutExtension(file), info.Step, info.Epoch, geometry, count, seed, moments, quantiles));
+                }
+            }
+            MeasureCommand.Emit(Report(rows, spec!, geometry, count, format, run: true), output);
+            return 0;
+        }
+        var (network, checkpoint) = Checkpoints.LoadNetwork(path, dtype, device);
+        using (network)
+        {
+            geometry.Validate(network.Spec.Widths);
+            if (export is not null)
+            {
+                MeasureCommand.CheckOutputFile(export, "--export-points");
+                if (geometry.Exact) throw new ArgumentException("--export-points exports quadrature nodes; drop --exact");
+                Files.WriteAtomically(export, ExportNodes(network, geometry, count, seed, path));
+            }
+            var row = Measure(network, Path.GetFileName(path), checkpoint?.Step, checkpoint?.Epoch, geometry, count, seed, moments, quantiles);
+            MeasureCommand.Emit(Report([row], network.Spec, geometry, count, format, run: false, known: checkpoint is not null), output);
+        }
+        return 0;
+    }
+
+    private static Row Measure(ReluNetwork net, string name, long? step, double? epoch, GeometrySpec geometry, int count, long seed, int moments, List<double> quantiles)
+    {
+        var measured = Distortion.MeasureNetwork(net, geometry, count, seed);
+        if (measured.LogDistortions.Any(v => double.IsNaN(v) || double.IsPositiveInfinity(v)))
+            throw new ArgumentException($"--checkpoint: '{name}' gives a NaN or infinite distortion (non-finite weights, or use --dtype float64)");
+        return new Row(name, step, epoch, Summary.FromLog(measured.LogDistortions, moments, quantiles),
+            measured.LogRegionsPerLength is { } r ? Summary.FromLog(r, 2, quantiles) : null);
+    }
+
+    private static string Report(List<Row> rows, NetworkSpec spec, GeometrySpec geometry, int count, string format, bool run, bool known = true)
+    {
+        string quantity = geometry.IsCurve ? "length distortion" : $"{geometry.K}-volume distortion";
+        double theory = ExactTheory.Moment(spec.Widths, spec.LayerVariances(), geometry.K, 1);
+        string theoryNote = $"E[{quantity}] of a freshly initialised network of this shape ({(known ? spec.Init.ToString() : "he assumed: a foreign state_dict names no init")}): {theory.ToString("G6", CultureInfo.InvariantCulture)}";
+        static string F(double? v) => v is double d ? d.ToString("R", CultureInfo.InvariantCulture) : "";
+        switch (format)
+        {
+            case "csv":
+                var csv = new StringBuilder("checkpoint,step,epoch,geometries,mean,stderr,std,median,mean_log,regions_per_length,regions_stderr,theory_at_init\n");
+                foreach (var r in rows)
+                    csv.AppendLine(string.Join(",", r.Checkpoint, r.Step?.ToString(CultureInfo.InvariantCulture) ?? "", F(r.Epoch), count.ToString(CultureInfo.InvariantCulture),
+                        F(r.Distortion.Mean), F(r.Distortion.StdErr), F(r.Distortion.Std), F(r.Distortion.Median), F(r.Distortion.MeanLog),
+                        F(r.Regions?.Mean), F(r.Regions?.StdErr), F(theory)));
+                return csv.ToString();
+            case "json":
+                var document = new
+                {
+                    Tool = "torchdistortion",
+                    Quantity = quantity,
+                    Widths = spec.Widths,
+                    Init = known ? spec.Init.ToString() : null,
+                    Geometry = geometry.ToString(),
+                    Geometries = count,
+                    TheoryAtInit = theory,
+                    Checkpoints = rows.Select(r => new { r.Checkpoint, r.Step, r.Epoch, r.Distortion, RegionsPerLength = r.Regions }),
+                };
+                return JsonSerializer.Serialize(document, TrainSettings.Json) + "\n";
+            default:
+                var writer = new StringWriter();
+                var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(writer), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
+                console.Profile.Width = 140;
+                console.WriteLine($"{quantity} of {count} random {geometry} on {(run ? "each checkpoint of a run" : "one saved network")}");
+                console.WriteLine($"network: {spec}");
+                var table = new Table().AddColumns("checkpoint", "epoch", "mean", "± s.e.", "std", "median", "q5 .. q95");
+                if (rows.Any(r => r.Regions is not null)) table.AddColumn("regions per unit length");
+                foreach (var r in rows)
+                {
+                    var cells = new List<string>
+                    {
+                        Markup.Escape(r.Checkpoint), r.Epoch?.ToString("0.##", CultureInfo.InvariantCulture) ?? "-", G(r.Distortion.Mean), G(r.Distortion.StdErr),
+                        G(r.Distortion.Std), G(r.Distortion.Median),
+                        $"{G(r.Distortion.Quantiles.First().Value)} .. {G(r.Distortion.Quantiles.Last().Value)}",
+                    };
+                    if (r.Regions is { } regions) cells.Add($"{G(regions.Mean)} ± {G(regions.StdErr)}");
+                    table.AddRow(cells.ToArray());
+                }
+                console.Write(table);
+                console.WriteLine($"theory: {theoryNote}");
+                return writer.ToString();
+        }
+    }
+
+    private static string G(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// The quadrature nodes and tangents of the geometries, with our log vol(J U) per node and log distortion per
+    /// geometry: what scripts/crosscheck_pytorch.py recomputes with PyTorch's autograd.
+    /// </summary>
+    private static string ExportNodes(ReluNetwork net, GeometrySpec geometry, int count, long seed, string checkpoint)
+    {
+        using var scope = NewDisposeScope();
+        var weight = net.parameters().First();
+        using var sample = GeometrySampler.Sample(geometry, net.Spec.InputDim, count, seed, 0, weight.dtype, weight.device);
+        var (nodes, distortion) = Distortion.NodeLogVolumes(net, sample);
+        long n0 = net.Spec.InputDim, k = geometry.K, total = sample.Points.shape[0] * sample.Points.shape[1];
+        var points = sample.Points.to(float64).cpu().reshape(total, n0).data<double>().ToArray();
+        var tangents = sample.Tangents.to(float64).cpu().reshape(total, k * n0).data<double>().ToArray();
+        var document = new
+        {
+            Checkpoint = Path.GetFullPath(checkpoint),
+            Widths = net.Spec.Widths,
+            DType = weight.dtype.ToString().ToLowerInvariant(),
+            K = k,
+            Geometries = count,
+            NodesPerGeometry = sample.Points.shape[1],
+            Points = points.Chunk((int)n0),
+            Tangents = tangents.Chunk((int)(k * n0)).Select(t => t.Chunk((int)n0)),
+            LogVolumes = nodes.cpu().reshape(total).data<double>().ToArray(),
+            LogDistortions = distortion.cpu().data<double>().ToArray(),
+        };
+        return JsonSerializer.Serialize(document, new JsonSerializerOptions(TrainSettings.Json) { WriteIndented = false }) + "\n";
+    }
+}

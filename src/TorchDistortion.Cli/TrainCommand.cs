@@ -1,0 +1,264 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using Spectre.Console;
+using TorchDistortion.Experiments;
+using TorchDistortion.Networks;
+using TorchDistortion.Plots;
+using TorchDistortion.Training;
+
+namespace TorchDistortion.Cli;
+
+/// <summary>`train`: toy tasks, distortion probed at every evaluation, checkpoints, history and figures.</summary>
+internal static class TrainCommand
+{
+    internal const int DivergedExitCode = 3;
+
+    private static readonly Option<string> Task = new("--task") { Description = $"Toy task: {string.Join(", ", TaskSpec.KindNames)}", DefaultValueFactory = _ => "spirals" };
+    private static readonly Option<int?> InputDim = new("--n0") { Description = "Input dimension (mixture, sines, teacher; the 2-D tasks have 2)" };
+    private static readonly Option<int> Classes = new("--classes") { Description = "Classes of the mixture task", DefaultValueFactory = _ => 2 };
+    private static readonly Option<int> TrainSize = new("--train-size") { Description = "Training examples", DefaultValueFactory = _ => 2000 };
+    private static readonly Option<int> TestSize = new("--test-size") { Description = "Test examples", DefaultValueFactory = _ => 1000 };
+    private static readonly Option<double?> Noise = new("--noise") { Description = "Input noise, cluster spread or target noise (default: the task's own)" };
+    private static readonly Option<int> TeacherWidth = new("--teacher-width") { Description = "Hidden width of the teacher (teacher task)", DefaultValueFactory = _ => 32 };
+    private static readonly Option<int> TeacherDepth = new("--teacher-depth") { Description = "Weight layers of the teacher (teacher task)", DefaultValueFactory = _ => 3 };
+    private static readonly Option<long> DataSeed = new("--data-seed") { Description = "Seed of the data and the probe geometry", DefaultValueFactory = _ => 0 };
+    private static readonly Option<int> Width = new("--width") { Description = "Hidden width", DefaultValueFactory = _ => 64 };
+    private static readonly Option<int> Depth = new("--depth") { Description = "Weight layers L", DefaultValueFactory = _ => 6 };
+    private static readonly Option<string> Init = new("--init") { Description = $"Init scheme(s), comma separated: {string.Join(", ", InitScheme.Names)}", DefaultValueFactory = _ => "he" };
+    private static readonly Option<double?> CW = new("--cw") { Description = "C_W for --init variance or orthogonal" };
+    private static readonly Option<bool> NoBias = new("--no-bias") { Description = "Layers without biases" };
+    private static readonly Option<string> Optimizer = new("--optimizer") { Description = "adam or sgd (with --momentum)", DefaultValueFactory = _ => "adam" };
+    private static readonly Option<double> LearningRate = new("--lr") { Description = "Learning rate", DefaultValueFactory = _ => 3e-3 };
+    private static readonly Option<double> Momentum = new("--momentum") { Description = "SGD momentum", DefaultValueFactory = _ => 0.9 };
+    private static readonly Option<double> WeightDecay = new("--weight-decay") { Description = "Weight decay", DefaultValueFactory = _ => 0.0 };
+    private static readonly Option<int> BatchSize = new("--batch-size") { Description = "Examples per step", DefaultValueFactory = _ => 64 };
+    private static readonly Option<int> Epochs = new("--epochs") { Description = "Passes over the training split", DefaultValueFactory = _ => 40 };
+    private static readonly Option<int> ProbeSteps = new("--probe-steps") { Description = "Evaluate, probe and checkpoint every N steps (0 = every epoch)", DefaultValueFactory = _ => 0 };
+    private static readonly Option<int> Probes = new("--probes") { Description = "Probe segments and k = 2 patches", DefaultValueFactory = _ => 16 };
+    private static readonly Option<int> PatchPoints = new("--patch-points") { Description = "Quadrature nodes per side of a probe patch", DefaultValueFactory = _ => 8 };
+    private static readonly Option<string> SeedList = new("--seeds") { Description = "Seeds of the initial weights and batch order, comma separated (one run each)", DefaultValueFactory = _ => "0" };
+    private static readonly Option<string> DType = new("--dtype") { Description = "float32 or float64", DefaultValueFactory = _ => "float32" };
+    private static readonly Option<string> DeviceName = new("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "cpu" };
+    private static readonly Option<int> Threads = new("--threads") { Description = "CPU threads (a resumed run repeats its history exactly with the same count)", DefaultValueFactory = _ => 1 };
+    private static readonly Option<string> CheckpointRoot = new("--checkpoints") { Description = "Folder of the run folders (checkpoints, history)", DefaultValueFactory = _ => "checkpoints" };
+    private static readonly Option<string> Output = new("--out") { Description = "Folder for the figure and the summary across runs", DefaultValueFactory = _ => Path.Combine("results", "train") };
+    private static readonly Option<string?> Resume = new("--resume") { Description = "Continue the run in this run folder from its last complete checkpoint" };
+    private static readonly Option<bool> NoProgress = new("--no-progress") { Description = "No progress display" };
+
+    internal static Command Create()
+    {
+        var command = new Command("train", "Train networks on a toy task and track their length and volume distortion at every epoch.")
+        {
+            Task, InputDim, Classes, TrainSize, TestSize, Noise, TeacherWidth, TeacherDepth, DataSeed, Width, Depth, Init, CW, NoBias,
+            Optimizer, LearningRate, Momentum, WeightDecay, BatchSize, Epochs, ProbeSteps, Probes, PatchPoints, SeedList, DType,
+            DeviceName, Threads, CheckpointRoot, Output, Resume, NoProgress,
+        };
+        command.SetAction(Run);
+        return command;
+    }
+
+    private static int Run(ParseResult parse)
+    {
+        MeasureCommand.SetThreads(parse.GetValue(Threads));
+        string device = parse.GetValue(DeviceName)!;
+        Measurement.Distortion.ResolveDevice(device);
+        string output = parse.GetValue(Output)!;
+        Files.EnsureWritableFolder(output, "--out");
+        var results = new List<TrainingResult>();
+        bool progress = SweepProgress.Enabled(parse.GetValue(NoProgress));
+        if (parse.GetValue(Resume) is string folder)
+        {
+            var given = parse.CommandResult.Children.OfType<System.CommandLine.Parsing.OptionResult>()
+                .Where(o => !o.Implicit && o.Option != Resume && o.Option != NoProgress && o.Option != DeviceName && o.Option != Threads && o.Option != Output)
+                .Select(o => o.Option.Name).ToList();
+            if (given.Count > 0) throw new ArgumentException($"--resume: the run keeps the settings it was started with; drop {given[0]}");
+            if (!Directory.Exists(folder)) throw new ArgumentException($"--resume: folder '{folder}' does not exist");
+            WithProgress(progress, 1, p => results.Add(Trainer.Resume(folder, device, p)));
+        }
+        else
+        {
+            var runs = Settings(parse);
+            Files.EnsureWritableFolder(parse.GetValue(CheckpointRoot)!, "--checkpoints");
+            WithProgress(progress, runs.Count, p =>
+            {
+                foreach (var run in runs) results.Add(Trainer.Run(run, parse.GetValue(CheckpointRoot)!, device, p));
+            });
+        }
+        Console.Write(SummaryTable(results));
+        TrainingFigures.Write(results, output);
+        Console.WriteLine($"history: {string.Join(", ", results.Select(r => Path.Combine(r.Folder, "history.csv")).Distinct())}");
+        Console.WriteLine($"figure: {Path.Combine(output, "training.png")} (and .svg); across runs: {Path.Combine(output, "summary.csv")}");
+        var failed = results.Where(r => r.Failure is not null).ToList();
+        foreach (var r in failed) Console.Error.WriteLine($"error: run {r.RunId} stopped: {r.Failure}");
+        return failed.Count > 0 ? DivergedExitCode : 0;
+    }
+
+    /// <summary>One run per init scheme and seed.</summary>
+    private static List<TrainSettings> Settings(ParseResult parse)
+    {
+        var kind = TaskSpec.ParseKind(parse.GetValue(Task)!);
+        bool planar = kind is TaskKind.Spirals or TaskKind.Circles or TaskKind.Moons or TaskKind.Xor or TaskKind.Checkerboard;
+        int n0 = parse.GetValue(InputDim) ?? (planar ? 2 : kind == TaskKind.Mixture ? 10 : 4);
+        var task = new TaskSpec(kind, n0, parse.GetValue(Classes), parse.GetValue(TrainSize), parse.GetValue(TestSize), parse.GetValue(Noise),
+            parse.GetValue(TeacherWidth), parse.GetValue(TeacherDepth)).Validate();
+        var inits = Cli.ParseList(parse.GetValue(Init)!, "--init", s => s.ToLowerInvariant());
+        foreach (var init in inits) InitScheme.Parse(init, parse.GetValue(CW));
+        var seeds = Cli.ParseList(parse.GetValue(SeedList)!, "--seeds", s => long.Parse(s, CultureInfo.InvariantCulture));
+        if (seeds.Distinct().Count() != seeds.Count || inits.Distinct().Count() != inits.Count)
+            throw new ArgumentException("--seeds and --init: each value once");
+        string dtype = parse.GetValue(DType)!.ToLowerInvariant() switch
+        {
+            "float32" or "float" => "float32",
+            "float64" or "double" => "float64",
+            var other => throw new ArgumentException($"--dtype: unknown dtype '{other}'; allowed: float32, float64"),
+        };
+        var runs = new List<TrainSettings>();
+        foreach (var init in inits)
+            foreach (var seed in seeds)
+                runs.Add(new TrainSettings(task, parse.GetValue(DataSeed), parse.GetValue(Width), parse.GetValue(Depth), init,
+                    init is "variance" or "orthogonal" ? parse.GetValue(CW) : null, !parse.GetValue(NoBias), parse.GetValue(Optimizer)!.ToLowerInvariant(),
+                    parse.GetValue(LearningRate), parse.GetValue(Momentum), parse.GetValue(WeightDecay), parse.GetValue(BatchSize),
+                    parse.GetValue(Epochs), parse.GetValue(ProbeSteps), parse.GetValue(Probes), parse.GetValue(PatchPoints), seed, dtype).Validate());
+        return runs;
+    }
+
+    private static void WithProgress(bool enabled, int runs, Action<Trainer.IProgress?> work)
+    {
+        if (!enabled) { work(null); return; }
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        console.Progress()
+            .AutoClear(true)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(context => work(new TrainProgress(context.AddTask("runs", maxValue: runs), context.AddTask("steps", maxValue: 1))));
+    }
+
+    /// <summary>Progress lines: runs done, and the current run's steps with its latest loss, metric and distortion.</summary>
+    private sealed class TrainProgress(ProgressTask overall, ProgressTask current) : Trainer.IProgress
+    {
+        private TrainSettings? _settings;
+        private string _run = "";
+        private bool _started;
+
+        public void Started(string runId, TrainSettings settings, long startStep)
+        {
+            if (_started) overall.Increment(1);
+            _started = true;
+            _settings = settings;
+            _run = $"{settings.Init} seed {settings.Seed}";
+            current.MaxValue = settings.TotalSteps;
+            current.Value = startStep;
+            current.Description = Markup.Escape($"{_run}: epoch {startStep / settings.StepsPerEpoch}/{settings.Epochs}" + (startStep > 0 ? " (resumed)" : ""));
+        }
+
+        public void Stepped(long step) => current.Value = step;
+
+        public void Evaluated(HistoryRow row)
+        {
+            if (_settings is null) return;
+            string metric = _settings.Task.MetricName;
+            string volume = row.Volume is double v ? string.Create(CultureInfo.InvariantCulture, $"  2-vol D {v:F3}") : "";
+            current.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+                $"{_run}: epoch {row.Epoch:0.##}/{_settings.Epochs}  loss {row.TrainLoss:G3}  test {metric} {row.TestMetric:F3}  length D {row.Length:F3}{volume}"));
+        }
+    }
+
+    private static string SummaryTable(IReadOnlyList<TrainingResult> results)
+    {
+        if (results.Count == 0) return "";
+        var task = results[0].Settings.Task;
+        var table = new Table().Border(TableBorder.Rounded).Title($"training on {Markup.Escape(task.ToString())}");
+        foreach (var column in new[] { "run", "epochs", "train loss", $"test {task.MetricName}", "length D: init → end (theory)", "2-vol D: init → end (theory)", "pieces on data segment", "status" })
+            table.AddColumn(Markup.Escape(column));
+        foreach (var r in results)
+        {
+            if (r.History.Count == 0) continue;
+            var (first, last) = (r.History[0], r.History[^1]);
+            string F(double? v) => v is double d ? d.ToString("F3", CultureInfo.InvariantCulture) : "-";
+            table.AddRow(Markup.Escape(r.RunId), F(last.Epoch), last.TrainLoss.ToString("G4", CultureInfo.InvariantCulture), F(last.TestMetric),
+                $"{F(first.Length)} → {F(last.Length)} ({F(r.TheoryLength)})",
+                first.Volume is null ? "-" : $"{F(first.Volume)} → {F(last.Volume)} ({F(r.TheoryVolume)})",
+                $"{first.DataPieces} → {last.DataPieces}",
+                Markup.Escape(r.Failure is not null ? "stopped" : r.ResumedFromStep > 0 ? $"resumed at step {r.ResumedFromStep}" : "done"));
+        }
+        var writer = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(writer), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
+        console.Profile.Width = Console.IsOutputRedirected ? 200 : Math.Max(Console.WindowWidth, 120);
+        console.Write(table);
+        return writer.ToString();
+    }
+}
+
+/// <summary>The figure of a train command: loss, metric and distortion against epoch, a mean and band across seeds per init scheme.</summary>
+internal static class TrainingFigures
+{
+    private sealed record Quantity(string Title, string YLabel, Func<HistoryRow, double?> Value, bool LogY = false);
+
+    internal static void Write(IReadOnlyList<TrainingResult> results, string folder)
+    {
+        var withHistory = results.Where(r => r.History.Count > 0).ToList();
+        if (withHistory.Count == 0) return;
+        var task = withHistory[0].Settings.Task;
+        var groups = withHistory.GroupBy(r => r.Settings.Init + (r.Settings.CW is double c ? $"(C_W={c:G3})" : "")).ToList();
+        var quantities = new List<Quantity>
+        {
+            new("Loss", $"{task.LossName} (train solid, test dashed)", r => r.TrainLoss, LogY: true),
+            new(task.IsClassification ? "Accuracy" : "R²", $"{task.MetricName} (train solid, test dashed)", r => r.TrainMetric),
+            new("Length distortion", "mean over probe segments (exact)", r => r.Length),
+            new("Length distortion of the data segment", "exact, between two training inputs", r => r.DataLength),
+            new("Linear regions", "pieces per unit length on probe segments", r => r.RegionsPerLength),
+        };
+        if (withHistory[0].History[0].Volume is not null)
+            quantities.Insert(3, new Quantity("2-volume distortion", "mean over probe patches", r => r.Volume));
+        var tests = new Dictionary<string, Func<HistoryRow, double?>> { ["Loss"] = r => r.TestLoss, [quantities[1].Title] = r => r.TestMetric };
+
+        var panels = new List<Figure>();
+        var summary = new StringBuilder("group,seeds,step,epoch,quantity,mean,sd\n");
+        foreach (var q in quantities)
+        {
+            var series = new List<Series>();
+            for (int g = 0; g < groups.Count; g++)
+            {
+                var runs = groups[g].ToList();
+                string label = groups[g].Key + (runs.Count > 1 ? $" ({runs.Count} seeds)" : "");
+                AddAcrossSeeds(series, summary, runs, groups[g].Key, q.Title, q.Value, label, SeriesStyle.Line, g);
+                if (tests.TryGetValue(q.Title, out var test))
+                    AddAcrossSeeds(series, summary, runs, groups[g].Key, q.Title + " (test)", test, null, SeriesStyle.Dashed, g);
+                double? theory = q.Title switch
+                {
+                    "Length distortion" or "Length distortion of the data segment" => runs[0].TheoryLength,
+                    "2-volume distortion" => runs[0].TheoryVolume,
+                    _ => null,
+                };
+                if (theory is double t) series.Add(new Series($"{groups[g].Key}: exact E at init", [0.0], [t], SeriesStyle.Marks, Group: g));
+            }
+            panels.Add(new Figure(q.Title, "epoch", q.YLabel, series, LogY: q.LogY && series.All(s => s.Y.All(v => v > 0))));
+        }
+        string subtitle = groups.Any(g => g.Count() > 1) ? "lines: mean over seeds; bands: ± 1 sd across seeds" : "one run per line";
+        panels[0] = panels[0] with { Subtitle = subtitle };
+        FigureExporter.SaveGrid(panels, Path.Combine(folder, "training"), columns: 3);
+        Files.WriteAtomically(Path.Combine(folder, "summary.csv"), summary.ToString());
+    }
+
+    /// <summary>Mean (and, with several seeds, a ± 1 sd band) of a quantity at every step all runs of the group reached.</summary>
+    private static void AddAcrossSeeds(List<Series> series, StringBuilder summary, List<TrainingResult> runs, string group, string quantity,
+        Func<HistoryRow, double?> value, string? label, SeriesStyle style, int colour)
+    {
+        var steps = runs.Select(r => r.History.Select(h => h.Step).ToHashSet()).Aggregate((a, b) => { a.IntersectWith(b); return a; }).Order().ToList();
+        var x = new List<double>();
+        var mean = new List<double>();
+        var sd = new List<double>();
+        foreach (var step in steps)
+        {
+            var rows = runs.Select(r => r.History.First(h => h.Step == step)).ToList();
+            var values = rows.Select(value).Where(v => v is double d && double.IsFinite(d)).Select(v => v!.Value).ToList();
+            if (values.Count == 0) continue;
+            double m = values.Average();
+            double s = values.Count > 1 ? Math.Sqrt(values.Sum(v => (v - m) * (v - m)) / (values.Count - 1)) : 0;
+            x.Add(rows[0].Epoch); mean.Add(m); sd.Add(s);
+            summary.Append(string.Create(CultureInfo.InvariantCulture, $"{group},{values.Count},{step},{rows[0].Epoch:R},{quantity},{m:R},{s:R}\n"));
+        }
+        if (runs.Count > 1) series.Add(new Series(null, x.ToArray(), mean.ToArray(), SeriesStyle.Band, sd.ToArray(), colour));
+        series.Add(new Series(label, x.ToArray(), mean.ToArray(), style, Group: colour));
+    }
+}

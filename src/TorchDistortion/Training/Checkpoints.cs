@@ -1,0 +1,148 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using TorchDistortion.Experiments;
+using TorchDistortion.Networks;
+using static TorchSharp.torch;
+
+namespace TorchDistortion.Training;
+
+/// <summary>
+/// The JSON sidecar of a checkpoint: the run's full configuration, where it stands, the SHA-256 of the weights and
+/// optimizer files, the history so far and the build's provenance. Written after the files it describes, so
+/// its presence marks a complete checkpoint.
+/// </summary>
+public sealed record CheckpointInfo(
+    string Format,
+    int Version,
+    string RunId,
+    TrainSettings Settings,
+    IReadOnlyList<int> Widths,
+    long Step,
+    double Epoch,
+    string Weights,
+    string WeightsSha256,
+    string OptimizerState,
+    string OptimizerSha256,
+    IReadOnlyList<HistoryRow> History,
+    Provenance Provenance)
+{
+    internal const string FormatName = "torchdistortion-checkpoint";
+}
+
+/// <summary>
+/// Checkpoints of a training run: per evaluation, weights (safetensors, PyTorch nn.Sequential names), optimizer state
+/// (TorchSharp's binary format) and the sidecar, each written atomically, the sidecar last.
+/// </summary>
+internal static class Checkpoints
+{
+    internal const string RunFile = "run.json";
+
+    /// <summary>"epoch-0005" at an epoch boundary, else "step-00000123".</summary>
+    internal static string Name(TrainSettings settings, long step) =>
+        step % settings.StepsPerEpoch == 0 ? $"epoch-{step / settings.StepsPerEpoch:D4}" : $"step-{step:D8}";
+
+    internal static void Save(string folder, string runId, TrainSettings settings, long step, ReluNetwork net, optim.Optimizer optimizer,
+        IReadOnlyList<HistoryRow> history, string device)
+    {
+        string name = Name(settings, step);
+        try
+        {
+            byte[] weights = StateDicts.SafetensorsBytes(net);
+            byte[] state = OptimizerBytes(optimizer);
+            Files.WriteAtomically(Path.Combine(folder, name + ".safetensors"), weights);
+            Files.WriteAtomically(Path.Combine(folder, name + ".optimizer"), state);
+            var info = new CheckpointInfo(CheckpointInfo.FormatName, 1, runId, settings, net.Spec.Widths, step, (double)step / settings.StepsPerEpoch,
+                name + ".safetensors", Sha256(weights), name + ".optimizer", Sha256(state), history, Provenance.Current(device, settings.DType));
+            Files.WriteAtomically(Path.Combine(folder, name + ".json"), JsonSerializer.Serialize(info, TrainSettings.Json));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"checkpoint '{Path.Combine(folder, name)}' could not be written ({e.Message.TrimEnd('.')}); earlier checkpoints are intact");
+        }
+    }
+
+    private static byte[] OptimizerBytes(optim.Optimizer optimizer)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+            ((TorchSharp.Modules.OptimizerHelper)optimizer).save_state_dict(writer);
+        return stream.ToArray();
+    }
+
+    internal static void LoadOptimizer(optim.Optimizer optimizer, string folder, CheckpointInfo info)
+    {
+        byte[] bytes = ReadVerified(Path.Combine(folder, info.OptimizerState), info.OptimizerSha256);
+        using var reader = new BinaryReader(new MemoryStream(bytes));
+        try { ((TorchSharp.Modules.OptimizerHelper)optimizer).load_state_dict(reader); }
+        catch (Exception e) when (e is not ArgumentException)
+        {
+            throw new ArgumentException($"--resume: optimizer state '{info.OptimizerState}' does not fit this run ({e.Message.Split('\n')[0]})");
+        }
+    }
+
+    /// <summary>The complete checkpoints of a run folder (those with a readable sidecar), oldest first.</summary>
+    internal static List<(string Path, CheckpointInfo Info)> List(string folder)
+    {
+        var found = new List<(string, CheckpointInfo)>();
+        if (!Directory.Exists(folder)) return found;
+        foreach (var path in Directory.EnumerateFiles(folder, "*.json"))
+        {
+            string file = Path.GetFileName(path);
+            if (!(file.StartsWith("epoch-") || file.StartsWith("step-"))) continue;
+            found.Add((path, ReadInfo(path)));
+        }
+        return found.OrderBy(c => c.Item2.Step).ToList();
+    }
+
+    internal static CheckpointInfo ReadInfo(string sidecar)
+    {
+        try
+        {
+            var info = JsonSerializer.Deserialize<CheckpointInfo>(File.ReadAllText(sidecar), TrainSettings.Json);
+            if (info is null || info.Format != CheckpointInfo.FormatName || info.Settings is null || info.Widths is null || info.History is null)
+                throw new JsonException("not a checkpoint sidecar");
+            return info;
+        }
+        catch (JsonException e)
+        {
+            throw new ArgumentException($"--checkpoint: sidecar '{sidecar}' is not a readable checkpoint description ({e.Message.Split('.')[0]})");
+        }
+    }
+
+    /// <summary>
+    /// The network of a checkpoint file (.safetensors with our sidecar, or any PyTorch state_dict), in <paramref name="dtype"/>.
+    /// Our checkpoints are verified against the sidecar's hash and architecture; a file in a run folder without its sidecar is refused.
+    /// </summary>
+    internal static (ReluNetwork Network, CheckpointInfo? Info) LoadNetwork(string path, ScalarType dtype, Device? device = null)
+    {
+        if (Directory.Exists(path)) throw new ArgumentException($"--checkpoint: '{path}' is a folder; give a checkpoint file (or use it as a run folder)");
+        if (!File.Exists(path)) throw new ArgumentException($"--checkpoint: file '{path}' does not exist");
+        string sidecar = Path.ChangeExtension(path, ".json");
+        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) path = Path.ChangeExtension(path, ".safetensors");
+        if (File.Exists(sidecar) && sidecar != path)
+        {
+            var info = ReadInfo(sidecar);
+            string weights = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(sidecar))!, info.Weights);
+            ReadVerified(weights, info.WeightsSha256);
+            var spec = info.Settings.Network();
+            if (!spec.Widths.SequenceEqual(info.Widths))
+                throw new ArgumentException($"--checkpoint: sidecar '{sidecar}' is inconsistent: widths {string.Join(",", info.Widths)} against its settings {string.Join(",", spec.Widths)}");
+            return (StateDicts.Load(weights, spec, dtype, device), info);
+        }
+        if (File.Exists(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, RunFile)))
+            throw new ArgumentException($"--checkpoint: '{path}' has no sidecar '{Path.GetFileName(sidecar)}': an incomplete checkpoint (the run was interrupted while writing it)");
+        return (StateDicts.Load(path, null, dtype, device), null);
+    }
+
+    /// <summary>The file's bytes, refused unless their SHA-256 matches the sidecar: a truncated or altered checkpoint never loads.</summary>
+    internal static byte[] ReadVerified(string path, string sha256)
+    {
+        if (!File.Exists(path)) throw new ArgumentException($"--checkpoint: '{path}' named by its sidecar is missing");
+        byte[] bytes = File.ReadAllBytes(path);
+        if (Sha256(bytes) != sha256)
+            throw new ArgumentException($"--checkpoint: '{path}' is corrupted or truncated: its SHA-256 does not match the sidecar");
+        return bytes;
+    }
+
+    private static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
+}

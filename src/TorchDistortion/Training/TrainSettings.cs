@@ -1,0 +1,95 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using TorchDistortion.Experiments;
+using TorchDistortion.Networks;
+using static TorchSharp.torch;
+
+namespace TorchDistortion.Training;
+
+/// <summary>
+/// Everything that defines one training run. Its id is a hash of these settings, so the same command finds the
+/// same run folder again and continues it; the device and thread count are not part of it.
+/// </summary>
+/// <param name="Task">The toy task.</param>
+/// <param name="DataSeed">Seed of the task's data and of the probe geometry (shared by all runs of a command).</param>
+/// <param name="Width">Hidden width.</param>
+/// <param name="Depth">Weight layers L (L - 1 hidden layers).</param>
+/// <param name="Init">Init scheme name (see <see cref="InitScheme.Names"/>).</param>
+/// <param name="CW">C_W for the variance and orthogonal schemes.</param>
+/// <param name="Bias">Layers with (trainable, zero-initialised) biases.</param>
+/// <param name="Optimizer">"adam" or "sgd" (with momentum).</param>
+/// <param name="LearningRate">Step size.</param>
+/// <param name="Momentum">SGD momentum (ignored by Adam).</param>
+/// <param name="WeightDecay">L2 weight decay, as torch.optim applies it.</param>
+/// <param name="BatchSize">Examples per step; the last batch of an epoch may be smaller.</param>
+/// <param name="Epochs">Passes over the training split.</param>
+/// <param name="ProbeSteps">Evaluate, probe and checkpoint every this many steps; 0: at the end of every epoch.</param>
+/// <param name="Probes">Random probe segments and k = 2 patches measured at every evaluation.</param>
+/// <param name="PatchPoints">Quadrature nodes per side of a probe patch.</param>
+/// <param name="Seed">Seed of the initial weights and of the batch order.</param>
+/// <param name="DType">"float32" or "float64".</param>
+public sealed record TrainSettings(
+    TaskSpec Task,
+    long DataSeed = 0,
+    int Width = 64,
+    int Depth = 6,
+    string Init = "he",
+    double? CW = null,
+    bool Bias = true,
+    string Optimizer = "adam",
+    double LearningRate = 3e-3,
+    double Momentum = 0.9,
+    double WeightDecay = 0.0,
+    int BatchSize = 64,
+    int Epochs = 40,
+    int ProbeSteps = 0,
+    int Probes = 16,
+    int PatchPoints = 8,
+    long Seed = 0,
+    string DType = "float32")
+{
+    internal static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    public NetworkSpec Network() =>
+        new(NetworkSpec.Shorthand(Width, Depth, Task.InputDim, Task.OutputDim), InitScheme.Parse(Init, CW), Bias: Bias);
+
+    public ScalarType ScalarType => DType == "float64" ? ScalarType.Float64 : ScalarType.Float32;
+
+    public int StepsPerEpoch => (Task.TrainSize + BatchSize - 1) / BatchSize;
+
+    public long TotalSteps => (long)StepsPerEpoch * Epochs;
+
+    /// <summary>Readable and unique: task, init, seed, and twelve hex digits of the settings' hash.</summary>
+    public string RunId() =>
+        $"{Task.Kind.ToString().ToLowerInvariant()}-{Init}{(CW is double c ? c.ToString("G4", System.Globalization.CultureInfo.InvariantCulture) : "")}-seed{Seed}-" +
+        RunSpec.Hash(JsonSerializer.Serialize(this, Json));
+
+    public TrainSettings Validate()
+    {
+        Task.Validate();
+        if (Width < 1 || Width > 65536) throw new ArgumentException($"--width must be between 1 and 65536, got {Width}");
+        if (Depth < 1 || Depth > 1000) throw new ArgumentException($"--depth must be between 1 and 1000, got {Depth}");
+        Network().Validate();
+        if (Optimizer is not ("adam" or "sgd")) throw new ArgumentException($"--optimizer: unknown optimizer '{Optimizer}'; allowed: adam, sgd");
+        if (!(LearningRate > 0) || !double.IsFinite(LearningRate)) throw new ArgumentException($"--lr must be a positive number, got {LearningRate}");
+        if (!(Momentum >= 0 && Momentum < 1)) throw new ArgumentException($"--momentum must be in [0, 1), got {Momentum}");
+        if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new ArgumentException($"--weight-decay must be a finite number >= 0, got {WeightDecay}");
+        if (BatchSize < 1) throw new ArgumentException($"--batch-size must be at least 1, got {BatchSize}");
+        if (Epochs < 1 || Epochs > 1_000_000) throw new ArgumentException($"--epochs must be between 1 and 1000000, got {Epochs}");
+        if (ProbeSteps < 0) throw new ArgumentException($"--probe-steps must be >= 0 (0 = every epoch), got {ProbeSteps}");
+        if (Probes < 1 || Probes > 100_000) throw new ArgumentException($"--probes must be between 1 and 100000, got {Probes}");
+        if (PatchPoints < 2 || PatchPoints > 256) throw new ArgumentException($"--patch-points must be between 2 and 256, got {PatchPoints}");
+        if (DType is not ("float32" or "float64")) throw new ArgumentException($"--dtype: unknown dtype '{DType}'; allowed: float32, float64");
+        return this;
+    }
+
+    /// <summary>Whether the run evaluates, probes and checkpoints after <paramref name="step"/> steps (always at 0 and at the end).</summary>
+    internal bool IsEvaluationStep(long step) =>
+        step == 0 || step == TotalSteps || (ProbeSteps > 0 ? step % ProbeSteps == 0 : step % StepsPerEpoch == 0);
+}
