@@ -64,7 +64,6 @@ internal static class TrainCommand
         string device = parse.GetValue(DeviceName)!;
         Measurement.Distortion.ResolveDevice(device);
         string output = parse.GetValue(Output)!;
-        Files.EnsureWritableFolder(output, "--out");
         var results = new List<TrainingResult>();
         bool progress = SweepProgress.Enabled(parse.GetValue(NoProgress));
         if (parse.GetValue(Resume) is string folder)
@@ -74,12 +73,14 @@ internal static class TrainCommand
                 .Select(o => o.Option.Name).ToList();
             if (given.Count > 0) throw new ArgumentException($"--resume: the run keeps the settings it was started with; drop {given[0]}");
             if (!Directory.Exists(folder)) throw new ArgumentException($"--resume: folder '{folder}' does not exist");
+            Files.EnsureWritableFolder(output, "--out");
             WithProgress(progress, 1, p => results.Add(Trainer.Resume(folder, device, p)));
         }
         else
         {
             var runs = Settings(parse);
             Files.EnsureWritableFolder(parse.GetValue(CheckpointRoot)!, "--checkpoints");
+            Files.EnsureWritableFolder(output, "--out");
             WithProgress(progress, runs.Count, p =>
             {
                 foreach (var run in runs) results.Add(Trainer.Run(run, parse.GetValue(CheckpointRoot)!, device, p));

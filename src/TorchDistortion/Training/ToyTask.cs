@@ -174,12 +174,13 @@ internal static class ToyTasks
             }
             case TaskKind.Xor or TaskKind.Checkerboard:
             {
-                // Uniform on [-1, 1]^2; the label is the colour of a 2x2 (xor) or 4x4 (checkerboard) board.
+                // A 2x2 (xor) or 4x4 (checkerboard) board on [-1, 1]^2; the label is the colour of the cell. Example i
+                // falls uniformly in a random cell of colour i mod 2: row r, column 2q + ((r + label) mod 2).
                 int cells = spec.Kind == TaskKind.Xor ? 2 : 4;
-                var x = rand([count, 2], float64, generator: generator).mul_(2).sub_(1);
-                var cell = x.add(1).mul_(cells / 2.0).floor_().clamp_(0, cells - 1).sum(1).to(int64);
-                var y = cell.remainder(2);
-                return (x.add_(randn([count, 2], float64, generator: generator).mul_(noise)), y);
+                var row = randint(cells, [count], dtype: int64, generator: generator);
+                var column = randint(cells / 2, [count], dtype: int64, generator: generator).mul_(2).add_(row.add(labels).remainder_(2));
+                var x = stack([column, row], 1).to(float64).add_(rand([count, 2], float64, generator: generator)).mul_(2.0 / cells).sub_(1);
+                return (x.add_(randn([count, 2], float64, generator: generator).mul_(noise)), labels);
             }
             case TaskKind.Mixture:
             {

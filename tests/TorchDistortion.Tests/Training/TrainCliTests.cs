@@ -1,0 +1,235 @@
+using TorchDistortion.Tests.Cli;
+
+namespace TorchDistortion.Tests.Training;
+
+/// <summary>A test that needs PyTorch: skipped, with the reason, where no Python with torch is found.</summary>
+public sealed class PyTorchFactAttribute : FactAttribute
+{
+    public PyTorchFactAttribute()
+    {
+        // CI sets TORCHDIST_REQUIRE_PYTORCH=1 after installing PyTorch: there a missing torch fails the test instead.
+        if (PyTorch.Python is null && Environment.GetEnvironmentVariable("TORCHDIST_REQUIRE_PYTORCH") != "1")
+            Skip = "PyTorch not found (tried $TORCHDIST_PYTHON, /usr/bin/python3, python3): install it with apt-get install python3-torch";
+    }
+}
+
+internal static class PyTorch
+{
+    internal static readonly string? Python = Find();
+
+    private static string? Find()
+    {
+        foreach (var candidate in new[] { Environment.GetEnvironmentVariable("TORCHDIST_PYTHON"), "/usr/bin/python3", "python3" })
+        {
+            if (string.IsNullOrEmpty(candidate)) continue;
+            try
+            {
+                var (code, _) = Run(candidate, "-c", "import torch");
+                if (code == 0) return candidate;
+            }
+            catch (System.ComponentModel.Win32Exception) { }
+        }
+        return null;
+    }
+
+    internal static (int ExitCode, string Output) Run(string program, params string[] args)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(300_000)) { process.Kill(true); throw new TimeoutException($"{program} ran past 300 s"); }
+        return (process.ExitCode, stdout.Result + stderr.Result);
+    }
+
+    internal static string Script()
+    {
+        Assert.True(Python is not null, "PyTorch is required here (TORCHDIST_REQUIRE_PYTORCH=1) but no Python with torch was found");
+        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
+        {
+            string path = Path.Combine(folder.FullName, "scripts", "crosscheck_pytorch.py");
+            if (File.Exists(path)) return path;
+        }
+        throw new FileNotFoundException("scripts/crosscheck_pytorch.py not found above the test folder");
+    }
+}
+
+public class TrainCliTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("torchdist-traincli").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private string[] Small(string checkpoints, params string[] more) =>
+    [
+        "train", "--train-size", "256", "--test-size", "64", "--width", "16", "--depth", "3", "--probes", "4", "--patch-points", "3",
+        "--checkpoints", Path.Combine(_root, checkpoints), "--out", Path.Combine(_root, "out-" + checkpoints), "--no-progress",
+        .. more.Contains("--task") ? [] : new[] { "--task", "moons" }, .. more.Contains("--epochs") ? [] : new[] { "--epochs", "2" }, .. more,
+    ];
+
+    public static TheoryData<string, string> BadInputs() => new()
+    {
+        { "train --task spiral", "--task" },
+        { "train --n0 3", "--n0" },
+        { "train --classes 3", "--classes" },
+        { "train --epochs 0", "--epochs" },
+        { "train --lr -1", "--lr" },
+        { "train --lr NaN", "--lr" },
+        { "train --momentum 1", "--momentum" },
+        { "train --optimizer rmsprop", "--optimizer" },
+        { "train --batch-size 0", "--batch-size" },
+        { "train --seeds 1,1", "--seeds" },
+        { "train --seeds 1,x", "--seeds" },
+        { "train --init bogus", "--init" },
+        { "train --init variance", "--cw" },
+        { "train --dtype float16", "--dtype" },
+        { "train --train-size 1", "--train-size" },
+        { "train --probes 0", "--probes" },
+        { "train --checkpoints /proc/torchdist-no", "--checkpoints" },
+        { "train --resume /nonexistent-run", "--resume" },
+        { "train --resume /tmp --epochs 3", "--resume" },
+        { "train --resume /tmp", "--resume" },
+        { "measure --checkpoint /nonexistent.safetensors", "--checkpoint" },
+        { "measure --checkpoint /etc/hostname", "--checkpoint" },
+        { "measure --checkpoint /tmp", "--checkpoint" },
+        { "measure --checkpoint x.pt --width 8", "--width" },
+        { "measure --geometries 5", "--geometries" },
+        { "measure --export-points x.json", "--export-points" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadInputs))]
+    public void BadInputGetsOneLineErrorAndExitCode2(string arguments, string option)
+    {
+        var result = CliRunner.Run(arguments.Split(' '));
+        Assert.Equal(2, result.ExitCode);
+        var lines = result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, $"expected one line, got:\n{result.Stderr}");
+        Assert.StartsWith("error:", lines[0]);
+        Assert.Contains(option, lines[0]);
+        Assert.DoesNotContain("   at ", result.Stderr + result.Stdout);
+    }
+
+    [Fact]
+    public void SigkillMidTrainingThenResumeGivesTheUninterruptedHistory()
+    {
+        string[] Args(string root) =>
+        [
+            "train", "--task", "circles", "--train-size", "20000", "--test-size", "500", "--width", "32", "--depth", "4", "--epochs", "8",
+            "--probes", "8", "--checkpoints", Path.Combine(_root, root), "--out", Path.Combine(_root, "out-" + root), "--no-progress",
+        ];
+        var full = CliRunner.Run(Args("full"));
+        Assert.True(full.ExitCode == 0, full.Stderr);
+        string fullRun = Directory.GetDirectories(Path.Combine(_root, "full")).Single();
+
+        using var process = CliRunner.Start(Args("killed"));
+        string killedRoot = Path.Combine(_root, "killed");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        // Kill as soon as the second epoch's checkpoint is complete: the third epoch is under way.
+        while (!(Directory.Exists(killedRoot) && Directory.GetFiles(killedRoot, "epoch-0002.json", SearchOption.AllDirectories).Length > 0))
+        {
+            Assert.False(process.HasExited, "the run finished before it could be killed");
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(120));
+            Thread.Sleep(10);
+        }
+        Thread.Sleep(150);
+        process.Kill();
+        process.WaitForExit();
+        string killedRun = Directory.GetDirectories(killedRoot).Single();
+        Assert.False(File.Exists(Path.Combine(killedRun, "epoch-0008.json")), "the kill came too late to interrupt anything");
+
+        var resumed = CliRunner.Run("train", "--resume", killedRun, "--out", Path.Combine(_root, "out-resumed"), "--no-progress");
+        Assert.True(resumed.ExitCode == 0, resumed.Stderr);
+        Assert.Contains("resumed at step", resumed.Stdout);
+        Assert.Equal(File.ReadAllText(Path.Combine(fullRun, "history.csv")), File.ReadAllText(Path.Combine(killedRun, "history.csv")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(fullRun, "epoch-0008.safetensors")), File.ReadAllBytes(Path.Combine(killedRun, "epoch-0008.safetensors")));
+    }
+
+    [Fact]
+    public void TrainWritesHistoryFigureAndSummaryForSeveralRuns()
+    {
+        var result = CliRunner.Run(Small("multi", "--init", "he,lecun", "--seeds", "0,1"));
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var runs = Directory.GetDirectories(Path.Combine(_root, "multi"));
+        Assert.Equal(4, runs.Length);
+        foreach (var run in runs)
+        {
+            var lines = File.ReadAllLines(Path.Combine(run, "history.csv"));
+            Assert.Equal(3, lines.Length - 1); // init + 2 epochs
+            Assert.StartsWith("step,epoch,train_loss,train_accuracy", lines[0]);
+            Assert.Equal(3, Directory.GetFiles(run, "epoch-*.json").Length);
+        }
+        string output = Path.Combine(_root, "out-multi");
+        Assert.True(new FileInfo(Path.Combine(output, "training.png")).Length > 10_000);
+        Assert.True(File.Exists(Path.Combine(output, "training.svg")));
+        var summary = File.ReadAllLines(Path.Combine(output, "summary.csv"));
+        Assert.Contains(summary, l => l.StartsWith("he,2,0,0,Length distortion,"));
+        Assert.Contains(summary, l => l.StartsWith("lecun,2,"));
+
+        // Distortion vs epoch after the fact: one row per checkpoint of a run.
+        var measured = CliRunner.Run("measure", "--checkpoint", runs[0], "--geometries", "10", "--format", "csv");
+        Assert.True(measured.ExitCode == 0, measured.Stderr);
+        var rows = measured.Stdout.Trim().Split('\n');
+        Assert.Equal(4, rows.Length);
+        Assert.StartsWith("epoch-0000,0,0,10,", rows[1]);
+    }
+
+    [Fact]
+    public void DivergenceExitsWithCode3AndOneLine()
+    {
+        var result = CliRunner.Run(Small("nan", "--task", "sines", "--n0", "3", "--optimizer", "sgd", "--lr", "10000", "--dtype", "float32", "--epochs", "3"));
+        Assert.Equal(3, result.ExitCode);
+        var lines = result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.Contains("loss became", lines[0]);
+        Assert.Contains("last good checkpoint is epoch-", lines[0]);
+        Assert.DoesNotContain("   at ", result.Stderr + result.Stdout);
+    }
+
+    [Fact]
+    public void CorruptedCheckpointIsRefusedWithOneLine()
+    {
+        Assert.Equal(0, CliRunner.Run(Small("corrupt")).ExitCode);
+        string run = Directory.GetDirectories(Path.Combine(_root, "corrupt")).Single();
+        string weights = Path.Combine(run, "epoch-0002.safetensors");
+        File.WriteAllBytes(weights, File.ReadAllBytes(weights)[..100]);
+        foreach (var args in new[] { new[] { "measure", "--checkpoint", weights }, ["train", "--resume", run] })
+        {
+            var result = CliRunner.Run(args);
+            Assert.Equal(2, result.ExitCode);
+            Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Contains("corrupted or truncated", result.Stderr);
+        }
+    }
+
+    [PyTorchFact]
+    public void PyTorchAutogradAgreesWithATrainedCheckpoint()
+    {
+        Assert.Equal(0, CliRunner.Run(Small("cross", "--dtype", "float64")).ExitCode);
+        string checkpoint = Path.Combine(Directory.GetDirectories(Path.Combine(_root, "cross")).Single(), "epoch-0002.safetensors");
+        foreach (var geometry in new[] { new[] { "--geometry", "segment" }, ["--geometry", "patch", "--k", "2", "--points", "4"] })
+        {
+            string nodes = Path.Combine(_root, $"nodes-{geometry.Length}.json");
+            var ours = CliRunner.Run(["measure", "--checkpoint", checkpoint, "--geometries", "12", "--export-points", nodes, .. geometry]);
+            Assert.True(ours.ExitCode == 0, ours.Stderr);
+            var (code, output) = PyTorch.Run(PyTorch.Python!, PyTorch.Script(), "check", checkpoint, nodes, "--tolerance", "1e-6");
+            Assert.True(code == 0, output);
+            Assert.Contains("PASS", output);
+        }
+    }
+
+    [PyTorchFact]
+    public void AStateDictSavedByPyTorchLoadsAndAgrees()
+    {
+        string model = Path.Combine(_root, "model.pt");
+        var (made, log) = PyTorch.Run(PyTorch.Python!, PyTorch.Script(), "make-pt", model, "--widths", "5,24,24,3", "--seed", "4");
+        Assert.True(made == 0, log);
+        string nodes = Path.Combine(_root, "nodes.json");
+        var ours = CliRunner.Run("measure", "--checkpoint", model, "--geometries", "8", "--export-points", nodes);
+        Assert.True(ours.ExitCode == 0, ours.Stderr);
+        Assert.Contains("network: [5,24,24,3]", ours.Stdout);
+        var (code, output) = PyTorch.Run(PyTorch.Python!, PyTorch.Script(), "check", model, nodes);
+        Assert.True(code == 0, output);
+    }
+}
