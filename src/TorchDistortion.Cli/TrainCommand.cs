@@ -104,7 +104,9 @@ internal static class TrainCommand
         var task = new TaskSpec(kind, n0, parse.GetValue(Classes), parse.GetValue(TrainSize), parse.GetValue(TestSize), parse.GetValue(Noise),
             parse.GetValue(TeacherWidth), parse.GetValue(TeacherDepth)).Validate();
         var inits = Cli.ParseList(parse.GetValue(Init)!, "--init", s => s.ToLowerInvariant());
-        foreach (var init in inits) InitScheme.Parse(init, parse.GetValue(CW));
+        // --cw belongs to the schemes that take one; with several schemes the others keep their own variance.
+        double? CwFor(string init) => init is "variance" or "orthogonal" || inits.Count == 1 ? parse.GetValue(CW) : null;
+        foreach (var init in inits) InitScheme.Parse(init, CwFor(init));
         var seeds = Cli.ParseList(parse.GetValue(SeedList)!, "--seeds", s => long.Parse(s, CultureInfo.InvariantCulture));
         if (seeds.Distinct().Count() != seeds.Count || inits.Distinct().Count() != inits.Count)
             throw new ArgumentException("--seeds and --init: each value once");
@@ -118,7 +120,7 @@ internal static class TrainCommand
         foreach (var init in inits)
             foreach (var seed in seeds)
                 runs.Add(new TrainSettings(task, parse.GetValue(DataSeed), parse.GetValue(Width), parse.GetValue(Depth), init,
-                    init is "variance" or "orthogonal" ? parse.GetValue(CW) : null, !parse.GetValue(NoBias), parse.GetValue(Optimizer)!.ToLowerInvariant(),
+                    CwFor(init), !parse.GetValue(NoBias), parse.GetValue(Optimizer)!.ToLowerInvariant(),
                     parse.GetValue(LearningRate), parse.GetValue(Momentum), parse.GetValue(WeightDecay), parse.GetValue(BatchSize),
                     parse.GetValue(Epochs), parse.GetValue(ProbeSteps), parse.GetValue(Probes), parse.GetValue(PatchPoints), seed, dtype).Validate());
         return runs;
@@ -205,12 +207,12 @@ internal static class TrainingFigures
         {
             new("Loss", $"{task.LossName} (train solid, test dashed)", r => r.TrainLoss, LogY: true),
             new(task.IsClassification ? "Accuracy" : "R²", $"{task.MetricName} (train solid, test dashed)", r => r.TrainMetric),
-            new("Length distortion", "mean over probe segments (exact)", r => r.Length),
-            new("Length distortion of the data segment", "exact, between two training inputs", r => r.DataLength),
+            new("Length distortion", "mean over probe segments (exact)", r => r.Length, LogY: true),
+            new("Length distortion of the data segment", "exact, between two training inputs", r => r.DataLength, LogY: true),
             new("Linear regions", "pieces per unit length on probe segments", r => r.RegionsPerLength),
         };
         if (withHistory[0].History[0].Volume is not null)
-            quantities.Insert(3, new Quantity("2-volume distortion", "mean over probe patches", r => r.Volume));
+            quantities.Insert(3, new Quantity("2-volume distortion", "mean over probe patches", r => r.Volume, LogY: true));
         var tests = new Dictionary<string, Func<HistoryRow, double?>> { ["Loss"] = r => r.TestLoss, [quantities[1].Title] = r => r.TestMetric };
 
         var panels = new List<Figure>();
