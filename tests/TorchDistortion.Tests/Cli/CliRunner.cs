@@ -32,4 +32,15 @@ internal static class CliRunner
         if (!process.WaitForExit(120_000)) { process.Kill(true); throw new TimeoutException($"torchdist {string.Join(' ', args)} ran past 120 s"); }
         return new Result(process.ExitCode, stdout.Result, stderr.Result);
     }
+
+    /// <summary>What bad input must give: exit code 2, one line on stderr starting "error:" and naming <paramref name="subject"/>, no stack trace.</summary>
+    internal static void AssertOneLineError(Result result, string subject, int exitCode = 2)
+    {
+        Assert.Equal(exitCode, result.ExitCode);
+        var lines = result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, $"expected one line, got:\n{result.Stderr}");
+        Assert.StartsWith("error:", lines[0]);
+        Assert.Contains(subject, lines[0]);
+        Assert.DoesNotContain("   at ", result.Stderr + result.Stdout);
+    }
 }

@@ -56,13 +56,7 @@ public class CliTests
     [MemberData(nameof(BadInputs))]
     public void BadInputGetsOneLineErrorAndExitCode2(string arguments, string option)
     {
-        var result = CliRunner.Run(arguments.Split(' '));
-        Assert.Equal(2, result.ExitCode);
-        var lines = result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.True(lines.Length == 1, $"expected one line, got:\n{result.Stderr}");
-        Assert.StartsWith("error:", lines[0]);
-        Assert.Contains(option, lines[0]);
-        Assert.DoesNotContain("   at ", result.Stderr + result.Stdout);
+        CliRunner.AssertOneLineError(CliRunner.Run(arguments.Split(' ')), option);
     }
 
     [Fact]

@@ -102,13 +102,7 @@ public class TrainCliTests : IDisposable
     [MemberData(nameof(BadInputs))]
     public void BadInputGetsOneLineErrorAndExitCode2(string arguments, string option)
     {
-        var result = CliRunner.Run(arguments.Split(' '));
-        Assert.Equal(2, result.ExitCode);
-        var lines = result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.True(lines.Length == 1, $"expected one line, got:\n{result.Stderr}");
-        Assert.StartsWith("error:", lines[0]);
-        Assert.Contains(option, lines[0]);
-        Assert.DoesNotContain("   at ", result.Stderr + result.Stdout);
+        CliRunner.AssertOneLineError(CliRunner.Run(arguments.Split(' ')), option);
     }
 
     [Fact]
@@ -179,12 +173,8 @@ public class TrainCliTests : IDisposable
     public void DivergenceExitsWithCode3AndOneLine()
     {
         var result = CliRunner.Run(Small("nan", "--task", "sines", "--n0", "3", "--optimizer", "sgd", "--lr", "10000", "--dtype", "float32", "--epochs", "3"));
-        Assert.Equal(3, result.ExitCode);
-        var lines = result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.Contains("loss became", lines[0]);
-        Assert.Contains("last good checkpoint is epoch-", lines[0]);
-        Assert.DoesNotContain("   at ", result.Stderr + result.Stdout);
+        CliRunner.AssertOneLineError(result, "loss became", exitCode: 3);
+        Assert.Contains("last good checkpoint is epoch-", result.Stderr);
     }
 
     [Fact]
@@ -196,10 +186,7 @@ public class TrainCliTests : IDisposable
         File.WriteAllBytes(weights, File.ReadAllBytes(weights)[..100]);
         foreach (var args in new[] { new[] { "measure", "--checkpoint", weights }, ["train", "--resume", run] })
         {
-            var result = CliRunner.Run(args);
-            Assert.Equal(2, result.ExitCode);
-            Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-            Assert.Contains("corrupted or truncated", result.Stderr);
+            CliRunner.AssertOneLineError(CliRunner.Run(args), "corrupted or truncated");
         }
     }
 
