@@ -16,6 +16,7 @@
 import argparse
 import json
 import math
+import pickle
 import re
 import struct
 import sys
@@ -84,9 +85,13 @@ def check(args):
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     state = read_safetensors(args.network) if args.network.endswith(".safetensors") else torch.load(args.network, map_location="cpu")
-    f = make_network(linear_layers(state), device)
+    layers = linear_layers(state)
+    f = make_network(layers, device)
     with open(args.nodes) as handle:
         nodes = json.load(handle)
+    widths = [layers[0][0].shape[1]] + [w.shape[0] for w, _ in layers]
+    if list(nodes["widths"]) != widths:
+        raise ValueError(f"the nodes were exported from a network of widths {nodes['widths']}, but {args.network} has widths {widths}")
     x = torch.tensor(nodes["points"], dtype=torch.float64, device=device)
     u = torch.tensor(nodes["tangents"], dtype=torch.float64, device=device)  # [N, k, n0]
     k = u.shape[1]
@@ -117,6 +122,8 @@ def check(args):
 
 def make_pt(args):
     widths = [int(w) for w in args.widths.split(",")]
+    if len(widths) < 2 or min(widths) < 1:
+        raise ValueError(f"--widths needs at least two positive widths, got {args.widths}")
     torch.manual_seed(args.seed)
 
     class MLP(torch.nn.Module):
@@ -148,7 +155,12 @@ def main():
     m.add_argument("--widths", default="3,32,32,2")
     m.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    return check(args) if args.command == "check" else make_pt(args)
+    try:
+        return check(args) if args.command == "check" else make_pt(args)
+    except (OSError, ValueError, KeyError, RuntimeError, struct.error, pickle.UnpicklingError) as error:
+        # Bad input is exit code 2 with one line; 1 is reserved for a real disagreement.
+        print(f"error: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

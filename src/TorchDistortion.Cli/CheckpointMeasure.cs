@@ -31,6 +31,9 @@ internal static class CheckpointMeasure
         var quantiles = MeasureCommand.QuantilesOf(parse);
         int moments = MeasureCommand.MomentsOf(parse);
         string? export = parse.GetValue(MeasureCommand.ExportPoints);
+        foreach (var (file, option) in new[] { (output, "--output"), (export, "--export-points") })
+            if (file is not null && (Path.GetFullPath(file) == Path.GetFullPath(path) || Checkpoints.IsRunFile(file)))
+                throw new ArgumentException($"{option}: '{file}' is a file of the checkpoint or its run; choose another name");
 
         if (Directory.Exists(path))
         {
@@ -60,9 +63,10 @@ internal static class CheckpointMeasure
             {
                 MeasureCommand.CheckOutputFile(export, "--export-points");
                 if (geometry.Exact) throw new ArgumentException("--export-points exports quadrature nodes; drop --exact");
-                Files.WriteAtomically(export, ExportNodes(network, geometry, count, seed, path));
             }
             var row = Measure(network, Path.GetFileName(path), checkpoint?.Step, checkpoint?.Epoch, geometry, count, seed, moments, quantiles);
+            // Written only once the measurement has succeeded: a failed command leaves no file that looks complete.
+            if (export is not null) Files.WriteAtomically(export, ExportNodes(network, geometry, count, seed, path));
             MeasureCommand.Emit(Report([row], network.Spec, geometry, count, format, run: false, known: checkpoint is not null), output);
         }
         return 0;

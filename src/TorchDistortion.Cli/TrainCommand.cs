@@ -107,6 +107,8 @@ internal static class TrainCommand
         // --cw belongs to the schemes that take one; with several schemes the others keep their own variance.
         double? CwFor(string init) => init is "variance" or "orthogonal" || inits.Count == 1 ? parse.GetValue(CW) : null;
         foreach (var init in inits) InitScheme.Parse(init, CwFor(init));
+        if (parse.GetValue(CW) is not null && !inits.Any(i => i is "variance" or "orthogonal"))
+            throw new ArgumentException("--cw: none of the --init schemes takes C_W (variance, orthogonal)");
         var seeds = Cli.ParseList(parse.GetValue(SeedList)!, "--seeds", s => long.Parse(s, CultureInfo.InvariantCulture));
         if (seeds.Distinct().Count() != seeds.Count || inits.Distinct().Count() != inits.Count)
             throw new ArgumentException("--seeds and --init: each value once");
@@ -182,7 +184,9 @@ internal static class TrainCommand
                 $"{G(first.Length)} → {G(last.Length)}", first.Volume is null ? "-" : $"{G(first.Volume)} → {G(last.Volume)}",
                 r.TheoryVolume is null ? G(r.TheoryLength) : $"{G(r.TheoryLength)} / {G(r.TheoryVolume)}",
                 $"{first.DataPieces} → {last.DataPieces}",
-                Markup.Escape(r.Failure is not null ? "stopped" : r.ResumedFromStep > 0 ? $"resumed at step {r.ResumedFromStep}" : "done"));
+                Markup.Escape(r.Failure is not null ? "stopped"
+                    : r.ResumedFromStep == r.Settings.TotalSteps ? "already finished"
+                    : r.ResumedFromStep > 0 ? $"resumed at step {r.ResumedFromStep}" : "done"));
         }
         table.Caption("D: mean distortion of the probes, at initialization → now; data pieces: linear pieces on the data segment");
         var writer = new StringWriter();
@@ -224,7 +228,8 @@ internal static class TrainingFigures
             for (int g = 0; g < groups.Count; g++)
             {
                 var runs = groups[g].ToList();
-                string label = groups[g].Key + (runs.Count > 1 ? $" ({runs.Count} seeds)" : "");
+                int stopped = runs.Count(r => r.Failure is not null);
+                string label = groups[g].Key + (runs.Count > 1 ? $" ({runs.Count} seeds)" : "") + (stopped > 0 ? $", {stopped} stopped (diverged)" : "");
                 AddAcrossSeeds(series, summary, runs, groups[g].Key, q.Title, q.Value, label, SeriesStyle.Line, g);
                 if (tests.TryGetValue(q.Title, out var test))
                     AddAcrossSeeds(series, summary, runs, groups[g].Key, q.Title + " (test)", test, null, SeriesStyle.Dashed, g);
@@ -240,8 +245,15 @@ internal static class TrainingFigures
         }
         string subtitle = groups.Any(g => g.Count() > 1) ? "lines: mean over seeds; bands: ± 1 sd across seeds" : "one run per line";
         panels[0] = panels[0] with { Subtitle = subtitle };
-        FigureExporter.SaveGrid(panels, Path.Combine(folder, "training"), columns: 3);
-        Files.WriteAtomically(Path.Combine(folder, "summary.csv"), summary.ToString());
+        try
+        {
+            FigureExporter.SaveGrid(panels, Path.Combine(folder, "training"), columns: 3);
+            Files.WriteAtomically(Path.Combine(folder, "summary.csv"), summary.ToString());
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"--out: the figure or summary could not be written to '{folder}' ({e.Message.TrimEnd('.')}); the runs and their checkpoints are complete");
+        }
     }
 
     /// <summary>Mean (and, with several seeds, a ± 1 sd band) of a quantity at every step all runs of the group reached.</summary>

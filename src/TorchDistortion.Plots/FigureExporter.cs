@@ -149,6 +149,8 @@ public static class FigureExporter
             {
                 var line = new LineSeries
                 {
+                    // A line of one point draws nothing: give it a marker.
+                    MarkerType = points.Length == 1 ? MarkerType.Circle : MarkerType.None, MarkerFill = color, MarkerSize = 4,
                     Title = series.Title, Color = color, StrokeThickness = series.Style == SeriesStyle.Line ? 2 : 1.8,
                     LineStyle = series.Style switch { SeriesStyle.Dashed => LineStyle.Dash, SeriesStyle.Dotted => LineStyle.Dot, _ => LineStyle.Solid },
                 };
@@ -211,8 +213,15 @@ public static class FigureExporter
 
     private static void WriteAtomically(string path, Action<Stream> write)
     {
-        string temp = path + $".{Environment.ProcessId}.tmp";
-        using (var stream = File.Create(temp)) write(stream);
-        File.Move(temp, path, overwrite: true);
+        string temp = path + $".{Guid.NewGuid():N}.tmp";
+        try
+        {
+            using (var stream = File.Create(temp)) write(stream);
+            File.Move(temp, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
     }
 }

@@ -86,12 +86,20 @@ internal static class Checkpoints
         var found = new List<(string, CheckpointInfo)>();
         if (!Directory.Exists(folder)) return found;
         foreach (var path in Directory.EnumerateFiles(folder, "*.json"))
-        {
-            string file = Path.GetFileName(path);
-            if (!(file.StartsWith("epoch-") || file.StartsWith("step-"))) continue;
-            found.Add((path, ReadInfo(path)));
-        }
+            if (IsCheckpointFile(Path.GetFileName(path), ".json")) found.Add((path, ReadInfo(path)));
         return found.OrderBy(c => c.Item2.Step).ToList();
+    }
+
+    /// <summary>Whether a file name is one of a checkpoint's files: epoch-NNNN or step-NNNNNNNN with that extension.</summary>
+    internal static bool IsCheckpointFile(string name, string extension) =>
+        System.Text.RegularExpressions.Regex.IsMatch(name, @"^(epoch-[0-9]{4,}|step-[0-9]{8,})" + System.Text.RegularExpressions.Regex.Escape(extension) + "$");
+
+    /// <summary>Whether writing <paramref name="output"/> would replace a file of a run folder (a checkpoint, run.json, the history).</summary>
+    internal static bool IsRunFile(string output)
+    {
+        string full = Path.GetFullPath(output), name = Path.GetFileName(full);
+        if (!File.Exists(Path.Combine(Path.GetDirectoryName(full)!, RunFile))) return false;
+        return name is RunFile or "history.csv" or "history.json" || new[] { ".json", ".safetensors", ".optimizer" }.Any(e => IsCheckpointFile(name, e));
     }
 
     internal static CheckpointInfo ReadInfo(string sidecar)
@@ -99,13 +107,27 @@ internal static class Checkpoints
         try
         {
             var info = JsonSerializer.Deserialize<CheckpointInfo>(File.ReadAllText(sidecar), TrainSettings.Json);
-            if (info is null || info.Format != CheckpointInfo.FormatName || info.Settings is null || info.Widths is null || info.History is null)
-                throw new JsonException("not a checkpoint sidecar");
+            if (info is null || info.Format != CheckpointInfo.FormatName || info.Settings is null || info.Widths is null || info.History is null
+                || info.RunId is null || info.Weights is null || info.WeightsSha256 is null || info.OptimizerState is null || info.OptimizerSha256 is null)
+                throw new JsonException("fields are missing");
+            info.Settings.Validate();
             return info;
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or ArgumentException)
         {
-            throw new ArgumentException($"--checkpoint: sidecar '{sidecar}' is not a readable checkpoint description ({e.Message.Split('.')[0]})");
+            throw new ArgumentException($"--checkpoint: sidecar '{sidecar}' is not a readable checkpoint description ({e.Message.Split(". ")[0]})");
+        }
+    }
+
+    /// <summary>The run id that the run folder's run.json names, or null where the folder is not a run folder.</summary>
+    internal static string? RunIdOf(string folder)
+    {
+        string path = Path.Combine(folder, RunFile);
+        if (!File.Exists(path)) return null;
+        try { return JsonDocument.Parse(File.ReadAllText(path)).RootElement.GetProperty("run_id").GetString(); }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            throw new ArgumentException($"--checkpoint: '{path}' is not a readable run description");
         }
     }
 
@@ -117,11 +139,18 @@ internal static class Checkpoints
     {
         if (Directory.Exists(path)) throw new ArgumentException($"--checkpoint: '{path}' is a folder; give a checkpoint file (or use it as a run folder)");
         if (!File.Exists(path)) throw new ArgumentException($"--checkpoint: file '{path}' does not exist");
+        string extension = Path.GetExtension(path).ToLowerInvariant();
+        if (extension is not (".safetensors" or ".json" or ".pt" or ".pth" or ".bin"))
+            throw new ArgumentException($"--checkpoint: '{path}' is not a network file: give a .safetensors checkpoint (or its .json sidecar) or a PyTorch .pt/.pth state_dict");
         string sidecar = Path.ChangeExtension(path, ".json");
-        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) path = Path.ChangeExtension(path, ".safetensors");
-        if (File.Exists(sidecar) && sidecar != path)
+        if (extension == ".json" || (extension == ".safetensors" && File.Exists(sidecar)))
         {
+            if (!File.Exists(sidecar)) throw new ArgumentException($"--checkpoint: sidecar '{sidecar}' does not exist");
             var info = ReadInfo(sidecar);
+            string folder = Path.GetDirectoryName(Path.GetFullPath(sidecar))!;
+            // A checkpoint copied in from another run must not pass for one of this run.
+            if (RunIdOf(folder) is string runId && runId != info.RunId)
+                throw new ArgumentException($"--checkpoint: '{sidecar}' belongs to run {info.RunId}, not to {runId} of the folder it is in");
             string weights = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(sidecar))!, info.Weights);
             ReadVerified(weights, info.WeightsSha256);
             var spec = info.Settings.Network();
@@ -129,7 +158,7 @@ internal static class Checkpoints
                 throw new ArgumentException($"--checkpoint: sidecar '{sidecar}' is inconsistent: widths {string.Join(",", info.Widths)} against its settings {string.Join(",", spec.Widths)}");
             return (StateDicts.Load(weights, spec, dtype, device), info);
         }
-        if (File.Exists(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, RunFile)))
+        if (extension == ".safetensors" && File.Exists(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, RunFile)))
             throw new ArgumentException($"--checkpoint: '{path}' has no sidecar '{Path.GetFileName(sidecar)}': an incomplete checkpoint (the run was interrupted while writing it)");
         return (StateDicts.Load(path, null, dtype, device), null);
     }

@@ -67,6 +67,10 @@ internal static partial class StateDicts
     {
         var weightKeys = state.Keys.Where(k => k == "weight" || k.EndsWith(".weight") || k.EndsWith("_weight")).OrderBy(NaturalKey, StringComparer.Ordinal).ToList();
         if (weightKeys.Count == 0) throw new ArgumentException($"--checkpoint: '{path}' has no '*.weight' tensors; not an MLP state_dict");
+        // Names tell the order only when they differ by layer numbers alone (0.weight, 2.weight; fc1, fc2); a state_dict
+        // does not record the order of fc_in, fc_hidden, fc_out, and equal shapes would chain in any order.
+        if (weightKeys.Select(k => Digits().Replace(k, "#")).Distinct().Count() > 1)
+            throw new ArgumentException($"--checkpoint: cannot tell the layer order of '{path}' from the names {string.Join(", ", weightKeys.Take(4).Select(k => $"'{k}'"))}; the keys must differ only by layer numbers (e.g. 0.weight, 2.weight or fc1.weight, fc2.weight)");
         var used = new HashSet<string>();
         var weights = new List<Tensor>();
         var biases = new List<Tensor?>();
@@ -89,6 +93,9 @@ internal static partial class StateDicts
         if (extra.Count > 0)
             throw new ArgumentException($"--checkpoint: '{path}' also holds '{extra[0]}'{(extra.Count > 1 ? $" and {extra.Count - 1} more" : "")}; only plain Linear/ReLU MLPs can be measured");
         if (weights.Any(w => !w.is_floating_point())) throw new ArgumentException($"--checkpoint: '{path}' has non-floating-point weights");
+        // A NaN bias hides behind the ReLU mask (a silent distortion of 0), so every parameter must be finite.
+        foreach (var key in used)
+            if (!state[key].isfinite().all().item<bool>()) throw new ArgumentException($"--checkpoint: '{key}' in '{path}' holds NaN or infinite values");
         // Layers without bias get a zero bias when others have one: the same function.
         if (biases.Any(b => b is not null))
             for (int l = 0; l < biases.Count; l++) biases[l] ??= zeros(weights[l].shape[0], weights[l].dtype);

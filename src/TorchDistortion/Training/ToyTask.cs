@@ -62,8 +62,9 @@ public sealed record TaskSpec(
         if (Kind != TaskKind.Mixture && Classes != 2 && IsClassification) throw new ArgumentException("--classes applies to the mixture task only");
         if (TrainSize < 2 || TrainSize > 10_000_000) throw new ArgumentException($"--train-size must be between 2 and 10000000, got {TrainSize}");
         if (TestSize < 1 || TestSize > 10_000_000) throw new ArgumentException($"--test-size must be between 1 and 10000000, got {TestSize}");
-        if (!double.IsFinite(NoiseOrDefault) || NoiseOrDefault < 0) throw new ArgumentException($"--noise must be a finite number >= 0, got {NoiseOrDefault}");
-        if (TeacherWidth < 1 || TeacherDepth < 1) throw new ArgumentException("--teacher-width and --teacher-depth must be at least 1");
+        if (!(NoiseOrDefault >= 0 && NoiseOrDefault <= 1000)) throw new ArgumentException($"--noise must be between 0 and 1000, got {NoiseOrDefault}");
+        if (Kind == TaskKind.Teacher && (TeacherWidth < 1 || TeacherDepth < 1 || TeacherWidth > 65536 || TeacherDepth > 1000))
+            throw new ArgumentException("--teacher-width must be between 1 and 65536 and --teacher-depth between 1 and 1000");
         return this;
     }
 

@@ -61,7 +61,7 @@ public sealed record TrainSettings(
 
     public ScalarType ScalarType => DType == "float64" ? ScalarType.Float64 : ScalarType.Float32;
 
-    public int StepsPerEpoch => (Task.TrainSize + BatchSize - 1) / BatchSize;
+    public int StepsPerEpoch => (int)(((long)Task.TrainSize + BatchSize - 1) / BatchSize);
 
     public long TotalSteps => (long)StepsPerEpoch * Epochs;
 
@@ -72,15 +72,18 @@ public sealed record TrainSettings(
 
     public TrainSettings Validate()
     {
+        // A hand-edited run.json or sidecar may lack fields that the command line always fills.
+        if (Task is null || Init is null || Optimizer is null || DType is null)
+            throw new ArgumentException("settings: task, init, optimizer and dtype are required");
         Task.Validate();
         if (Width < 1 || Width > 65536) throw new ArgumentException($"--width must be between 1 and 65536, got {Width}");
         if (Depth < 1 || Depth > 1000) throw new ArgumentException($"--depth must be between 1 and 1000, got {Depth}");
         Network().Validate();
         if (Optimizer is not ("adam" or "sgd")) throw new ArgumentException($"--optimizer: unknown optimizer '{Optimizer}'; allowed: adam, sgd");
-        if (!(LearningRate > 0) || !double.IsFinite(LearningRate)) throw new ArgumentException($"--lr must be a positive number, got {LearningRate}");
+        if (!(LearningRate > 0 && LearningRate <= 1e30)) throw new ArgumentException($"--lr must be a positive number up to 1e30, got {LearningRate}");
         if (!(Momentum >= 0 && Momentum < 1)) throw new ArgumentException($"--momentum must be in [0, 1), got {Momentum}");
         if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new ArgumentException($"--weight-decay must be a finite number >= 0, got {WeightDecay}");
-        if (BatchSize < 1) throw new ArgumentException($"--batch-size must be at least 1, got {BatchSize}");
+        if (BatchSize < 1 || BatchSize > 10_000_000) throw new ArgumentException($"--batch-size must be between 1 and 10000000, got {BatchSize}");
         if (Epochs < 1 || Epochs > 1_000_000) throw new ArgumentException($"--epochs must be between 1 and 1000000, got {Epochs}");
         if (ProbeSteps < 0) throw new ArgumentException($"--probe-steps must be >= 0 (0 = every epoch), got {ProbeSteps}");
         if (Probes < 1 || Probes > 100_000) throw new ArgumentException($"--probes must be between 1 and 100000, got {Probes}");

@@ -83,7 +83,8 @@ public static class Trainer
         try { run = JsonSerializer.Deserialize<RunDescription>(File.ReadAllText(runFile), TrainSettings.Json); }
         catch (JsonException e) { throw new ArgumentException($"--resume: '{runFile}' is not readable ({e.Message.Split('.')[0]})"); }
         if (run?.Settings is null) throw new ArgumentException($"--resume: '{runFile}' holds no settings");
-        run.Settings.Validate();
+        try { run.Settings.Validate(); }
+        catch (ArgumentException e) { throw new ArgumentException($"--resume: '{runFile}' holds invalid settings ({e.Message})"); }
         if (run.Settings.RunId() != run.RunId) throw new ArgumentException($"--resume: '{runFile}' was edited: its settings no longer give run id {run.RunId}");
         Files.EnsureWritableFolder(folder, "--resume");
         return Continue(folder, run.RunId, run.Settings, device, progress, cancel);
@@ -104,6 +105,8 @@ public static class Trainer
         var testY = settings.Task.IsClassification ? data.TestY.to(target) : data.TestY.to(dtype, target);
         var probes = new Probes(settings, data, spec);
 
+        // Temporary files of a write that a kill interrupted: never part of a checkpoint, safe to drop.
+        foreach (var temp in Directory.EnumerateFiles(folder, ".*.tmp")) File.Delete(temp);
         var checkpoints = Checkpoints.List(folder);
         ReluNetwork net;
         var history = new List<HistoryRow>();
@@ -143,18 +146,31 @@ public static class Trainer
             double loss = TrainStep(net, optimizer, settings, trainX, trainY, order!.narrow(0, first, Math.Min(settings.BatchSize, settings.Task.TrainSize - first)));
             if (!double.IsFinite(loss))
             {
-                var last = Checkpoints.List(folder).LastOrDefault();
-                failure = $"the loss became {loss} at step {step + 1} (epoch {epoch + 1}); the last good checkpoint is {(last.Path is null ? "none" : Path.GetFileNameWithoutExtension(last.Path))} (try a smaller --lr)";
+                failure = Diverged($"the loss became {loss}", step + 1, epoch);
                 break;
             }
             step++;
             progress?.Stepped(step);
-            if (settings.IsEvaluationStep(step)) Record(Evaluate(step));
+            if (!settings.IsEvaluationStep(step)) continue;
+            var row = Evaluate(step);
+            // The step's update can make the weights non-finite although its own loss was finite: never checkpoint that.
+            if (!double.IsFinite(row.TrainLoss) || !double.IsFinite(row.TestLoss) || !double.IsFinite(row.Length))
+            {
+                failure = Diverged($"the evaluated loss became {row.TrainLoss}", step, epoch);
+                break;
+            }
+            Record(row);
         }
         order?.Dispose();
         var (theoryLength, theoryVolume) = probes.Theory();
         WriteHistory(folder, runId, settings, history, failure, theoryLength, theoryVolume);
         return new TrainingResult(runId, folder, settings, history, resumedFrom, failure, theoryLength, theoryVolume);
+
+        string Diverged(string what, long at, long epoch)
+        {
+            var last = Checkpoints.List(folder).LastOrDefault();
+            return $"{what} at step {at} (epoch {epoch + 1}); the last good checkpoint is {(last.Path is null ? "none" : Path.GetFileNameWithoutExtension(last.Path))} (try a smaller --lr)";
+        }
 
         HistoryRow Evaluate(long at)
         {
@@ -246,7 +262,8 @@ public static class Trainer
         private readonly long _seed = (long)(Seeds.Derive(settings.DataSeed, 0, ProbeStream) >> 1);
         private readonly (double[] Start, double[] End) _dataSegment = data.DataSegment();
         private readonly GeometrySpec _segments = new(GeometryKind.Segment, Points: 1, Size: 1.0, Exact: true);
-        private readonly GeometrySpec? _patches = spec.InputDim >= 2 && spec.OutputDim >= 2
+        // A 2-volume needs two dimensions everywhere: in the input, the output and every hidden layer.
+        private readonly GeometrySpec? _patches = spec.Widths.Min() >= 2
             ? new GeometrySpec(GeometryKind.Patch, settings.PatchPoints, K: 2, Size: 1.0) : null;
 
         internal HistoryRow Measure(ReluNetwork net, long step, double epoch, double trainLoss, double trainMetric, double testLoss, double testMetric)

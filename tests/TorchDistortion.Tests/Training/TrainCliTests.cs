@@ -90,6 +90,11 @@ public class TrainCliTests : IDisposable
         { "train --resume /nonexistent-run", "--resume" },
         { "train --resume /tmp --epochs 3", "--resume" },
         { "train --resume /tmp", "--resume" },
+        { "train --init he,lecun --cw 3", "--cw" },
+        { "train --lr 1e300", "--lr" },
+        { "train --batch-size 2147483647", "--batch-size" },
+        { "train --noise 1e308", "--noise" },
+        { "measure --checkpoint /etc/hostname.optimizer", "--checkpoint" },
         { "measure --checkpoint /nonexistent.safetensors", "--checkpoint" },
         { "measure --checkpoint /etc/hostname", "--checkpoint" },
         { "measure --checkpoint /tmp", "--checkpoint" },
@@ -184,6 +189,9 @@ public class TrainCliTests : IDisposable
         string run = Directory.GetDirectories(Path.Combine(_root, "corrupt")).Single();
         string weights = Path.Combine(run, "epoch-0002.safetensors");
         File.WriteAllBytes(weights, File.ReadAllBytes(weights)[..100]);
+        // Outputs may not replace the files of a run.
+        CliRunner.AssertOneLineError(CliRunner.Run("measure", "--checkpoint", Path.Combine(run, "epoch-0001.safetensors"), "--export-points", Path.Combine(run, "epoch-0001.json")), "--export-points");
+        CliRunner.AssertOneLineError(CliRunner.Run("measure", "--checkpoint", Path.Combine(run, "epoch-0001.safetensors"), "-o", Path.Combine(run, "run.json")), "--output");
         foreach (var args in new[] { new[] { "measure", "--checkpoint", weights }, ["train", "--resume", run] })
         {
             CliRunner.AssertOneLineError(CliRunner.Run(args), "corrupted or truncated");

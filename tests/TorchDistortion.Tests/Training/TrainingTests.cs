@@ -92,6 +92,8 @@ public class TrainingTests : IDisposable
     [InlineData("conv", "linear layers")]
     [InlineData("bias", "has shape")]
     [InlineData("none", "no '*.weight'")]
+    [InlineData("nan-bias", "NaN or infinite")]
+    [InlineData("unnumbered", "layer order")]
     public void StateDictsOfOtherModelsAreRefused(string defect, string message)
     {
         var state = new Dictionary<string, Tensor> { ["0.weight"] = zeros(4, 3), ["2.weight"] = zeros(2, 4) };
@@ -102,6 +104,9 @@ public class TrainingTests : IDisposable
             case "conv": state["0.weight"] = zeros(4, 3, 3, 3); break;
             case "bias": state["0.bias"] = zeros(3); break;
             case "none": state = new() { ["0.scale"] = zeros(3) }; break;
+            case "nan-bias": state["0.bias"] = tensor(new[] { 0f, float.NaN, 0f, 0f }); break;
+            // fc_in, fc_hidden, fc_out of equal shapes would chain in any order: names must number the layers.
+            case "unnumbered": state = new() { ["fc_in.weight"] = zeros(4, 4), ["fc_hidden.weight"] = zeros(4, 4), ["fc_out.weight"] = zeros(4, 4) }; break;
         }
         var error = Assert.Throws<ArgumentException>(() => StateDicts.Layers(state, "model.pt"));
         Assert.Contains(message, error.Message);
@@ -190,6 +195,35 @@ public class TrainingTests : IDisposable
         var (net, _) = Checkpoints.LoadNetwork(Path.ChangeExtension(last.Path, ".safetensors"), ScalarType.Float64);
         using (net)
             Assert.True(net.parameters().All(p => p.isfinite().all().item<bool>()), "the kept checkpoint holds finite weights");
+    }
+
+    [Fact]
+    public void NonFiniteWeightsAfterAStepAreNeverCheckpointed()
+    {
+        // One step per epoch with an absurd step size: the step's own loss is finite, the weights after it are not.
+        var settings = new TrainSettings(new TaskSpec(TaskKind.Spirals, TrainSize: 100, TestSize: 20), Width: 8, Depth: 2, LearningRate: 1e30,
+            BatchSize: 100, Epochs: 2, Probes: 2, PatchPoints: 2, DType: "float32");
+        var run = Trainer.Run(settings, _root);
+        Assert.NotNull(run.Failure);
+        Assert.Contains("epoch-0000", run.Failure);
+        Assert.All(run.History, row => Assert.True(double.IsFinite(row.TrainLoss) && double.IsFinite(row.Length)));
+        Assert.Single(Checkpoints.List(run.Folder));
+    }
+
+    [Fact]
+    public void CheckpointsOfAnotherRunAndStrayFilesAreTold()
+    {
+        var a = Trainer.Run(Small(epochs: 1), Path.Combine(_root, "a"));
+        var b = Trainer.Run(Small(epochs: 1) with { Seed = 9 }, Path.Combine(_root, "b"));
+        // A stray JSON whose name merely starts like a checkpoint's is not a sidecar.
+        File.WriteAllText(Path.Combine(a.Folder, "epoch-0001-points.json"), "{}");
+        Assert.Equal(2, Checkpoints.List(a.Folder).Count);
+        foreach (var file in Directory.GetFiles(b.Folder, "epoch-0001.*")) File.Copy(file, Path.Combine(a.Folder, Path.GetFileName(file)), overwrite: true);
+        var error = Assert.Throws<ArgumentException>(() => Checkpoints.LoadNetwork(Path.Combine(a.Folder, "epoch-0001.safetensors"), ScalarType.Float64));
+        Assert.Contains($"belongs to run {b.RunId}", error.Message);
+        Assert.Contains("not a network file", Assert.Throws<ArgumentException>(() => Checkpoints.LoadNetwork(Path.Combine(a.Folder, "epoch-0000.optimizer"), ScalarType.Float64)).Message);
+        Assert.True(Checkpoints.IsRunFile(Path.Combine(a.Folder, "epoch-0000.json")) && Checkpoints.IsRunFile(Path.Combine(a.Folder, "history.csv")));
+        Assert.False(Checkpoints.IsRunFile(Path.Combine(a.Folder, "nodes.json")));
     }
 
     [Fact]
