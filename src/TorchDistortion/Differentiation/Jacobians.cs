@@ -72,69 +72,118 @@ public static class Jacobians
         if (tangents.dim() != 4 || tangents.shape[0] != networks || tangents.shape[1] != points || tangents.shape[3] != x.shape[2])
             throw new ArgumentException($"tangents [{string.Join(",", tangents.shape)}] must be [K, B, k, n0] for points [{string.Join(",", x.shape)}]");
         using var scope = NewDisposeScope();
-        // Blocks of points small enough that a layer's state stays in cache: the masks and adds are memory-bound,
-        // and a state of (1 + k) x B x n floats far beyond the cache makes them dominate the matmuls.
-        long elementBytes = x.dtype == ScalarType.Float64 ? 8 : 4;
-        long widest = net.Spec.Widths.Max();
-        long block = Math.Max(64, CacheBytes / ((1 + k) * widest * elementBytes * networks));
-        // A contiguous transposed copy of each weight makes the matmuls about twice as fast; made once for all blocks.
-        var transposed = net.Weights.Select(w => w.detach().transpose(1, 2).contiguous()).ToArray();
-        if (points > block)
+        // Blocks of points, then groups of networks, small enough that a layer's state stays in cache: the masks and adds
+        // are memory-bound, and a state far beyond the cache makes them (and the small matmuls) run at memory speed.
+        // Grouping networks before splitting points also reads each network's weights once.
+        long rowBytes = (1 + k) * net.Spec.Widths.Max() * (x.dtype == ScalarType.Float64 ? 8 : 4);
+        long block = Math.Min(points, Math.Max(64, CacheBytes / rowBytes));
+        long groups = (networks * block * rowBytes + CacheBytes - 1) / CacheBytes;
+        long group = (networks + groups - 1) / groups;
+        bool single = networks == 1;
+        // BLAS takes the transposed weights as they are (a contiguous copy only pays for small matmuls over many blocks).
+        // One network runs on 2-D tensors: plain GEMMs, which can also read the inputs and write the results in place.
+        var weights = net.Weights.Select(w => single ? w.detach()[0].t() : w.detach().transpose(1, 2)).ToArray();
+        var biases = net.Biases.Select(b => single ? b?.detach()[0] : b?.detach().unsqueeze(1)).ToArray();
+        long outputs = net.Spec.OutputDim;
+        var output = empty([networks, points, outputs], x.dtype, x.device);
+        var product = empty([networks, points, k, outputs], x.dtype, x.device);
+        var fewestActive = trackActivity && weights.Length > 1 ? empty([networks, points], x.dtype, x.device) : null;
+        // A Scalar made implicitly per add_ is freed only by the GC; its small native chunks between the large states
+        // fragment the heap, which then grows (with page faults) instead of reusing freed states.
+        using var one = 1.ToScalar();
+        // Several threads only pay when each op is large: libgomp wakes its sleeping threads (OMP_WAIT_POLICY=PASSIVE)
+        // for every op, which costs more than splitting a small matmul or mask saves.
+        int threads = get_num_threads();
+        long work = group * block * (1 + k) * net.Spec.Widths.Max() * net.Spec.Widths.Max();
+        if (threads > 1 && work < ParallelWork) set_num_threads(1);
+        try
         {
-            var outputs = new List<Tensor>();
-            var products = new List<Tensor>();
-            var fewest = new List<Tensor>();
-            for (long first = 0; first < points; first += block)
-            {
-                long count = Math.Min(block, points - first);
-                using var blockScope = NewDisposeScope();
-                var (y, ju, active) = PropagateBlock(net, transposed, x.narrow(1, first, count), tangents.narrow(1, first, count), trackActivity);
-                outputs.Add(y.MoveToOuterDisposeScope());
-                products.Add(ju.MoveToOuterDisposeScope());
-                if (active is not null) fewest.Add(active.MoveToOuterDisposeScope());
-            }
-            return (cat(outputs, 1).MoveToOuterDisposeScope(), cat(products, 1).MoveToOuterDisposeScope(),
-                trackActivity ? cat(fewest, 1).MoveToOuterDisposeScope() : null);
+        for (long firstNetwork = 0; firstNetwork < networks; firstNetwork += group)
+        for (long first = 0; first < points; first += block)
+        {
+            using var blockScope = NewDisposeScope();
+            long size = Math.Min(group, networks - firstNetwork), count = Math.Min(block, points - first);
+            // Each block reads its slice of the inputs and writes its slice of the results.
+            Tensor Slice(Tensor t) => single ? t[0].narrow(0, first, count) : t.narrow(0, firstNetwork, size).narrow(1, first, count);
+            PropagateBlock(size == networks ? weights : weights.Select(w => w.narrow(0, firstNetwork, size)).ToArray(),
+                size == networks ? biases : biases.Select(b => b?.narrow(0, firstNetwork, size)).ToArray(),
+                Slice(x), Slice(tangents), Slice(output), Slice(product), fewestActive is null ? null : Slice(fewestActive), one);
         }
-        var (output, product, fewestActive) = PropagateBlock(net, transposed, x, tangents, trackActivity);
-        return (output.MoveToOuterDisposeScope(), product.MoveToOuterDisposeScope(), fewestActive?.MoveToOuterDisposeScope());
+        }
+        finally { if (get_num_threads() != threads) set_num_threads(threads); }
+        return (output.MoveToOuterDisposeScope(), product.MoveToOuterDisposeScope(), fewestActive?.to(int64).MoveToOuterDisposeScope());
     }
 
-    /// <summary>Bytes of one layer's state that keep the elementwise work in cache.</summary>
-    private const long CacheBytes = 1 << 20;
+    /// <summary>Multiply-adds of one block's matmul below which one thread is faster than several.</summary>
+    private const long ParallelWork = 1L << 26; // measured: width 1024 gains from two threads, width 256 loses
 
-    private static (Tensor Output, Tensor JacobianTangents, Tensor? FewestActive) PropagateBlock(ReluNetwork net, Tensor[] transposed,
-        Tensor x, Tensor tangents, bool trackActivity)
+    /// <summary>Bytes of one layer's state that keep the elementwise work in cache.</summary>
+    private const long CacheBytes = 512 << 10; // a state, the next one and the mask fit a 2 MiB L2
+
+    /// <summary>
+    /// One block through all layers: x [K, B, n0] and U [K, B, k, n0] (one network: without K) to y and JU, written into
+    /// <paramref name="output"/> and <paramref name="product"/>; with <paramref name="fewestActive"/> given, the fewest
+    /// active neurons over the hidden layers.
+    /// </summary>
+    private static void PropagateBlock(Tensor[] weights, Tensor?[] biases, Tensor x, Tensor tangents, Tensor output, Tensor product,
+        Tensor? fewestActive, Scalar one)
     {
-        Tensor? fewestActive = null;
-        long networks = x.shape[0], points = x.shape[1], k = tangents.shape[2];
-        // Layout [K, 1 + k, B, n]: block 0 holds the points, blocks 1..k the tangents, each block contiguous, so the
-        // bias, the activation test and the mask run on contiguous memory and one batched matmul serves all blocks.
-        var state = cat([x.unsqueeze(1), tangents.transpose(1, 2)], 1);
-        int depth = transposed.Length;
+        bool single = x.dim() == 2;
+        int rows = single ? 0 : 1; // the dimension of points
+        long points = x.shape[rows], k = tangents.shape[rows + 1];
+        int depth = weights.Length;
+        // State [K, (1 + k) B, n]: rows 0..B-1 hold the points, rows (1 + j) B.. tangent j. Each block is contiguous, so the
+        // bias, the activation test and the mask run on contiguous memory, and one matmul serves all blocks.
+        Tensor? state = null;
         for (int l = 0; l < depth; l++)
         {
-            long fanIn = transposed[l].shape[1], fanOut = transposed[l].shape[2];
-            // One network: a plain mm (a single GEMM rather than a batch of one).
-            var next = (networks == 1
-                ? state.view((1 + k) * points, fanIn).mm(transposed[l].squeeze(0))
-                : bmm(state.view(networks, (1 + k) * points, fanIn), transposed[l])).view(networks, 1 + k, points, fanOut);
-            var preActivation = next.select(1, 0);
-            if (net.Biases[l] is Tensor bias) preActivation.add_(bias.detach().unsqueeze(1));
-            if (l < depth - 1)
+            bool last = l == depth - 1;
+            Tensor next;
+            if (single && (l == 0 || last))
             {
-                var active = preActivation.gt(0);
-                if (trackActivity)
+                // One network: 1 + k GEMMs read the inputs (tangent j is a strided slice) and write the results in
+                // place, so neither the inputs nor the results are copied between layouts.
+                next = last ? output : empty([(1 + k) * points, weights[l].shape[1]], x.dtype, x.device);
+                for (long j = 0; j <= k; j++)
                 {
-                    var count = active.sum(-1L);
-                    fewestActive = fewestActive is null ? count : minimum(fewestActive, count);
+                    using var source = l == 0 ? (j == 0 ? x.alias() : tangents.select(1, j - 1)) : state!.narrow(0, j * points, points);
+                    using var target = last ? (j == 0 ? output.alias() : product.select(1, j - 1)) : next.narrow(0, j * points, points);
+                    target.addmm_(source, weights[l], 0, 1);
                 }
-                next.narrow(1, 1, k).mul_(active.unsqueeze(1));
-                preActivation.relu_();
             }
+            else
+            {
+                if (state is null)
+                    using (var joined = cat([x.unsqueeze(1), tangents.transpose(1, 2)], 1))
+                        state = joined.flatten(1, 2);
+                next = single ? state.mm(weights[l]) : bmm(state, weights[l]);
+            }
+            // Freed at once, so the allocator hands the same cache-hot memory to the next layer instead of fresh pages.
+            state?.Dispose();
             state = next;
+            using (var preActivation = next.narrow(rows, 0, points))
+            {
+                if (biases[l] is Tensor bias) preActivation.add_(bias, one);
+                if (last) break;
+                // The mask 1[z > 0] as a float tensor, sign(relu(z)): comparisons and bool masks run about 10x slower than
+                // float elementwise ops in libtorch's CPU kernels, and a float mask multiplies without type promotion.
+                using var active = preActivation.relu_().sign();
+                using (var masked = next.narrow(rows, points, k * points))
+                using (var blocks = k == 1 ? masked.alias() : masked.unflatten(rows, [k, points]))
+                using (var mask = k == 1 || single ? active.alias() : active.unsqueeze(1))
+                    blocks.mul_(mask);
+                if (fewestActive is not null)
+                {
+                    using var count = active.sum(-1L);
+                    if (l == 0) fewestActive.copy_(count);
+                    else using (var least = minimum(fewestActive, count)) fewestActive.copy_(least);
+                }
+            }
         }
-        return (state.select(1, 0).contiguous(), state.narrow(1, 1, k).transpose(1, 2).contiguous(), fewestActive);
+        if (single) return; // the last layer wrote the results
+        using (var y = state!.narrow(1, 0, points)) output.copy_(y);
+        using (var ju = state.narrow(1, points, k * points).unflatten(1, [k, points])) product.copy_(ju.transpose(1, 2));
+        state.Dispose();
     }
 
     /// <summary>
