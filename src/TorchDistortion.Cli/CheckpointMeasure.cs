@@ -47,7 +47,6 @@ internal static class CheckpointMeasure
                 var (net, _) = Checkpoints.LoadNetwork(file, dtype, device);
                 using (net)
                 {
-                    geometry.Validate(net.Spec.Widths);
                     spec = net.Spec;
                     rows.Add(Measure(net, Path.GetFileNameWithoutExtension(file), info.Step, info.Epoch, geometry, count, seed, moments, quantiles));
                 }
@@ -58,7 +57,6 @@ internal static class CheckpointMeasure
         var (network, checkpoint) = Checkpoints.LoadNetwork(path, dtype, device);
         using (network)
         {
-            geometry.Validate(network.Spec.Widths);
             if (export is not null)
             {
                 MeasureCommand.CheckOutputFile(export, "--export-points");
@@ -111,8 +109,7 @@ internal static class CheckpointMeasure
                 return JsonSerializer.Serialize(document, TrainSettings.Json) + "\n";
             default:
                 var writer = new StringWriter();
-                var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(writer), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
-                console.Profile.Width = 140;
+                var console = Reports.PlainConsole(writer, 140);
                 console.WriteLine($"{quantity} of {count} random {geometry} on {(run ? "each checkpoint of a run" : "one saved network")}");
                 console.WriteLine($"network: {spec}");
                 var table = new Table().AddColumns("checkpoint", "epoch", "mean", "± s.e.", "std", "median", "q5 .. q95");

@@ -99,12 +99,8 @@ internal static class MeasureCommand
 
     private static Measurement.Measurement WithProgress(MeasureSettings settings)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         Measurement.Measurement? result = null;
-        console.Progress()
-            .AutoClear(true)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .Start(context =>
+        SweepProgress.OnStderr().Start(context =>
             {
                 var task = context.AddTask("networks", maxValue: settings.Networks);
                 result = Distortion.Measure(settings, done => task.Value = done);

@@ -88,9 +88,8 @@ internal static class Reports
     internal static string Table(Measurement.Measurement m, RuntimeInfo info, bool toConsole)
     {
         var writer = new StringWriter();
-        var console = toConsole ? AnsiConsole.Console
-            : AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(writer), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
-        if (!toConsole || Console.IsOutputRedirected) console.Profile.Width = 120; // no terminal to fit
+        var console = toConsole ? AnsiConsole.Console : PlainConsole(writer, 120);
+        if (toConsole && Console.IsOutputRedirected) console.Profile.Width = 120; // no terminal to fit
         var s = m.Settings;
         string quantity = s.Geometry.IsCurve ? "length distortion" : $"{s.Geometry.K}-volume distortion";
         console.MarkupLine($"[bold]{quantity}[/] of {s.Networks} random networks");
@@ -125,6 +124,14 @@ internal static class Reports
         if (m.Regions is { } regions)
             console.WriteLine($"linear regions crossed per unit input length: {G(regions.Mean)} ± {G(regions.StdErr)} (median {G(regions.Median)})");
         return writer.ToString();
+    }
+
+    /// <summary>A console that renders tables as plain text (no colour, no escape codes) into <paramref name="writer"/>.</summary>
+    internal static IAnsiConsole PlainConsole(TextWriter writer, int width)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(writer), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
+        console.Profile.Width = width;
+        return console;
     }
 
     private static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);

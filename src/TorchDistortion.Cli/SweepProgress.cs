@@ -16,11 +16,7 @@ internal sealed class SweepProgress : SweepRunner.IProgress
     internal static void Show(bool enabled, Action<SweepProgress?> work)
     {
         if (!enabled) { work(null); return; }
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        console.Progress()
-            .AutoClear(true)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .Start(context =>
+        OnStderr().Start(context =>
             {
                 var progress = new SweepProgress
                 {
@@ -33,6 +29,12 @@ internal sealed class SweepProgress : SweepRunner.IProgress
     }
 
     private ProgressContext? Context { get; set; }
+
+    /// <summary>The progress display every command uses: on stderr (stdout stays for results), cleared when done, with time left.</summary>
+    internal static Progress OnStderr() =>
+        AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }).Progress()
+            .AutoClear(true)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn());
 
     /// <summary>Names the stage (e.g. the figure being computed) in the overall line.</summary>
     internal void Stage(string name)

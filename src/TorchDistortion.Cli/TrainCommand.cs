@@ -131,11 +131,7 @@ internal static class TrainCommand
     private static void WithProgress(bool enabled, int runs, Action<Trainer.IProgress?> work)
     {
         if (!enabled) { work(null); return; }
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        console.Progress()
-            .AutoClear(true)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .Start(context => work(new TrainProgress(context.AddTask("runs", maxValue: runs), context.AddTask("steps", maxValue: 1))));
+        SweepProgress.OnStderr().Start(context => work(new TrainProgress(context.AddTask("runs", maxValue: runs), context.AddTask("steps", maxValue: 1))));
     }
 
     /// <summary>Progress lines: runs done, and the current run's steps with its latest loss, metric and distortion.</summary>
@@ -190,8 +186,7 @@ internal static class TrainCommand
         }
         table.Caption("D: mean distortion of the probes, at initialization → now; data pieces: linear pieces on the data segment");
         var writer = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(writer), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
-        console.Profile.Width = Console.IsOutputRedirected ? 200 : Math.Max(Console.WindowWidth, 120);
+        var console = Reports.PlainConsole(writer, Console.IsOutputRedirected ? 200 : Math.Max(Console.WindowWidth, 120));
         console.Write(table);
         return writer.ToString();
     }

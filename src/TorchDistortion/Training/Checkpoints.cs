@@ -152,11 +152,11 @@ internal static class Checkpoints
             if (RunIdOf(folder) is string runId && runId != info.RunId)
                 throw new ArgumentException($"--checkpoint: '{sidecar}' belongs to run {info.RunId}, not to {runId} of the folder it is in");
             string weights = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(sidecar))!, info.Weights);
-            ReadVerified(weights, info.WeightsSha256);
+            byte[] verified = ReadVerified(weights, info.WeightsSha256);
             var spec = info.Settings.Network();
             if (!spec.Widths.SequenceEqual(info.Widths))
                 throw new ArgumentException($"--checkpoint: sidecar '{sidecar}' is inconsistent: widths {string.Join(",", info.Widths)} against its settings {string.Join(",", spec.Widths)}");
-            return (StateDicts.Load(weights, spec, dtype, device), info);
+            return (StateDicts.Load(weights, spec, dtype, device, verified), info);
         }
         if (extension == ".safetensors" && File.Exists(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, RunFile)))
             throw new ArgumentException($"--checkpoint: '{path}' has no sidecar '{Path.GetFileName(sidecar)}': an incomplete checkpoint (the run was interrupted while writing it)");

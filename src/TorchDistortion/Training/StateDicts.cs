@@ -12,20 +12,25 @@ namespace TorchDistortion.Training;
 /// </summary>
 internal static partial class StateDicts
 {
-    /// <summary>The tensors of a safetensors or .pt/.pth file, by name. Unreadable files are an <see cref="ArgumentException"/> naming the file.</summary>
-    internal static Dictionary<string, Tensor> Read(string path)
+    /// <summary>
+    /// The tensors of a safetensors or .pt/.pth file, by name: read from <paramref name="contents"/> when given (bytes already
+    /// verified against a sidecar, so what was checked is what loads), else from the file. Unreadable contents are an
+    /// <see cref="ArgumentException"/> naming the file.
+    /// </summary>
+    internal static Dictionary<string, Tensor> Read(string path, byte[]? contents = null)
     {
-        if (!File.Exists(path)) throw new ArgumentException($"--checkpoint: file '{path}' does not exist");
+        if (contents is null && !File.Exists(path)) throw new ArgumentException($"--checkpoint: file '{path}' does not exist");
         string extension = Path.GetExtension(path).ToLowerInvariant();
         try
         {
+            using Stream stream = contents is null ? File.OpenRead(path) : new MemoryStream(contents, writable: false);
             switch (extension)
             {
                 case ".safetensors":
-                    CheckSafetensorsSize(path);
-                    return Safetensors.LoadStateDict(path);
+                    CheckSafetensorsSize(stream);
+                    return Safetensors.LoadStateDict(stream, leaveOpen: true);
                 case ".pt" or ".pth" or ".bin":
-                    var table = PyTorchUnpickler.UnpickleStateDict(path);
+                    var table = PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: true);
                     var state = new Dictionary<string, Tensor>();
                     foreach (DictionaryEntry entry in table)
                         if (entry.Value is Tensor t) state[entry.Key.ToString()!] = t;
@@ -42,10 +47,9 @@ internal static partial class StateDicts
     }
 
     /// <summary>A safetensors file must be as long as its header says; a truncated one is refused before any tensor is read.</summary>
-    private static void CheckSafetensorsSize(string path)
+    private static void CheckSafetensorsSize(Stream stream)
     {
-        using var stream = File.OpenRead(path);
-        var reader = new BinaryReader(stream);
+        var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
         if (stream.Length < 8) throw new InvalidDataException("shorter than its 8-byte header length");
         ulong headerLength = reader.ReadUInt64();
         if (headerLength > (ulong)(stream.Length - 8)) throw new InvalidDataException("the header runs past the end of the file");
@@ -56,6 +60,7 @@ internal static partial class StateDicts
                 end = Math.Max(end, entry.Value.GetProperty("data_offsets")[1].GetInt64());
         if (8 + (long)headerLength + end != stream.Length)
             throw new InvalidDataException($"{stream.Length} bytes where the header describes {8 + (long)headerLength + end}");
+        stream.Position = 0;
     }
 
     /// <summary>
@@ -105,10 +110,10 @@ internal static partial class StateDicts
     }
 
     /// <summary>Loads a state_dict file as one network with <paramref name="spec"/>'s shape, or, without a spec, the shape the file defines.</summary>
-    internal static ReluNetwork Load(string path, NetworkSpec? spec, ScalarType dtype, Device? device = null)
+    internal static ReluNetwork Load(string path, NetworkSpec? spec, ScalarType dtype, Device? device = null, byte[]? contents = null)
     {
         using var scope = NewDisposeScope();
-        var state = Read(path);
+        var state = Read(path, contents);
         var (widths, weights, biases) = Layers(state, path);
         spec ??= new NetworkSpec(widths, InitScheme.Parse("he"), Bias: biases[0] is not null);
         if (!spec.Widths.SequenceEqual(widths))

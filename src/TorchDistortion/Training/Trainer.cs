@@ -104,6 +104,7 @@ public static class Trainer
         var trainY = settings.Task.IsClassification ? data.TrainY.to(target) : data.TrainY.to(dtype, target);
         var testY = settings.Task.IsClassification ? data.TestY.to(target) : data.TestY.to(dtype, target);
         var probes = new Probes(settings, data, spec);
+        var (theoryLength, theoryVolume) = probes.Theory();
 
         // Temporary files of a write that a kill interrupted: never part of a checkpoint, safe to drop.
         foreach (var temp in Directory.EnumerateFiles(folder, ".*.tmp")) File.Delete(temp);
@@ -162,7 +163,6 @@ public static class Trainer
             Record(row);
         }
         order?.Dispose();
-        var (theoryLength, theoryVolume) = probes.Theory();
         WriteHistory(folder, runId, settings, history, failure, theoryLength, theoryVolume);
         return new TrainingResult(runId, folder, settings, history, resumedFrom, failure, theoryLength, theoryVolume);
 
@@ -184,7 +184,6 @@ public static class Trainer
         {
             history.Add(row);
             Checkpoints.Save(folder, runId, settings, row.Step, net, optimizer, history, device);
-            var (theoryLength, theoryVolume) = probes.Theory();
             WriteHistory(folder, runId, settings, history, null, theoryLength, theoryVolume);
             progress?.Evaluated(row);
         }
