@@ -56,16 +56,19 @@ public static class Jacobians
     /// </summary>
     public static (Tensor Output, Tensor JacobianTangents) TangentPropagation(ReluNetwork net, Tensor x, Tensor tangents)
     {
-        var (output, product, _) = TangentPropagation(net, x, tangents, trackActivity: false);
+        var (output, product, _, _) = TangentPropagation(net, x, tangents, frame: false);
         return (output, product);
     }
 
     /// <summary>
-    /// As <see cref="TangentPropagation(ReluNetwork, Tensor, Tensor)"/>; with <paramref name="trackActivity"/> also the
-    /// fewest active neurons over the hidden layers at each point [K, B]: J U has rank below k exactly when that is below k,
-    /// which rounding in the determinant cannot tell.
+    /// As <see cref="TangentPropagation(ReluNetwork, Tensor, Tensor)"/>; with <paramref name="frame"/> the k tangents are
+    /// carried as a frame for k-volumes: re-orthonormalised after every hidden layer (modified Gram-Schmidt), the log of
+    /// each step's scale summed into LogScale [K, B] (float64), so vol(J U) = exp(LogScale) vol(returned block). Without it
+    /// the columns of a deep, narrow product align until their Gram determinant is rounding noise. FewestActive [K, B] is
+    /// the fewest active neurons over the hidden layers: J U has rank below k exactly when that is below k, which rounding
+    /// cannot tell.
     /// </summary>
-    internal static (Tensor Output, Tensor JacobianTangents, Tensor? FewestActive) TangentPropagation(ReluNetwork net, Tensor x, Tensor tangents, bool trackActivity)
+    internal static (Tensor Output, Tensor JacobianTangents, Tensor? FewestActive, Tensor? LogScale) TangentPropagation(ReluNetwork net, Tensor x, Tensor tangents, bool frame)
     {
         net.CheckInput(x, 3);
         long networks = x.shape[0], points = x.shape[1], k = tangents.shape[2];
@@ -87,7 +90,9 @@ public static class Jacobians
         long outputs = net.Spec.OutputDim;
         var output = empty([networks, points, outputs], x.dtype, x.device);
         var product = empty([networks, points, k, outputs], x.dtype, x.device);
-        var fewestActive = trackActivity && weights.Length > 1 ? empty([networks, points], x.dtype, x.device) : null;
+        bool hidden = frame && weights.Length > 1;
+        var fewestActive = hidden ? empty([networks, points], x.dtype, x.device) : null;
+        var logScale = hidden && k > 1 ? zeros([networks, points], float64, x.device) : null;
         // A Scalar made implicitly per add_ is freed only by the GC; its small native chunks between the large states
         // fragment the heap, which then grows (with page faults) instead of reusing freed states.
         using var one = 1.ToScalar();
@@ -107,11 +112,13 @@ public static class Jacobians
             Tensor Slice(Tensor t) => single ? t[0].narrow(0, first, count) : t.narrow(0, firstNetwork, size).narrow(1, first, count);
             PropagateBlock(size == networks ? weights : weights.Select(w => w.narrow(0, firstNetwork, size)).ToArray(),
                 size == networks ? biases : biases.Select(b => b?.narrow(0, firstNetwork, size)).ToArray(),
-                Slice(x), Slice(tangents), Slice(output), Slice(product), fewestActive is null ? null : Slice(fewestActive), one);
+                Slice(x), Slice(tangents), Slice(output), Slice(product), fewestActive is null ? null : Slice(fewestActive),
+                logScale is null ? null : Slice(logScale), one);
         }
         }
         finally { if (get_num_threads() != threads) set_num_threads(threads); }
-        return (output.MoveToOuterDisposeScope(), product.MoveToOuterDisposeScope(), fewestActive?.to(int64).MoveToOuterDisposeScope());
+        return (output.MoveToOuterDisposeScope(), product.MoveToOuterDisposeScope(), fewestActive?.to(int64).MoveToOuterDisposeScope(),
+            logScale?.MoveToOuterDisposeScope());
     }
 
     /// <summary>Multiply-adds of one block's matmul below which one thread is faster than several.</summary>
@@ -123,10 +130,11 @@ public static class Jacobians
     /// <summary>
     /// One block through all layers: x [K, B, n0] and U [K, B, k, n0] (one network: without K) to y and JU, written into
     /// <paramref name="output"/> and <paramref name="product"/>; with <paramref name="fewestActive"/> given, the fewest
-    /// active neurons over the hidden layers.
+    /// active neurons over the hidden layers; with <paramref name="logScale"/> given, the tangents re-orthonormalised after
+    /// each hidden layer and the logs of the scales removed added to it.
     /// </summary>
     private static void PropagateBlock(Tensor[] weights, Tensor?[] biases, Tensor x, Tensor tangents, Tensor output, Tensor product,
-        Tensor? fewestActive, Scalar one)
+        Tensor? fewestActive, Tensor? logScale, Scalar one)
     {
         bool single = x.dim() == 2;
         int rows = single ? 0 : 1; // the dimension of points
@@ -179,11 +187,38 @@ public static class Jacobians
                     else using (var least = minimum(fewestActive, count)) fewestActive.copy_(least);
                 }
             }
+            if (logScale is not null)
+                using (var masked = next.narrow(rows, points, k * points))
+                using (var blocks = masked.unflatten(rows, [k, points]))
+                    Orthonormalize(blocks, rows, logScale);
         }
         if (single) return; // the last layer wrote the results
         using (var y = state!.narrow(1, 0, points)) output.copy_(y);
         using (var ju = state.narrow(1, points, k * points).unflatten(1, [k, points])) product.copy_(ju.transpose(1, 2));
         state.Dispose();
+    }
+
+    /// <summary>
+    /// Modified Gram-Schmidt on the k tangent rows of <paramref name="blocks"/> ([K, k, B, n], or [k, B, n] with
+    /// <paramref name="dim"/> 0), in place, adding log |diag R| per point to <paramref name="logScale"/>. A row that is
+    /// exactly zero stays zero and adds -inf: the volume is then exactly 0.
+    /// </summary>
+    private static void Orthonormalize(Tensor blocks, int dim, Tensor logScale)
+    {
+        long k = blocks.shape[dim];
+        for (long j = 0; j < k; j++)
+        {
+            using var scope = NewDisposeScope();
+            var row = blocks.select(dim, j);
+            for (long i = 0; i < j; i++)
+            {
+                var previous = blocks.select(dim, i);
+                row.sub_(previous * (previous * row).sum(-1L, keepdim: true));
+            }
+            var norm = linalg.vector_norm(row, dims: [-1L], keepdim: true);
+            row.div_(norm.clamp_min(double.Epsilon));
+            logScale.add_(norm.squeeze(-1).to(float64).log_());
+        }
     }
 
     /// <summary>

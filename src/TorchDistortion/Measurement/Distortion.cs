@@ -173,11 +173,11 @@ public static class Distortion
         long k = tangents.shape[2];
         if (method == JacobianMethod.TangentPropagation && k > 1 && net.Spec.Depth > 1)
         {
-            // A k-volume is exactly 0 where some hidden layer has fewer than k active neurons; the determinant of the
-            // rank-deficient Gram would only show rounding noise there.
-            var (output, product, fewest) = stages.Time("jacobian engine", () => Jacobians.TangentPropagation(net, points, tangents, trackActivity: true));
+            // The frame is re-orthonormalised through the layers (its scale kept in log space). A k-volume is exactly 0 where
+            // some hidden layer has fewer than k active neurons; the determinant there would only show rounding noise.
+            var (output, product, fewest, logScale) = stages.Time("jacobian engine", () => Jacobians.TangentPropagation(net, points, tangents, frame: true));
             output.Dispose();
-            return stages.Time("volumes and logs", () => LogVolumes(product).masked_fill(fewest!.lt(k), double.NegativeInfinity));
+            return stages.Time("volumes and logs", () => LogVolumes(product).add_(logScale!).masked_fill_(fewest!.lt(k), double.NegativeInfinity));
         }
         var image = stages.Time("jacobian engine", () => Jacobians.Apply(net, method, points, tangents));
         return stages.Time("volumes and logs", () => LogVolumes(image));
@@ -251,24 +251,21 @@ public static class Distortion
     }
 
     /// <summary>
-    /// log sqrt(det(A A^T)) for row blocks A [..., k, n] in float64. A is scaled by its largest entry first,
-    /// so the Gram matrix neither underflows nor overflows: vol(sA) = s^k vol(A).
+    /// log sqrt(det(A A^T)) for row blocks A [..., k, n] in float64, as the sum of log |diag R| of A^T = QR: the
+    /// Gram determinant would square the block's condition number and round nearly parallel rows to 0. A is scaled by its
+    /// largest entry first, so nothing underflows or overflows: vol(sA) = s^k vol(A).
     /// </summary>
     internal static Tensor LogVolumes(Tensor rows)
     {
+        using var scope = NewDisposeScope();
         var a = rows.to(float64);
         long k = a.shape[^2];
         var scale = a.abs().amax([-2, -1], keepdim: true);
         var scaled = a / scale.clamp_min(double.Epsilon);
-        var gram = matmul(scaled, scaled.transpose(-1, -2));
-        Tensor logDet;
-        if (k == 1) logDet = gram.squeeze(-1).squeeze(-1).log();
-        else
-        {
-            var (sign, logAbsDet) = linalg.slogdet(gram);
-            logDet = logAbsDet.masked_fill(sign.le(0), double.NegativeInfinity);
-        }
-        return 0.5 * logDet + k * scale.squeeze(-1).squeeze(-1).log();
+        var logScale = k * scale.squeeze(-1).squeeze(-1).log();
+        if (k == 1) return (linalg.vector_norm(scaled.squeeze(-2), dims: [-1L]).log() + logScale).MoveToOuterDisposeScope();
+        var (_, r) = linalg.qr(scaled.transpose(-1, -2));
+        return (r.diagonal(0, -2, -1).abs().log().sum(-1L) + logScale).MoveToOuterDisposeScope();
     }
 
     internal static Device ResolveDevice(string name) => name.ToLowerInvariant() switch

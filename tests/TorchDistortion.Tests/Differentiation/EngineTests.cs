@@ -1,4 +1,5 @@
 using TorchDistortion.Differentiation;
+using TorchDistortion.Measurement;
 using TorchDistortion.Networks;
 using static TorchSharp.torch;
 
@@ -35,6 +36,17 @@ public class EngineTests
             Assert.True((product - reverse).abs().max().item<double>() < 1e-10, "tangent propagation vs reverse mode");
             Assert.True((output - net.forward(x)).abs().max().item<double>() < 1e-10, "output vs forward");
         }
+        // The re-orthonormalised frame keeps the volume: exp(LogScale) vol(block) = vol(J U) wherever J U has full rank.
+        var (_, frameBlock, fewest, logScale) = Jacobians.TangentPropagation(net, x, u, frame: true);
+        if (k == 1 || spec.Depth == 1) return;
+        using (no_grad())
+        {
+            var viaFrame = Distortion.LogVolumes(frameBlock) + logScale!;
+            var direct = Distortion.LogVolumes(reverse);
+            var fullRank = fewest!.ge(k);
+            Assert.True(fullRank.sum().item<long>() > points / 2, "most points have full rank");
+            Assert.True((viaFrame - direct).abs().masked_select(fullRank).max().item<double>() < 1e-9, "log-volume via the frame vs reverse mode");
+        }
     }
 
     [Fact]
@@ -47,12 +59,12 @@ public class EngineTests
         var g = new Generator(9);
         var x = randn([networks, points, spec.InputDim], generator: g);
         var u = randn([networks, points, k, spec.InputDim], generator: g);
-        var (_, whole, fewest) = Jacobians.TangentPropagation(ensemble, x, u, trackActivity: true);
+        var (_, whole, fewest, _) = Jacobians.TangentPropagation(ensemble, x, u, frame: true);
         for (int i = 0; i < networks; i += 5)
         {
             using var single = ReluNetwork.Create(spec, 1, seed: 4, firstIndex: i, dtype: ScalarType.Float32);
-            var (_, alone, fewestAlone) = Jacobians.TangentPropagation(single, x[i..(i + 1)], u[i..(i + 1)], trackActivity: true);
-            var (_, firstHalf, _) = Jacobians.TangentPropagation(single, x[i..(i + 1), ..300], u[i..(i + 1), ..300], trackActivity: false);
+            var (_, alone, fewestAlone, _) = Jacobians.TangentPropagation(single, x[i..(i + 1)], u[i..(i + 1)], frame: true);
+            var (_, firstHalf, _, _) = Jacobians.TangentPropagation(single, x[i..(i + 1), ..300], u[i..(i + 1), ..300], frame: true);
             // Matmuls of other shapes may round differently: the same network alone, in a block or in a group agrees to rounding.
             Assert.True((alone - whole[i..(i + 1)]).abs().max().item<float>() <= 1e-5f * whole[i].abs().max().item<float>());
             Assert.True(firstHalf.eq(alone[.., ..300]).all().item<bool>(), "a point's result must not depend on the other points");
@@ -62,7 +74,7 @@ public class EngineTests
         try
         {
             set_num_threads(2);
-            var (_, twoThreads) = Jacobians.TangentPropagation(ensemble, x, u);
+            var (_, twoThreads, _, _) = Jacobians.TangentPropagation(ensemble, x, u, frame: true);
             Assert.True(twoThreads.eq(whole).all().item<bool>(), "small ops run on one thread whatever the setting");
             Assert.Equal(2, get_num_threads());
         }
@@ -77,7 +89,7 @@ public class EngineTests
         using var net = ReluNetwork.Create(spec, 2, seed: 6, dtype: ScalarType.Float64);
         var x = randn([2, 200, 3], float64, generator: new Generator(2));
         var u = randn([2, 200, 1, 3], float64, generator: new Generator(3));
-        var (_, _, fewest) = Jacobians.TangentPropagation(net, x, u, trackActivity: true);
+        var (_, _, fewest, _) = Jacobians.TangentPropagation(net, x, u, frame: true);
         using (no_grad())
         {
             var h = x;
