@@ -70,7 +70,7 @@ internal static class CheckpointMeasure
         return 0;
     }
 
-    private static Row Measure(ReluNetwork net, string name, long? step, double? epoch, GeometrySpec geometry, int count, long seed, int moments, List<double> quantiles)
+    private static Row Measure(Mlp net, string name, long? step, double? epoch, GeometrySpec geometry, int count, long seed, int moments, List<double> quantiles)
     {
         var measured = Distortion.MeasureNetwork(net, geometry, count, seed);
         if (measured.LogDistortions.Any(v => double.IsNaN(v) || double.IsPositiveInfinity(v)))
@@ -137,7 +137,7 @@ internal static class CheckpointMeasure
     /// The quadrature nodes and tangents of the geometries, with our log vol(J U) per node and log distortion per
     /// geometry: what scripts/crosscheck_pytorch.py recomputes with PyTorch's autograd.
     /// </summary>
-    private static string ExportNodes(ReluNetwork net, GeometrySpec geometry, int count, long seed, string checkpoint)
+    private static string ExportNodes(Mlp net, GeometrySpec geometry, int count, long seed, string checkpoint)
     {
         using var scope = NewDisposeScope();
         var weight = net.parameters().First();

@@ -18,6 +18,7 @@ internal static class MeasureCommand
     private static readonly Option<int?> InputDim = new("--n0") { Description = "Input dimension (shorthand; default: --width)" };
     private static readonly Option<int?> OutputDim = new("--nL") { Description = "Output dimension (shorthand; default: --width)" };
     private static readonly Option<string> Init = new("--init") { Description = $"Init scheme: {string.Join(", ", InitScheme.Names)}", DefaultValueFactory = _ => "he" };
+    internal static readonly Option<string> ActivationName = new("--activation") { Description = $"Activation after every hidden layer: {string.Join(", ", Activation.Names)}", DefaultValueFactory = _ => "relu" };
     private static readonly Option<double?> CW = new("--cw") { Description = "Weight variance C_W for --init variance or orthogonal" };
     private static readonly Option<double?> COut = new("--cout") { Description = "Output-layer variance C_out (default: the scheme's own)" };
     private static readonly Option<double> CB = new("--cb") { Description = "Bias variance C_b (0 = zero biases)", DefaultValueFactory = _ => 0.0 };
@@ -49,7 +50,7 @@ internal static class MeasureCommand
     {
         var command = new Command("measure", "Measure length or volume distortion over random networks, beside the exact theory.")
         {
-            Widths, Width, Depth, InputDim, OutputDim, Init, CW, COut, CB, NoBias, Kind, K, Points, Size, Modes, Polyline, Exact,
+            Widths, Width, Depth, InputDim, OutputDim, ActivationName, Init, CW, COut, CB, NoBias, Kind, K, Points, Size, Modes, Polyline, Exact,
             Networks, Seed, Method, DeviceName, DType, Threads, Moments, Quantiles, Chunk, Format, Output, NoProgress, Checkpoint, Geometries, ExportPoints,
         };
         command.SetAction(Run);
@@ -130,7 +131,7 @@ internal static class MeasureCommand
             widths = NetworkSpec.Shorthand(width, depth, parse.GetValue(InputDim), parse.GetValue(OutputDim));
         }
         var init = InitScheme.Parse(parse.GetValue(Init)!, parse.GetValue(CW));
-        var network = new NetworkSpec(widths, init, parse.GetValue(COut), !parse.GetValue(NoBias), parse.GetValue(CB)).Validate();
+        var network = new NetworkSpec(widths, init, parse.GetValue(COut), !parse.GetValue(NoBias), parse.GetValue(CB), ActivationOf(parse)).Validate();
 
         var geometry = GeometryOf(parse);
         var dtype = DTypeOf(parse);
@@ -146,6 +147,17 @@ internal static class MeasureCommand
         Distortion.ResolveDevice(device);
         return new MeasureSettings(network, geometry, parse.GetValue(Networks), parse.GetValue(Seed), dtype, device, method,
             parse.GetValue(Moments), quantiles, parse.GetValue(Chunk));
+    }
+
+    /// <summary>The --activation value; ReLU stays null so that settings (and run ids) without it are unchanged.</summary>
+    internal static Activation? ActivationOf(ParseResult parse)
+    {
+        try
+        {
+            var activation = Activation.Parse(parse.GetValue(ActivationName)!);
+            return activation == Activation.ReLU ? null : activation;
+        }
+        catch (ArgumentException e) { throw new ArgumentException($"--activation: {e.Message}"); }
     }
 
     internal static List<double> QuantilesOf(ParseResult parse) => Cli.Doubles(parse.GetValue(Quantiles)!, "--quantiles");

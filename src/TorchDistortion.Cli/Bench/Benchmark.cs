@@ -64,7 +64,7 @@ internal static class Benchmark
         int batch = width >= 1024 ? 1024 : 4096;
         var spec = new NetworkSpec(NetworkSpec.Shorthand(width, Depth), InitScheme.He);
         using var scope = NewDisposeScope();
-        using var net = ReluNetwork.Create(spec, 1, seed: 1, dtype: dtype);
+        using var net = Mlp.Create(spec, 1, seed: 1, dtype: dtype);
         using var generator = new Generator(7);
         var x = randn([1, batch, width], dtype, generator: generator);
         Tensor Tangents(int k) => randn([1, batch, k, width], dtype, generator: generator);
@@ -94,7 +94,7 @@ internal static class Benchmark
     /// plain mm, BLAS takes the transposed weight as it is, and each layer's input is freed at once so the allocator hands
     /// back cache-hot memory (no page faults). Splitting the points into cache-sized blocks did not make it faster.
     /// </summary>
-    private static void PlainForward(ReluNetwork net, Tensor x)
+    private static void PlainForward(Mlp net, Tensor x)
     {
         using var scope = NewDisposeScope();
         using var one = 1.ToScalar(); // an implicit Scalar per add_ is freed only by the GC
@@ -118,8 +118,8 @@ internal static class Benchmark
         const int width = 64, count = 64;
         var spec = new NetworkSpec(NetworkSpec.Shorthand(width, Depth), InitScheme.He);
         using var scope = NewDisposeScope();
-        using var ensemble = ReluNetwork.Create(spec, count, seed: 2, dtype: ScalarType.Float32);
-        var singles = Enumerable.Range(0, count).Select(i => ReluNetwork.Create(spec, 1, seed: 2, firstIndex: i, dtype: ScalarType.Float32)).ToList();
+        using var ensemble = Mlp.Create(spec, count, seed: 2, dtype: ScalarType.Float32);
+        var singles = Enumerable.Range(0, count).Select(i => Mlp.Create(spec, 1, seed: 2, firstIndex: i, dtype: ScalarType.Float32)).ToList();
         double layerFlops = 2.0 * spec.Widths.Zip(spec.Widths.Skip(1), (a, b) => (double)a * b).Sum();
         foreach (int points in new[] { 16, 32, 64 })
         {

@@ -7,7 +7,7 @@ namespace TorchDistortion.Differentiation;
 /// <summary>How J·U is computed. All three are exact; they differ in cost and in what they accept.</summary>
 public enum JacobianMethod
 {
-    /// <summary>Push the tangents through the network beside the input (ReLU networks only; the default).</summary>
+    /// <summary>Push the tangents through the network beside the input (<see cref="Mlp"/> ensembles; the default).</summary>
     TangentPropagation,
     /// <summary>J·v from two reverse passes (create_graph), for any differentiable module.</summary>
     DoubleVjp,
@@ -29,8 +29,8 @@ public static class Jacobians
         switch (method)
         {
             case JacobianMethod.TangentPropagation:
-                if (module is not ReluNetwork net)
-                    throw new ArgumentException("tangent propagation needs a ReluNetwork; use DoubleVjp for other modules");
+                if (module is not Mlp net)
+                    throw new ArgumentException("tangent propagation needs an Mlp; use DoubleVjp for other modules");
                 // One network also takes unbatched points [B, n0], like forward and the autograd paths.
                 bool single = x.dim() == 2 && net.Count == 1;
                 var (output, jacobianTangents) = single
@@ -51,24 +51,24 @@ public static class Jacobians
 
     /// <summary>
     /// Forward pass with k tangents carried beside the input: one batched matmul per layer acts on the
-    /// point and its tangents together, the point's pre-activation sign masks all of them.
+    /// point and its tangents together, and the activation's slope at the point's pre-activation scales all of them.
     /// x [K, B, n0] and U [K, B, k, n0] give y [K, B, nL] and JU [K, B, k, nL].
     /// </summary>
-    public static (Tensor Output, Tensor JacobianTangents) TangentPropagation(ReluNetwork net, Tensor x, Tensor tangents)
+    public static (Tensor Output, Tensor JacobianTangents) TangentPropagation(Mlp net, Tensor x, Tensor tangents)
     {
         var (output, product, _, _) = TangentPropagation(net, x, tangents, frame: false);
         return (output, product);
     }
 
     /// <summary>
-    /// As <see cref="TangentPropagation(ReluNetwork, Tensor, Tensor)"/>; with <paramref name="frame"/> the k tangents are
+    /// As <see cref="TangentPropagation(Mlp, Tensor, Tensor)"/>; with <paramref name="frame"/> the k tangents are
     /// carried as a frame for k-volumes: re-orthonormalised after every hidden layer (modified Gram-Schmidt), the log of
     /// each step's scale summed into LogScale [K, B] (float64), so vol(J U) = exp(LogScale) vol(returned block). Without it
     /// the columns of a deep, narrow product align until their Gram determinant is rounding noise. FewestActive [K, B] is
-    /// the fewest active neurons over the hidden layers: J U has rank below k exactly when that is below k, which rounding
-    /// cannot tell.
+    /// the fewest active neurons over the hidden layers, for activations with a dead side (ReLU-like; null otherwise): J U
+    /// has rank below k exactly when that is below k, which rounding cannot tell.
     /// </summary>
-    internal static (Tensor Output, Tensor JacobianTangents, Tensor? FewestActive, Tensor? LogScale) TangentPropagation(ReluNetwork net, Tensor x, Tensor tangents, bool frame)
+    internal static (Tensor Output, Tensor JacobianTangents, Tensor? FewestActive, Tensor? LogScale) TangentPropagation(Mlp net, Tensor x, Tensor tangents, bool frame)
     {
         net.CheckInput(x, 3);
         long networks = x.shape[0], points = x.shape[1], k = tangents.shape[2];
@@ -91,7 +91,8 @@ public static class Jacobians
         var output = empty([networks, points, outputs], x.dtype, x.device);
         var product = empty([networks, points, k, outputs], x.dtype, x.device);
         bool hidden = frame && weights.Length > 1;
-        var fewestActive = hidden ? empty([networks, points], x.dtype, x.device) : null;
+        var activation = net.Spec.Activation;
+        var fewestActive = hidden && activation is PiecewiseLinearActivation { HasDeadSide: true } ? empty([networks, points], x.dtype, x.device) : null;
         var logScale = hidden && k > 1 ? zeros([networks, points], float64, x.device) : null;
         // A Scalar made implicitly per add_ is freed only by the GC; its small native chunks between the large states
         // fragment the heap, which then grows (with page faults) instead of reusing freed states.
@@ -112,7 +113,7 @@ public static class Jacobians
             Tensor Slice(Tensor t) => single ? t[0].narrow(0, first, count) : t.narrow(0, firstNetwork, size).narrow(1, first, count);
             PropagateBlock(size == networks ? weights : weights.Select(w => w.narrow(0, firstNetwork, size)).ToArray(),
                 size == networks ? biases : biases.Select(b => b?.narrow(0, firstNetwork, size)).ToArray(),
-                Slice(x), Slice(tangents), Slice(output), Slice(product), fewestActive is null ? null : Slice(fewestActive),
+                activation, Slice(x), Slice(tangents), Slice(output), Slice(product), fewestActive is null ? null : Slice(fewestActive),
                 logScale is null ? null : Slice(logScale), one);
         }
         }
@@ -133,7 +134,7 @@ public static class Jacobians
     /// active neurons over the hidden layers; with <paramref name="logScale"/> given, the tangents re-orthonormalised after
     /// each hidden layer and the logs of the scales removed added to it.
     /// </summary>
-    private static void PropagateBlock(Tensor[] weights, Tensor?[] biases, Tensor x, Tensor tangents, Tensor output, Tensor product,
+    private static void PropagateBlock(Tensor[] weights, Tensor?[] biases, Activation activation, Tensor x, Tensor tangents, Tensor output, Tensor product,
         Tensor? fewestActive, Tensor? logScale, Scalar one)
     {
         bool single = x.dim() == 2;
@@ -173,16 +174,15 @@ public static class Jacobians
             {
                 if (biases[l] is Tensor bias) preActivation.add_(bias, one);
                 if (last) break;
-                // The mask 1[z > 0] as a float tensor, sign(relu(z)): comparisons and bool masks run about 10x slower than
-                // float elementwise ops in libtorch's CPU kernels, and a float mask multiplies without type promotion.
-                using var active = preActivation.relu_().sign();
+                // phi(z) in place; its slope phi'(z) scales every tangent of the point.
+                using var slope = activation.ApplyInPlace(preActivation);
                 using (var masked = next.narrow(rows, points, k * points))
                 using (var blocks = k == 1 ? masked.alias() : masked.unflatten(rows, [k, points]))
-                using (var mask = k == 1 || single ? active.alias() : active.unsqueeze(1))
+                using (var mask = k == 1 || single ? slope.alias() : slope.unsqueeze(1))
                     blocks.mul_(mask);
                 if (fewestActive is not null)
                 {
-                    using var count = active.sum(-1L);
+                    using var count = slope.ne(0).sum(-1L);
                     if (l == 0) fewestActive.copy_(count);
                     else using (var least = minimum(fewestActive, count)) fewestActive.copy_(least);
                 }

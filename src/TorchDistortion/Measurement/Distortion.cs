@@ -25,6 +25,8 @@ public sealed record MeasureSettings(
         Network.Validate();
         Geometry.Validate(Network.Widths);
         if (Networks < 1 || Networks > 10_000_000) throw new ArgumentException($"--networks must be between 1 and 10000000, got {Networks}");
+        if (Geometry.Exact && !Network.Activation.IsPiecewiseLinear)
+            throw new ArgumentException($"--exact needs a piecewise-linear activation (relu, leaky-relu, abs, abrelu); {Network.Activation} is smooth");
         if (ChunkSize < 0) throw new ArgumentException($"--chunk must be >= 0 (0 = automatic), got {ChunkSize}");
         if (DType is not (ScalarType.Float32 or ScalarType.Float64))
             throw new ArgumentException($"--dtype must be float32 or float64, got {DType}");
@@ -93,7 +95,7 @@ public static class Distortion
             cancel.ThrowIfCancellationRequested();
             int count = Math.Min(chunk, settings.Networks - first);
             using var scope = NewDisposeScope();
-            using var net = stages.Time("draw networks", () => ReluNetwork.Create(settings.Network, count, settings.Seed, first, settings.DType, device));
+            using var net = stages.Time("draw networks", () => Mlp.Create(settings.Network, count, settings.Seed, first, settings.DType, device));
             Tensor? quadrature = null, reference = null;
             if (settings.Geometry.Exact)
             {
@@ -138,7 +140,7 @@ public static class Distortion
     }
 
     /// <summary>The exact pieces of each network of the chunk along its segment (or the shared polyline).</summary>
-    private static SegmentPieces[] ExactPieces(ReluNetwork net, GeometrySpec geometry, long seed, long first)
+    private static SegmentPieces[] ExactPieces(Mlp net, GeometrySpec geometry, long seed, long first)
     {
         if (geometry.Kind == GeometryKind.Polyline)
             return Enumerable.Range(0, net.Count).Select(i => PiecewiseLinear.Polyline(net, i, geometry.PolylinePoints!)).ToArray();
@@ -150,9 +152,9 @@ public static class Distortion
 
     /// <summary>
     /// Log distortion of one geometry per network [K] (and at half resolution, if there is one).
-    /// Works for a <see cref="ReluNetwork"/> ensemble with any method.
+    /// Works for a <see cref="Mlp"/> ensemble with any method.
     /// </summary>
-    internal static (Tensor Fine, Tensor? Coarse) LogDistortion(ReluNetwork net, JacobianMethod method, GeometrySample geometry, StageTimes? stages = null)
+    internal static (Tensor Fine, Tensor? Coarse) LogDistortion(Mlp net, JacobianMethod method, GeometrySample geometry, StageTimes? stages = null)
     {
         stages ??= new StageTimes();
         var logImage = LogImageVolumes(net, method, geometry.Points, geometry.Tangents, stages);
@@ -167,7 +169,7 @@ public static class Distortion
     }
 
     /// <summary>log vol(J U) at every node [K, T] of points [K, T, n0] with tangent rows [K, T, k, n0].</summary>
-    private static Tensor LogImageVolumes(ReluNetwork net, JacobianMethod method, Tensor points, Tensor tangents, StageTimes stages)
+    private static Tensor LogImageVolumes(Mlp net, JacobianMethod method, Tensor points, Tensor tangents, StageTimes stages)
     {
         using var noGrad = method == JacobianMethod.TangentPropagation ? no_grad() : null;
         long k = tangents.shape[2];
@@ -177,7 +179,11 @@ public static class Distortion
             // some hidden layer has fewer than k active neurons; the determinant there would only show rounding noise.
             var (output, product, fewest, logScale) = stages.Time("jacobian engine", () => Jacobians.TangentPropagation(net, points, tangents, frame: true));
             output.Dispose();
-            return stages.Time("volumes and logs", () => LogVolumes(product).add_(logScale!).masked_fill_(fewest!.lt(k), double.NegativeInfinity));
+            return stages.Time("volumes and logs", () =>
+            {
+                var logVolumes = LogVolumes(product).add_(logScale!);
+                return fewest is null ? logVolumes : logVolumes.masked_fill_(fewest.lt(k), double.NegativeInfinity);
+            });
         }
         var image = stages.Time("jacobian engine", () => Jacobians.Apply(net, method, points, tangents));
         return stages.Time("volumes and logs", () => LogVolumes(image));
@@ -187,7 +193,7 @@ public static class Distortion
     /// Distortions of <paramref name="count"/> geometries drawn from <paramref name="seed"/> (geometry i depends only on
     /// seed and i), all under one network: a trained or loaded one. Exact segments also give regions per unit length.
     /// </summary>
-    public static NetworkMeasurement MeasureNetwork(ReluNetwork net, GeometrySpec geometry, int count, long seed = 0)
+    public static NetworkMeasurement MeasureNetwork(Mlp net, GeometrySpec geometry, int count, long seed = 0)
     {
         if (net.Count != 1) throw new ArgumentException($"MeasureNetwork takes one network, got an ensemble of {net.Count}");
         geometry.Validate(net.Spec.Widths);
@@ -222,7 +228,7 @@ public static class Distortion
     /// The geometries of <paramref name="sample"/> [P, T, ...] all under network 0: one batch of P x T points.
     /// Returns log vol(J U) per node [P, T] and the log distortion per geometry [P].
     /// </summary>
-    internal static (Tensor NodeVolumes, Tensor Distortion) NodeLogVolumes(ReluNetwork net, GeometrySample sample)
+    internal static (Tensor NodeVolumes, Tensor Distortion) NodeLogVolumes(Mlp net, GeometrySample sample)
     {
         long count = sample.Points.shape[0], nodes = sample.Points.shape[1], n0 = sample.Points.shape[2], k = sample.Tangents.shape[2];
         var logImage = LogImageVolumes(net, JacobianMethod.TangentPropagation, sample.Points.reshape(1, count * nodes, n0),

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace TorchDistortion.Measurement;
 
 /// <summary>
-/// A ReLU network restricted to a curve x(t) made of straight pieces, cut at every t where some hidden neuron's
+/// A piecewise-linear network restricted to a curve x(t) made of straight pieces, cut at every t where some hidden neuron's
 /// pre-activation changes sign: the network is linear in t between consecutive breakpoints.
 /// </summary>
 /// <param name="Breakpoints">Sorted parameters t_0 = 0 &lt; t_1 &lt; ... &lt; t_P, P = <see cref="Pieces"/>: t_P = 1 for a
@@ -27,13 +27,13 @@ public sealed record SegmentPieces(double[] Breakpoints, double[][] Slopes, bool
 }
 
 /// <summary>
-/// Exact breakpoint enumeration of a ReLU network along segments x(t) = a + t (b - a), t in [0, 1].
+/// Exact breakpoint enumeration of a piecewise-linear network (any <see cref="PiecewiseLinearActivation"/>) along segments x(t) = a + t (b - a), t in [0, 1].
 /// <para>
 /// Layer by layer, the layer's input is kept at the current breakpoints t_0 &lt; ... &lt; t_P, between which it is
 /// linear in t. z = W h + b at all breakpoints takes one mm; z is then linear on each piece, so neuron i changes
 /// sign strictly inside piece j iff z_j and z_{j+1} have opposite signs, at t* = t_j + (t_{j+1} - t_j) z_j / (z_j - z_{j+1}).
 /// The crossings are inserted (z at a new point by linear interpolation within its piece, the crossing neuron set
-/// to exactly 0) and h = relu(z) is evaluated at all points; the output layer is linear. The piece slopes
+/// to exactly 0) and h = phi(z) is evaluated at all points; the output layer is linear. The piece slopes
 /// J (b - a) are carried beside the points (one more mm per layer), so they are exact even for tiny pieces.
 /// Cost: O(sum_l P_l n_l n_{l-1}) for the matrix products, P_l the number of pieces after layer l, plus
 /// O(P_l log P_l) for sorting.
@@ -53,7 +53,7 @@ public static class PiecewiseLinear
     public const double Tolerance = 1e-12;
 
     /// <summary>The pieces of network <paramref name="network"/> of the ensemble along the segment from start to end.</summary>
-    public static SegmentPieces Segment(ReluNetwork net, int network, double[] start, double[] end)
+    public static SegmentPieces Segment(Mlp net, int network, double[] start, double[] end)
     {
         ArgumentNullException.ThrowIfNull(net);
         CheckNetworkIndex(net, network, "segment");
@@ -62,14 +62,14 @@ public static class PiecewiseLinear
         if (start.AsSpan().SequenceEqual(end)) throw new ArgumentException("segment: start and end coincide (zero length)");
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        return Trace(Layers(net, network), 0, tensor(start, float64), tensor(end, float64));
+        return Trace(ActivationOf(net), Layers(net, network), 0, tensor(start, float64), tensor(end, float64));
     }
 
     /// <summary>
     /// One segment per network of the ensemble: starts and ends [K, n0] (any floating dtype; computed in float64).
     /// Element k equals <see cref="Segment"/>(net, k, starts[k], ends[k]).
     /// </summary>
-    public static SegmentPieces[] Segments(ReluNetwork net, Tensor starts, Tensor ends)
+    public static SegmentPieces[] Segments(Mlp net, Tensor starts, Tensor ends)
     {
         ArgumentNullException.ThrowIfNull(net);
         long n0 = net.Spec.InputDim;
@@ -98,7 +98,7 @@ public static class PiecewiseLinear
         for (int k = 0; k < net.Count; k++)
         {
             using var inner = NewDisposeScope();
-            result[k] = Trace(layers, k, a[k], b[k]);
+            result[k] = Trace(ActivationOf(net), layers, k, a[k], b[k]);
         }
         return result;
     }
@@ -109,7 +109,7 @@ public static class PiecewiseLinear
     /// vertices.Count - 1 and every vertex is a breakpoint; Slopes are dy/dt with t the local parameter, i.e.
     /// J (v_{s+1} - v_s). Lengths, piece counts and patterns are those of the segments, concatenated.
     /// </summary>
-    public static SegmentPieces Polyline(ReluNetwork net, int network, IReadOnlyList<double[]> vertices)
+    public static SegmentPieces Polyline(Mlp net, int network, IReadOnlyList<double[]> vertices)
     {
         ArgumentNullException.ThrowIfNull(net);
         CheckNetworkIndex(net, network, "--polyline");
@@ -130,7 +130,7 @@ public static class PiecewiseLinear
         for (int s = 0; s + 1 < vertices.Count; s++)
         {
             using var inner = NewDisposeScope();
-            var piece = Trace(layers, 0, tensor(vertices[s], float64), tensor(vertices[s + 1], float64));
+            var piece = Trace(ActivationOf(net), layers, 0, tensor(vertices[s], float64), tensor(vertices[s + 1], float64));
             breakpoints.AddRange(piece.Breakpoints.Skip(1).Select(t => s + t));
             breakpoints[^1] = s + 1; // exactly the vertex
             slopes.AddRange(piece.Slopes);
@@ -141,13 +141,13 @@ public static class PiecewiseLinear
         return new SegmentPieces(breakpoints.ToArray(), slopes.ToArray(), patterns.ToArray(), output, input);
     }
 
-    private static void CheckNetworkIndex(ReluNetwork net, int network, string what)
+    private static void CheckNetworkIndex(Mlp net, int network, string what)
     {
         if (network < 0 || network >= net.Count)
             throw new ArgumentException($"{what}: network index {network} is out of range; the ensemble has {net.Count} network(s)");
     }
 
-    private static void CheckPoint(ReluNetwork net, double[]? point, string what)
+    private static void CheckPoint(Mlp net, double[]? point, string what)
     {
         if (point is null) throw new ArgumentException($"{what} is missing");
         if (point.Length != net.Spec.InputDim)
@@ -159,7 +159,12 @@ public static class PiecewiseLinear
     /// Per layer: transposed weights [K', n_in, n_out] (contiguous, for mm) and biases [K', n_out] or null, float64 on
     /// the CPU; all K networks, or only network <paramref name="only"/> (then K' = 1 and it is index 0).
     /// </summary>
-    private static (Tensor WeightT, Tensor? Bias)[] Layers(ReluNetwork net, int? only = null)
+    /// <summary>Breakpoints exist only for the piecewise-linear family.</summary>
+    private static PiecewiseLinearActivation ActivationOf(Mlp net) =>
+        net.Spec.Activation as PiecewiseLinearActivation
+        ?? throw new ArgumentException($"exact breakpoints need a piecewise-linear activation (relu, leaky-relu, abs, abrelu); {net.Spec.Activation} is smooth");
+
+    private static (Tensor WeightT, Tensor? Bias)[] Layers(Mlp net, int? only = null)
     {
         Tensor Pick(Tensor p) => (only is int k ? p.detach().narrow(0, k, 1) : p.detach()).to(float64, CPU);
         var layers = new (Tensor, Tensor?)[net.Weights.Count];
@@ -169,7 +174,7 @@ public static class PiecewiseLinear
     }
 
     /// <summary>Breakpoints of network k along a to b (float64 vectors [n0], validated). Call inside a dispose scope.</summary>
-    private static SegmentPieces Trace((Tensor WeightT, Tensor? Bias)[] layers, int k, Tensor a, Tensor b)
+    private static SegmentPieces Trace(PiecewiseLinearActivation activation, (Tensor WeightT, Tensor? Bias)[] layers, int k, Tensor a, Tensor b)
     {
         int depth = layers.Length;
         var direction = b - a;
@@ -193,8 +198,9 @@ public static class PiecewiseLinear
             // No sign change inside a piece any more: the sign of the piece's midpoint value is the neuron's state.
             var mask = z[..^1].add(z[1..]).gt(0);
             masks[l] = mask;
-            h = nn.functional.relu(z);
-            slope = dz.mul_(mask);
+            h = activation.Forward(z);
+            using (var pieceSlope = activation.SlopeOf(mask))
+                slope = dz.mul_(pieceSlope);
         }
         double outputLength = (h[1..] - h[..^1]).norm(1).sum().item<double>();
 

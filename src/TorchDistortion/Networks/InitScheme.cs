@@ -25,8 +25,15 @@ public abstract record InitScheme
         weight.normal_(0.0, Math.Sqrt(Variance(fanIn, fanOut) / fanIn), generator);
     }
 
-    /// <summary>He / Kaiming normal: N(0, 2 / fan_in), the critical variance for ReLU.</summary>
+    /// <summary>
+    /// He / Kaiming normal: N(0, C / fan_in) with C the activation's critical variance (2 for ReLU; 2 / (a^2 + b^2) for the
+    /// piecewise-linear family, as PyTorch's calculate_gain; the mean-field edge of chaos for smooth activations).
+    /// </summary>
     public static InitScheme He { get; } = new GaussianScheme("he", 2.0);
+
+    /// <summary>This scheme for networks with <paramref name="activation"/>: He takes the activation's critical variance.</summary>
+    internal InitScheme For(Activation activation) =>
+        ReferenceEquals(this, He) && activation != Activation.ReLU ? new GaussianScheme("he", activation.CriticalVariance) : this;
     /// <summary>LeCun normal: N(0, 1 / fan_in).</summary>
     public static InitScheme LeCun { get; } = new GaussianScheme("lecun", 1.0);
     /// <summary>Glorot / Xavier normal: N(0, 2 / (fan_in + fan_out)).</summary>
@@ -71,7 +78,7 @@ public abstract record InitScheme
     {
         public override string Name => SchemeName;
         public override double Variance(int fanIn, int fanOut) => CW;
-        public override string ToString() => SchemeName == "variance" ? $"variance(C_W={CW:G6})" : SchemeName;
+        public override string ToString() => SchemeName == "variance" || (SchemeName == "he" && CW != 2.0) ? $"{SchemeName}(C_W={CW:G6})" : SchemeName;
     }
 
     private sealed record GlorotScheme(bool Uniform) : InitScheme

@@ -1,21 +1,29 @@
 namespace TorchDistortion.Networks;
 
 /// <summary>
-/// The shape and initialization of a fully connected ReLU network: widths [n0, n1, ..., nL], ReLU after
-/// every hidden layer, a linear output layer.
+/// The shape, nonlinearity and initialization of a fully connected network: widths [n0, n1, ..., nL], the activation
+/// after every hidden layer, a linear output layer.
 /// </summary>
 /// <param name="Widths">n0 (input), the hidden widths, nL (output); at least two entries.</param>
 /// <param name="Init">How hidden-layer weights are drawn.</param>
 /// <param name="OutputVariance">C_out: Var(W_L) = C_out / n_{L-1}. Null: the scheme's own rule.</param>
 /// <param name="Bias">Whether the layers have a bias.</param>
 /// <param name="BiasVariance">C_b: biases drawn from N(0, C_b); 0 gives zero biases.</param>
+/// <param name="Nonlinearity">The activation after every hidden layer; null means ReLU.</param>
 public sealed record NetworkSpec(
     IReadOnlyList<int> Widths,
     InitScheme Init,
     double? OutputVariance = null,
     bool Bias = true,
-    double BiasVariance = 0.0)
+    double BiasVariance = 0.0,
+    Activation? Nonlinearity = null)
 {
+    /// <summary>The activation after every hidden layer (ReLU unless set).</summary>
+    public Activation Activation => Nonlinearity ?? Activation.ReLU;
+
+    /// <summary>The init scheme with He resolved to the activation's critical variance.</summary>
+    internal InitScheme ResolvedInit => Init.For(Activation);
+
     /// <summary>Number of weight layers L.</summary>
     public int Depth => Widths.Count - 1;
     public int InputDim => Widths[0];
@@ -37,7 +45,7 @@ public sealed record NetworkSpec(
     {
         var c = new double[Depth];
         for (int l = 1; l <= Depth; l++)
-            c[l - 1] = l == Depth && OutputVariance is double cOut ? cOut : Init.Variance(Widths[l - 1], Widths[l]);
+            c[l - 1] = l == Depth && OutputVariance is double cOut ? cOut : ResolvedInit.Variance(Widths[l - 1], Widths[l]);
         return c;
     }
 
@@ -69,7 +77,7 @@ public sealed record NetworkSpec(
     }
 
     public override string ToString() =>
-        $"[{CompactWidths()}] init={Init}" + (OutputVariance is double c ? $" C_out={c:G6}" : "") +
+        $"[{CompactWidths()}]" + (Activation == Activation.ReLU ? "" : $" activation={Activation}") + $" init={ResolvedInit}" + (OutputVariance is double c ? $" C_out={c:G6}" : "") +
         (Bias ? $" C_b={BiasVariance:G6}" : " no-bias");
 
     /// <summary>Widths with runs folded: 32,64x19,10.</summary>

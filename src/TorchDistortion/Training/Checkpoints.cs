@@ -41,7 +41,7 @@ internal static class Checkpoints
     internal static string Name(TrainSettings settings, long step) =>
         step % settings.StepsPerEpoch == 0 ? $"epoch-{step / settings.StepsPerEpoch:D4}" : $"step-{step:D8}";
 
-    internal static void Save(string folder, string runId, TrainSettings settings, long step, ReluNetwork net, optim.Optimizer optimizer,
+    internal static void Save(string folder, string runId, TrainSettings settings, long step, Mlp net, optim.Optimizer optimizer,
         IReadOnlyList<HistoryRow> history, string device)
     {
         string name = Name(settings, step);
@@ -135,7 +135,7 @@ internal static class Checkpoints
     /// The network of a checkpoint file (.safetensors with our sidecar, or any PyTorch state_dict), in <paramref name="dtype"/>.
     /// Our checkpoints are verified against the sidecar's hash and architecture; a file in a run folder without its sidecar is refused.
     /// </summary>
-    internal static (ReluNetwork Network, CheckpointInfo? Info) LoadNetwork(string path, ScalarType dtype, Device? device = null)
+    internal static (Mlp Network, CheckpointInfo? Info) LoadNetwork(string path, ScalarType dtype, Device? device = null)
     {
         if (Directory.Exists(path)) throw new ArgumentException($"--checkpoint: '{path}' is a folder; give a checkpoint file (or use it as a run folder)");
         if (!File.Exists(path)) throw new ArgumentException($"--checkpoint: file '{path}' does not exist");

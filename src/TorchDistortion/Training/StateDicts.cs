@@ -110,7 +110,7 @@ internal static partial class StateDicts
     }
 
     /// <summary>Loads a state_dict file as one network with <paramref name="spec"/>'s shape, or, without a spec, the shape the file defines.</summary>
-    internal static ReluNetwork Load(string path, NetworkSpec? spec, ScalarType dtype, Device? device = null, byte[]? contents = null)
+    internal static Mlp Load(string path, NetworkSpec? spec, ScalarType dtype, Device? device = null, byte[]? contents = null)
     {
         using var scope = NewDisposeScope();
         var state = Read(path, contents);
@@ -120,11 +120,11 @@ internal static partial class StateDicts
             throw new ArgumentException($"--checkpoint: '{path}' has widths {string.Join(",", widths)}, but its configuration says {string.Join(",", spec.Widths)}; a checkpoint of a different architecture");
         if (spec.Bias != (biases[0] is not null))
             throw new ArgumentException($"--checkpoint: '{path}' {(spec.Bias ? "has no biases, but its configuration has" : "has biases, but its configuration has none")}");
-        return ReluNetwork.FromLayers(spec, weights, biases, dtype, device);
+        return Mlp.FromLayers(spec, weights, biases, dtype, device);
     }
 
     /// <summary>The network's state_dict as the bytes of a safetensors file.</summary>
-    internal static byte[] SafetensorsBytes(ReluNetwork net)
+    internal static byte[] SafetensorsBytes(Mlp net)
     {
         using var scope = NewDisposeScope();
         using var stream = new MemoryStream();

@@ -117,7 +117,7 @@ internal static class ToyTasks
             testX.MoveToOuterDisposeScope(), testY.MoveToOuterDisposeScope());
     }
 
-    private sealed record TaskParameters(Tensor? Frequencies, Tensor? Phases, Tensor? Means, ReluNetwork? Teacher);
+    private sealed record TaskParameters(Tensor? Frequencies, Tensor? Phases, Tensor? Means, Mlp? Teacher);
 
     private static TaskParameters Parameters(TaskSpec spec, Generator generator, long seed)
     {
@@ -134,7 +134,7 @@ internal static class ToyTasks
             case TaskKind.Teacher:
                 var widths = NetworkSpec.Shorthand(spec.TeacherWidth, spec.TeacherDepth, n0, 1);
                 long teacherSeed = (long)Seeds.Derive(seed, 1, DataStream);
-                return new TaskParameters(null, null, null, ReluNetwork.Create(new NetworkSpec(widths, InitScheme.Parse("he")), 1, teacherSeed));
+                return new TaskParameters(null, null, null, Mlp.Create(new NetworkSpec(widths, InitScheme.Parse("he")), 1, teacherSeed));
             default:
                 return new TaskParameters(null, null, null, null);
         }

@@ -109,7 +109,7 @@ public static class Trainer
         // Temporary files of a write that a kill interrupted: never part of a checkpoint, safe to drop.
         foreach (var temp in Directory.EnumerateFiles(folder, ".*.tmp")) File.Delete(temp);
         var checkpoints = Checkpoints.List(folder);
-        ReluNetwork net;
+        Mlp net;
         var history = new List<HistoryRow>();
         long step = 0;
         if (checkpoints.Count > 0)
@@ -120,7 +120,7 @@ public static class Trainer
             history.AddRange(info.History);
             step = info.Step;
         }
-        else net = ReluNetwork.Create(spec, 1, settings.Seed, 0, dtype, target);
+        else net = Mlp.Create(spec, 1, settings.Seed, 0, dtype, target);
         using var network = net;
         long resumedFrom = step;
         var optimizer = CreateOptimizer(settings, net);
@@ -189,14 +189,14 @@ public static class Trainer
         }
     }
 
-    private static optim.Optimizer CreateOptimizer(TrainSettings settings, ReluNetwork net) => settings.Optimizer switch
+    private static optim.Optimizer CreateOptimizer(TrainSettings settings, Mlp net) => settings.Optimizer switch
     {
         // PyTorch's defaults for Adam (TorchSharp's beta2 default differs).
         "adam" => optim.Adam(net.parameters(), settings.LearningRate, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: settings.WeightDecay),
         _ => optim.SGD(net.parameters(), settings.LearningRate, momentum: settings.Momentum, weight_decay: settings.WeightDecay),
     };
 
-    private static double TrainStep(ReluNetwork net, optim.Optimizer optimizer, TrainSettings settings, Tensor x, Tensor y, Tensor batch)
+    private static double TrainStep(Mlp net, optim.Optimizer optimizer, TrainSettings settings, Tensor x, Tensor y, Tensor batch)
     {
         using var scope = NewDisposeScope();
         optimizer.zero_grad();
@@ -212,7 +212,7 @@ public static class Trainer
         task.IsClassification ? nn.functional.cross_entropy(output, target, reduction: reduction) : nn.functional.mse_loss(output, target, reduction);
 
     /// <summary>Mean loss and the metric (accuracy, or R^2) over a whole split, in blocks so a large split fits in memory.</summary>
-    internal static (double Loss, double Metric) Score(ReluNetwork net, TaskSpec task, Tensor x, Tensor y)
+    internal static (double Loss, double Metric) Score(Mlp net, TaskSpec task, Tensor x, Tensor y)
     {
         using var noGrad = no_grad();
         long n = x.shape[0];
@@ -265,7 +265,7 @@ public static class Trainer
         private readonly GeometrySpec? _patches = spec.Widths.Min() >= 2
             ? new GeometrySpec(GeometryKind.Patch, settings.PatchPoints, K: 2, Size: 1.0) : null;
 
-        internal HistoryRow Measure(ReluNetwork net, long step, double epoch, double trainLoss, double trainMetric, double testLoss, double testMetric)
+        internal HistoryRow Measure(Mlp net, long step, double epoch, double trainLoss, double trainMetric, double testLoss, double testMetric)
         {
             var lengths = Distortion.MeasureNetwork(net, _segments, settings.Probes, _seed);
             var (length, lengthError) = MeanAndStdErr(lengths.LogDistortions);

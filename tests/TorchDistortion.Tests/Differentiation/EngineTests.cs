@@ -22,7 +22,7 @@ public class EngineTests
     {
         using var scope = NewDisposeScope();
         var spec = new NetworkSpec(widths.Split(',').Select(int.Parse).ToArray(), InitScheme.He, BiasVariance: biasVariance);
-        using var net = ReluNetwork.Create(spec, networks, seed: 3, dtype: ScalarType.Float64);
+        using var net = Mlp.Create(spec, networks, seed: 3, dtype: ScalarType.Float64);
         var g = new Generator(8);
         var x = randn([networks, points, spec.InputDim], float64, generator: g);
         var u = randn([networks, points, k, spec.InputDim], float64, generator: g);
@@ -55,14 +55,14 @@ public class EngineTests
         using var scope = NewDisposeScope();
         var spec = new NetworkSpec([16, 64, 64, 64, 8], InitScheme.He, BiasVariance: 0.1);
         const int networks = 24, points = 600, k = 2;
-        using var ensemble = ReluNetwork.Create(spec, networks, seed: 4, dtype: ScalarType.Float32);
+        using var ensemble = Mlp.Create(spec, networks, seed: 4, dtype: ScalarType.Float32);
         var g = new Generator(9);
         var x = randn([networks, points, spec.InputDim], generator: g);
         var u = randn([networks, points, k, spec.InputDim], generator: g);
         var (_, whole, fewest, _) = Jacobians.TangentPropagation(ensemble, x, u, frame: true);
         for (int i = 0; i < networks; i += 5)
         {
-            using var single = ReluNetwork.Create(spec, 1, seed: 4, firstIndex: i, dtype: ScalarType.Float32);
+            using var single = Mlp.Create(spec, 1, seed: 4, firstIndex: i, dtype: ScalarType.Float32);
             var (_, alone, fewestAlone, _) = Jacobians.TangentPropagation(single, x[i..(i + 1)], u[i..(i + 1)], frame: true);
             var (_, firstHalf, _, _) = Jacobians.TangentPropagation(single, x[i..(i + 1), ..300], u[i..(i + 1), ..300], frame: true);
             // Matmuls of other shapes may round differently: the same network alone, in a block or in a group agrees to rounding.
@@ -86,7 +86,7 @@ public class EngineTests
     {
         using var scope = NewDisposeScope();
         var spec = new NetworkSpec([3, 5, 4, 6, 2], InitScheme.He, BiasVariance: 1.0);
-        using var net = ReluNetwork.Create(spec, 2, seed: 6, dtype: ScalarType.Float64);
+        using var net = Mlp.Create(spec, 2, seed: 6, dtype: ScalarType.Float64);
         var x = randn([2, 200, 3], float64, generator: new Generator(2));
         var u = randn([2, 200, 1, 3], float64, generator: new Generator(3));
         var (_, _, fewest, _) = Jacobians.TangentPropagation(net, x, u, frame: true);

@@ -32,7 +32,7 @@ public class JacobianTests
     {
         using var scope = NewDisposeScope();
         var (spec, count) = Setup(widths, mode);
-        using var net = ReluNetwork.Create(spec, count, seed: 11, firstIndex: 0, dtype: ScalarType.Float64);
+        using var net = Mlp.Create(spec, count, seed: 11, firstIndex: 0, dtype: ScalarType.Float64);
         var g = new Generator(1234);
         var x = Gaussian(g, count, Points, spec.InputDim);
         var u = Gaussian(g, count, Points, k, spec.InputDim);
@@ -68,7 +68,7 @@ public class JacobianTests
         var spec = new NetworkSpec([10, 32, 32, 32, 4], InitScheme.He, BiasVariance: 0.5);
         const int count = 3, k = 2;
         const double h = 1e-6;
-        using var net = ReluNetwork.Create(spec, count, seed: 5, dtype: ScalarType.Float64);
+        using var net = Mlp.Create(spec, count, seed: 5, dtype: ScalarType.Float64);
         var g = new Generator(77);
         var x = Gaussian(g, count, 8, spec.InputDim);
         var u = Gaussian(g, count, 8, k, spec.InputDim);
@@ -93,7 +93,7 @@ public class JacobianTests
     {
         using var scope = NewDisposeScope();
         var (spec, count) = Setup(widths, mode);
-        using var net = ReluNetwork.Create(spec, count, seed: 3, dtype: ScalarType.Float64);
+        using var net = Mlp.Create(spec, count, seed: 3, dtype: ScalarType.Float64);
         var g = new Generator(99);
         var x = Gaussian(g, count, Points, spec.InputDim);
         var u = Gaussian(g, count, Points, 2, spec.InputDim);
@@ -167,7 +167,7 @@ public class JacobianTests
         // propagation on the same points viewed as an ensemble of one, [1, B, n0].
         using var scope = NewDisposeScope();
         var spec = new NetworkSpec([6, 12, 12, 4], InitScheme.He, BiasVariance: 0.5);
-        using var net = ReluNetwork.Create(spec, 1, seed: 8, dtype: ScalarType.Float64);
+        using var net = Mlp.Create(spec, 1, seed: 8, dtype: ScalarType.Float64);
         var g = new Generator(5);
         var x = Gaussian(g, Points, spec.InputDim);
         var u = Gaussian(g, Points, 2, spec.InputDim);
@@ -182,7 +182,7 @@ public class JacobianTests
         using var scope = NewDisposeScope();
         var spec = new NetworkSpec([5, 7, 3], InitScheme.He, BiasVariance: 0.5);
         const int count = 2;
-        using var net = ReluNetwork.Create(spec, count, seed: 1, dtype: ScalarType.Float64);
+        using var net = Mlp.Create(spec, count, seed: 1, dtype: ScalarType.Float64);
         var g = new Generator(3);
         var x = Gaussian(g, count, Points, 5);
 
@@ -214,7 +214,7 @@ public class JacobianTests
     {
         using var scope = NewDisposeScope();
         var spec = new NetworkSpec([5, 7, 3], InitScheme.He);
-        using var net = ReluNetwork.Create(spec, 1, seed: 1, dtype: ScalarType.Float64);
+        using var net = Mlp.Create(spec, 1, seed: 1, dtype: ScalarType.Float64);
         var g = new Generator(3);
         var x = Gaussian(g, 1, 5, 5);
         var u = Gaussian(g, 1, 4, 2, 5);
@@ -228,7 +228,7 @@ public class JacobianTests
         // 5000 points exceed one cache-sized block, so the blocked path runs; double-VJP shares no code with it.
         using var scope = NewDisposeScope();
         var spec = new NetworkSpec([6, 32, 32, 32, 5], InitScheme.He, BiasVariance: 0.2);
-        using var net = ReluNetwork.Create(spec, 1, seed: 4, dtype: ScalarType.Float64);
+        using var net = Mlp.Create(spec, 1, seed: 4, dtype: ScalarType.Float64);
         var g = new Generator(12);
         var x = Gaussian(g, 1, 5000, 6);
         var u = Gaussian(g, 1, 5000, 2, 6);
@@ -245,7 +245,7 @@ public class JacobianTests
         var spec = new NetworkSpec([6, 24, 24, 24, 5], InitScheme.He, BiasVariance: 0.5);
         const int count = 2;
         const double a = 1.7, b = -0.6;
-        using var net = ReluNetwork.Create(spec, count, seed: 21, dtype: ScalarType.Float64);
+        using var net = Mlp.Create(spec, count, seed: 21, dtype: ScalarType.Float64);
         var g = new Generator(8);
         var x = Gaussian(g, count, Points, spec.InputDim);
         var u = Gaussian(g, count, Points, 1, spec.InputDim);
@@ -290,7 +290,7 @@ public class JacobianTests
     /// J·U from the explicit Jacobian: J = W_L D_{L-1} W_{L-1} ... D_1 W_1 built per network and point with
     /// einsum from the raw weights, D_l the 0/1 mask of the pre-activation at x. Shares no code with the library.
     /// </summary>
-    private static Tensor ExplicitJU(ReluNetwork net, Tensor x, Tensor u)
+    private static Tensor ExplicitJU(Mlp net, Tensor x, Tensor u)
     {
         using var noGrad = no_grad();
         long count = x.shape[0], points = x.shape[1], n0 = x.shape[2];

@@ -135,7 +135,7 @@ public class DistortionTests
         double exact = Math.Exp(Distortion.Measure(settings).LogDistortions[0]);
 
         using var scope = NewDisposeScope();
-        using var net = ReluNetwork.Create(spec, 1, seed: 9);
+        using var net = Mlp.Create(spec, 1, seed: 9);
         using var sample = GeometrySampler.Sample(settings.Geometry, 3, 1, 9, 0, ScalarType.Float64, CPU);
         // Endpoints of the segment from its midpoint nodes: gamma(0) = x_0 - v/(2N), gamma(1) = x_{N-1} + v/(2N).
         var velocity = sample.Tangents[0, 0, 0];
@@ -162,7 +162,7 @@ public class DistortionTests
         var spec = new NetworkSpec([4, 9, 9, 3], InitScheme.He, BiasVariance: 0.1);
         var geometry = new GeometrySpec(GeometryKind.Fourier, Points: 24);
         var engine = Distortion.Measure(new MeasureSettings(spec, geometry, Networks: 1, Seed: 21)).LogDistortions[0];
-        using var net = ReluNetwork.Create(spec, 1, seed: 21);
+        using var net = Mlp.Create(spec, 1, seed: 21);
         var generic = Distortion.MeasureModule(net, 4, geometry, count: 1, seed: 21);
         Assert.Equal(engine, generic[0], 10);
     }

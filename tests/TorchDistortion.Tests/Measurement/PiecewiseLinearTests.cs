@@ -9,8 +9,8 @@ namespace TorchDistortion.Tests.Measurement;
 
 public class PiecewiseLinearTests
 {
-    private static ReluNetwork Network(int[] widths, long seed, double biasVariance = 0.5, bool bias = true, int count = 1) =>
-        ReluNetwork.Create(new NetworkSpec(widths, InitScheme.He, Bias: bias, BiasVariance: biasVariance), count, seed);
+    private static Mlp Network(int[] widths, long seed, double biasVariance = 0.5, bool bias = true, int count = 1) =>
+        Mlp.Create(new NetworkSpec(widths, InitScheme.He, Bias: bias, BiasVariance: biasVariance), count, seed);
 
     /// <summary>A start ~ N(0, I) and an end at distance <paramref name="length"/> in a uniform direction.</summary>
     private static (double[] Start, double[] End) RandomSegment(int n0, int seed, double length = 1.0)
@@ -24,7 +24,7 @@ public class PiecewiseLinearTests
     }
 
     /// <summary>J(x(t)) (b - a) at the parameters t by tangent propagation on network 0 of <paramref name="net"/>: [T, nL].</summary>
-    private static double[][] Velocities(ReluNetwork net, double[] start, double[] end, double[] t)
+    private static double[][] Velocities(Mlp net, double[] start, double[] end, double[] t)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -43,7 +43,7 @@ public class PiecewiseLinearTests
     private static double Norm(double[] v) => Math.Sqrt(v.Sum(x => x * x));
 
     /// <summary>sum_j ||J(mid_j)(b - a)|| (t_{j+1} - t_j): the length from one Jacobian evaluation inside every piece.</summary>
-    private static (double Length, double[][] Velocities) PiecewiseQuadrature(ReluNetwork net, double[] start, double[] end, SegmentPieces pieces)
+    private static (double Length, double[][] Velocities) PiecewiseQuadrature(Mlp net, double[] start, double[] end, SegmentPieces pieces)
     {
         var t = pieces.Breakpoints;
         var mids = Enumerable.Range(0, pieces.Pieces).Select(j => 0.5 * (t[j] + t[j + 1])).ToArray();
@@ -116,7 +116,7 @@ public class PiecewiseLinearTests
     }
 
     /// <summary>Activation patterns of all hidden neurons [G, sum n_l] at the points x [G, n0] by a plain forward pass.</summary>
-    private static Tensor HiddenPatterns(ReluNetwork net, Tensor x)
+    private static Tensor HiddenPatterns(Mlp net, Tensor x)
     {
         using var scope = NewDisposeScope();
         var h = x;
@@ -217,7 +217,7 @@ public class PiecewiseLinearTests
         const int count = 2000;
         var spec = new NetworkSpec(widths, InitScheme.He);
         using var scope = NewDisposeScope();
-        using var net = ReluNetwork.Create(spec, count, seed: 17);
+        using var net = Mlp.Create(spec, count, seed: 17);
         using var generator = new Generator(2024);
         var starts = empty(count, widths[0], float64).normal_(0, 1, generator);
         var directions = empty(count, widths[0], float64).normal_(0, 1, generator);

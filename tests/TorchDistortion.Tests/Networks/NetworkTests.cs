@@ -6,7 +6,7 @@ namespace TorchDistortion.Tests.Networks;
 
 /// <summary>
 /// Reproducibility, chunk invariance, the statistics of every init scheme, option parsing and validation,
-/// and the forward pass of <see cref="ReluNetwork"/> against a per-network reference loop.
+/// and the forward pass of <see cref="Mlp"/> against a per-network reference loop.
 /// </summary>
 public class NetworkTests
 {
@@ -17,9 +17,9 @@ public class NetworkTests
     {
         using var scope = NewDisposeScope();
         var spec = new NetworkSpec([8, 16, 16, 4], InitScheme.He, BiasVariance: 0.3);
-        using var a = ReluNetwork.Create(spec, 3, seed: 42);
-        using var b = ReluNetwork.Create(spec, 3, seed: 42);
-        using var c = ReluNetwork.Create(spec, 3, seed: 43);
+        using var a = Mlp.Create(spec, 3, seed: 42);
+        using var b = Mlp.Create(spec, 3, seed: 42);
+        using var c = Mlp.Create(spec, 3, seed: 43);
         for (int l = 0; l < spec.Depth; l++)
         {
             Assert.True(TorchEqual(a.Weights[l], b.Weights[l]), $"layer {l + 1}: same seed, different weights");
@@ -37,9 +37,9 @@ public class NetworkTests
     {
         using var scope = NewDisposeScope();
         var spec = new NetworkSpec([6, 10, 10, 3], InitScheme.He, BiasVariance: 0.5);
-        using var whole = ReluNetwork.Create(spec, count: 10, seed: 7);
-        using var first = ReluNetwork.Create(spec, count: 4, seed: 7, firstIndex: 0);
-        using var second = ReluNetwork.Create(spec, count: 6, seed: 7, firstIndex: 4);
+        using var whole = Mlp.Create(spec, count: 10, seed: 7);
+        using var first = Mlp.Create(spec, count: 4, seed: 7, firstIndex: 0);
+        using var second = Mlp.Create(spec, count: 6, seed: 7, firstIndex: 4);
         Assert.Equal(10, whole.Count);
         for (int l = 0; l < spec.Depth; l++)
         {
@@ -48,7 +48,7 @@ public class NetworkTests
             Assert.True(MaxAbs(whole.Biases[l]!) > 0, $"bias {l + 1} is zero although C_b > 0");
         }
         // A single network drawn on its own is the same as its slice of the ensemble.
-        using var seventh = ReluNetwork.Create(spec, count: 1, seed: 7, firstIndex: 6);
+        using var seventh = Mlp.Create(spec, count: 1, seed: 7, firstIndex: 6);
         for (int l = 0; l < spec.Depth; l++)
             Assert.True(BitwiseEqual(whole.Weights[l][6], seventh.Weights[l][0]), $"network 6, weight {l + 1}");
     }
@@ -57,8 +57,8 @@ public class NetworkTests
     public void ZeroBiasVarianceGivesZeroBiasesAndNoBiasGivesNone()
     {
         using var scope = NewDisposeScope();
-        using var zero = ReluNetwork.Create(new NetworkSpec([4, 8, 2], InitScheme.He), 2, seed: 1);
-        using var none = ReluNetwork.Create(new NetworkSpec([4, 8, 2], InitScheme.He, Bias: false), 2, seed: 1);
+        using var zero = Mlp.Create(new NetworkSpec([4, 8, 2], InitScheme.He), 2, seed: 1);
+        using var none = Mlp.Create(new NetworkSpec([4, 8, 2], InitScheme.He, Bias: false), 2, seed: 1);
         for (int l = 0; l < 2; l++)
         {
             Assert.Equal(0.0, MaxAbs(zero.Biases[l]!));
@@ -95,7 +95,7 @@ public class NetworkTests
         // An expanding, a square and a contracting layer.
         var spec = new NetworkSpec([128, 256, 256, 128], scheme);
         const int count = 8;
-        using var net = ReluNetwork.Create(spec, count, seed: 2718);
+        using var net = Mlp.Create(spec, count, seed: 2718);
         for (int l = 0; l < spec.Depth; l++)
         {
             int fanIn = spec.Widths[l], fanOut = spec.Widths[l + 1];
@@ -144,7 +144,7 @@ public class NetworkTests
         const double cW = 2.0;
         var spec = new NetworkSpec([48, 96, 96, 48], InitScheme.Orthogonal(cW));
         const int count = 4;
-        using var net = ReluNetwork.Create(spec, count, seed: 31);
+        using var net = Mlp.Create(spec, count, seed: 31);
         for (int i = 0; i < count; i++)
         {
             var expanding = net.Weights[0][i].detach();   // [96, 48]: orthonormal columns
@@ -169,8 +169,8 @@ public class NetworkTests
         {
             var plainSpec = new NetworkSpec(widths, scheme);
             var scaledSpec = plainSpec with { OutputVariance = cOut };
-            using var plain = ReluNetwork.Create(plainSpec, count, seed: 9);
-            using var scaled = ReluNetwork.Create(scaledSpec, count, seed: 9);
+            using var plain = Mlp.Create(plainSpec, count, seed: 9);
+            using var scaled = Mlp.Create(scaledSpec, count, seed: 9);
             int last = scaledSpec.Depth - 1;
             for (int l = 0; l < last; l++)
                 Assert.True(BitwiseEqual(plain.Weights[l], scaled.Weights[l]), $"{scheme}: hidden layer {l + 1} changed");
@@ -277,7 +277,7 @@ public class NetworkTests
     {
         var e = Assert.Throws<ArgumentException>(() => spec.Validate());
         Assert.Contains(option, e.Message);
-        Assert.Throws<ArgumentException>(() => ReluNetwork.Create(spec));
+        Assert.Throws<ArgumentException>(() => Mlp.Create(spec));
     }
 
     [Fact]
@@ -287,7 +287,7 @@ public class NetworkTests
         Assert.Same(spec, spec.Validate());
         new NetworkSpec([1, 1, 1], InitScheme.LeCun, Bias: false).Validate();
         new NetworkSpec([5, 8, 3], InitScheme.He, BiasVariance: 2.0).Validate();
-        Assert.Throws<ArgumentException>(() => ReluNetwork.Create(spec, count: 0));
+        Assert.Throws<ArgumentException>(() => Mlp.Create(spec, count: 0));
     }
 
     // ----- forward -----
@@ -297,7 +297,7 @@ public class NetworkTests
     {
         using var scope = NewDisposeScope();
         var spec = new NetworkSpec([5, 9, 9, 3], InitScheme.He, BiasVariance: 0.5);
-        using var net = ReluNetwork.Create(spec, 1, seed: 4);
+        using var net = Mlp.Create(spec, 1, seed: 4);
         var x = Gaussian(new Generator(1), 7, 5);
         using var noGrad = no_grad();
         var y = net.forward(x);
@@ -314,7 +314,7 @@ public class NetworkTests
         using var scope = NewDisposeScope();
         var spec = new NetworkSpec([5, 9, 9, 3], InitScheme.He, BiasVariance: 0.5);
         const int count = 4;
-        using var net = ReluNetwork.Create(spec, count, seed: 4);
+        using var net = Mlp.Create(spec, count, seed: 4);
         var x = Gaussian(new Generator(2), count, 7, 5);
         using var noGrad = no_grad();
         var y = net.forward(x);
@@ -322,7 +322,7 @@ public class NetworkTests
         for (int i = 0; i < count; i++)
         {
             AssertCloseAbs(Reference(net, i, x[i]), y[i], 1e-12, $"network {i} vs reference loop");
-            using var alone = ReluNetwork.Create(spec, 1, seed: 4, firstIndex: i);
+            using var alone = Mlp.Create(spec, 1, seed: 4, firstIndex: i);
             AssertCloseAbs(alone.forward(x[i]), y[i], 1e-12, $"network {i} vs the same network created alone");
         }
     }
@@ -332,8 +332,8 @@ public class NetworkTests
     {
         using var scope = NewDisposeScope();
         var spec = new NetworkSpec([5, 9, 3], InitScheme.He);
-        using var single = ReluNetwork.Create(spec, 1, seed: 4);
-        using var ensemble = ReluNetwork.Create(spec, 3, seed: 4);
+        using var single = Mlp.Create(spec, 1, seed: 4);
+        using var ensemble = Mlp.Create(spec, 3, seed: 4);
         var g = new Generator(3);
         using var noGrad = no_grad();
 
@@ -355,7 +355,7 @@ public class NetworkTests
     private static Tensor Gaussian(Generator g, params long[] shape) => empty(shape, float64).normal_(0, 1, g);
 
     /// <summary>Network i evaluated layer by layer with mm on its own weights: relu(h W^T + b), linear last layer.</summary>
-    private static Tensor Reference(ReluNetwork net, int i, Tensor x)
+    private static Tensor Reference(Mlp net, int i, Tensor x)
     {
         var h = x;
         int depth = net.Weights.Count;

@@ -64,7 +64,7 @@ public class TrainingTests : IDisposable
     public void SafetensorsRoundTripIsBitwise(ScalarType dtype)
     {
         var spec = new NetworkSpec([3, 8, 8, 2], InitScheme.Parse("he"), BiasVariance: 0.1);
-        using var net = ReluNetwork.Create(spec, 1, seed: 11, dtype: dtype);
+        using var net = Mlp.Create(spec, 1, seed: 11, dtype: dtype);
         string path = Path.Combine(_root, "net.safetensors");
         File.WriteAllBytes(path, StateDicts.SafetensorsBytes(net));
         using var loaded = StateDicts.Load(path, spec, dtype);
@@ -116,7 +116,7 @@ public class TrainingTests : IDisposable
     public void TruncatedOrForeignFilesAreRefused()
     {
         var spec = new NetworkSpec([3, 8, 2], InitScheme.Parse("he"));
-        using var net = ReluNetwork.Create(spec, 1, seed: 1);
+        using var net = Mlp.Create(spec, 1, seed: 1);
         byte[] bytes = StateDicts.SafetensorsBytes(net);
         string truncated = Path.Combine(_root, "cut.safetensors");
         File.WriteAllBytes(truncated, bytes[..(bytes.Length - 9)]);
@@ -246,7 +246,7 @@ public class TrainingTests : IDisposable
         var spec = new NetworkSpec([4, 16, 16, 3], InitScheme.Parse("he"), BiasVariance: 0.05);
         var geometry = k == 1 ? new GeometrySpec(GeometryKind.Segment, 32) : new GeometrySpec(GeometryKind.Patch, 5, K: 2);
         var ensemble = Distortion.Measure(new MeasureSettings(spec, geometry, Networks: 1, Seed: 5));
-        using var net = ReluNetwork.Create(spec, 1, seed: 5);
+        using var net = Mlp.Create(spec, 1, seed: 5);
         var single = Distortion.MeasureNetwork(net, geometry, count: 3, seed: 5);
         Assert.Equal(3, single.LogDistortions.Length);
         Assert.Equal(ensemble.LogDistortions[0], single.LogDistortions[0], 1e-12);
@@ -258,7 +258,7 @@ public class TrainingTests : IDisposable
     {
         var spec = new NetworkSpec([2, 24, 24, 24, 2], InitScheme.Parse("he"));
         var exact = new GeometrySpec(GeometryKind.Segment, 1, Exact: true);
-        using (var one = ReluNetwork.Create(spec, 1, seed: 2))
+        using (var one = Mlp.Create(spec, 1, seed: 2))
         {
             double exactLog = Distortion.MeasureNetwork(one, exact, 1, 9).LogDistortions[0];
             double quadratureLog = Distortion.MeasureNetwork(one, new GeometrySpec(GeometryKind.Segment, 20000), 1, 9).LogDistortions[0];
@@ -269,7 +269,7 @@ public class TrainingTests : IDisposable
         var values = new double[networks];
         for (int i = 0; i < networks; i++)
         {
-            using var net = ReluNetwork.Create(spec, 1, seed: 1000 + i);
+            using var net = Mlp.Create(spec, 1, seed: 1000 + i);
             values[i] = Math.Exp(Distortion.MeasureNetwork(net, exact, 1, i).LogDistortions[0]);
         }
         double mean = values.Average();

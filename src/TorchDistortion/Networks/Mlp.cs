@@ -5,12 +5,12 @@ using static TorchSharp.torch;
 namespace TorchDistortion.Networks;
 
 /// <summary>
-/// An ensemble of K fully connected ReLU networks of one shape, held as batched weights
+/// An ensemble of K fully connected networks of one shape and activation, held as batched weights
 /// (layer l: weight [K, n_l, n_{l-1}], bias [K, n_l]) and evaluated with batched matmuls.
 /// A single network is an ensemble of one. Forward takes [K, B, n0] and returns [K, B, nL];
 /// when K = 1 it also takes [B, n0] and returns [B, nL], like an ordinary MLP.
 /// </summary>
-public sealed class ReluNetwork : nn.Module<Tensor, Tensor>
+public sealed class Mlp : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter[] _weights;
     private readonly Parameter?[] _biases;
@@ -22,7 +22,7 @@ public sealed class ReluNetwork : nn.Module<Tensor, Tensor>
     internal IReadOnlyList<Parameter> Weights => _weights;
     internal IReadOnlyList<Parameter?> Biases => _biases;
 
-    private ReluNetwork(NetworkSpec spec, int count, Tensor[] weights, Tensor?[] biases) : base(nameof(ReluNetwork))
+    private Mlp(NetworkSpec spec, int count, Tensor[] weights, Tensor?[] biases) : base(nameof(Mlp))
     {
         Spec = spec;
         Count = count;
@@ -45,7 +45,7 @@ public sealed class ReluNetwork : nn.Module<Tensor, Tensor>
     /// <paramref name="seed"/> defines. Network i depends only on (seed, i), so any split into chunks
     /// reproduces the same weights bit for bit. Weights are drawn in float64 on the CPU, then moved.
     /// </summary>
-    public static ReluNetwork Create(NetworkSpec spec, int count = 1, long seed = 0, long firstIndex = 0,
+    public static Mlp Create(NetworkSpec spec, int count = 1, long seed = 0, long firstIndex = 0,
         ScalarType dtype = ScalarType.Float64, Device? device = null)
     {
         spec.Validate();
@@ -53,7 +53,7 @@ public sealed class ReluNetwork : nn.Module<Tensor, Tensor>
         int depth = spec.Depth;
         var weights = new Tensor[depth];
         var biases = new Tensor?[depth];
-        double[] variances = spec.LayerVariances();
+        var init = spec.ResolvedInit;
         using (no_grad())
         {
             for (int l = 0; l < depth; l++)
@@ -67,9 +67,9 @@ public sealed class ReluNetwork : nn.Module<Tensor, Tensor>
                 for (int l = 0; l < depth; l++)
                 {
                     using var w = weights[l][i];
-                    spec.Init.Fill(w, generator);
+                    init.Fill(w, generator);
                     if (l == depth - 1 && spec.OutputVariance is double cOut)
-                        w.mul_(Math.Sqrt(cOut / spec.Init.Variance(spec.Widths[l], spec.Widths[l + 1])));
+                        w.mul_(Math.Sqrt(cOut / init.Variance(spec.Widths[l], spec.Widths[l + 1])));
                     if (spec.BiasVariance > 0)
                     {
                         using var b = biases[l]![i];
@@ -83,14 +83,14 @@ public sealed class ReluNetwork : nn.Module<Tensor, Tensor>
                 if (biases[l] is Tensor b) biases[l] = MoveTo(b, dtype, device);
             }
         }
-        return new ReluNetwork(spec, count, weights, biases);
+        return new Mlp(spec, count, weights, biases);
     }
 
     /// <summary>
     /// One network from given layer tensors: weights [n_l, n_{l-1}], biases [n_l] (all null for no bias), e.g. a
     /// loaded checkpoint. The shapes must match <paramref name="spec"/>; the tensors are copied.
     /// </summary>
-    internal static ReluNetwork FromLayers(NetworkSpec spec, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor?> biases,
+    internal static Mlp FromLayers(NetworkSpec spec, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor?> biases,
         ScalarType dtype, Device? device = null)
     {
         spec.Validate();
@@ -110,12 +110,12 @@ public sealed class ReluNetwork : nn.Module<Tensor, Tensor>
                 w[l] = weights[l].detach().to(dtype, device ?? CPU, copy: true).unsqueeze(0).contiguous().DetachFromDisposeScope();
                 b[l] = biases[l]?.detach().to(dtype, device ?? CPU, copy: true).unsqueeze(0).contiguous().DetachFromDisposeScope();
             }
-            return new ReluNetwork(spec, 1, w, b);
+            return new Mlp(spec, 1, w, b);
         }
     }
 
     /// <summary>
-    /// Network <paramref name="index"/> as a PyTorch state_dict of nn.Sequential(Linear, ReLU, ..., Linear):
+    /// Network <paramref name="index"/> as a PyTorch state_dict of nn.Sequential(Linear, activation, ..., Linear):
     /// "0.weight", "0.bias", "2.weight", ... (CPU copies), so torch can load it into that module directly.
     /// </summary>
     internal Dictionary<string, Tensor> SequentialStateDict(int index = 0)
@@ -148,7 +148,7 @@ public sealed class ReluNetwork : nn.Module<Tensor, Tensor>
         {
             h = bmm(h, _weights[l].transpose(1, 2));
             if (_biases[l] is Parameter b) h = h.add(b.unsqueeze(1));
-            if (l < _weights.Length - 1) h = nn.functional.relu(h);
+            if (l < _weights.Length - 1) h = Spec.Activation.Forward(h);
         }
         return (single ? h.squeeze(0) : h).MoveToOuterDisposeScope();
     }
