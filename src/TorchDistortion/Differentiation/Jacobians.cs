@@ -23,7 +23,7 @@ public enum JacobianMethod
 public static class Jacobians
 {
     /// <summary>J·U at the points x by the chosen method.</summary>
-    public static Tensor Apply(nn.Module<Tensor, Tensor> module, JacobianMethod method, Tensor x, Tensor tangents)
+    public static Tensor Apply(nn.IModule<Tensor, Tensor> module, JacobianMethod method, Tensor x, Tensor tangents)
     {
         CheckTangents(x, tangents);
         switch (method)
@@ -225,7 +225,7 @@ public static class Jacobians
     /// J·U for any differentiable module: g(w) = J^T w is linear in w, so the gradient of ⟨g(w), v⟩
     /// with respect to w is J v. Two reverse passes per tangent, no finite differences.
     /// </summary>
-    public static Tensor DoubleVjp(nn.Module<Tensor, Tensor> module, Tensor x, Tensor tangents)
+    public static Tensor DoubleVjp(nn.IModule<Tensor, Tensor> module, Tensor x, Tensor tangents)
     {
         CheckTangents(x, tangents);
         using var scope = NewDisposeScope();
@@ -252,7 +252,7 @@ public static class Jacobians
     }
 
     /// <summary>The full Jacobian [..., nL, n0] by reverse mode, one backward pass per output coordinate.</summary>
-    public static Tensor Reverse(nn.Module<Tensor, Tensor> module, Tensor x)
+    public static Tensor Reverse(nn.IModule<Tensor, Tensor> module, Tensor x)
     {
         using var scope = NewDisposeScope();
         using var grad = enable_grad();

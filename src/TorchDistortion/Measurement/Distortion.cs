@@ -240,11 +240,11 @@ public static class Distortion
     /// Log Distortions of a curve or patch under any differentiable module (one network), by the double-VJP
     /// path: how a user's own model is measured. Returns one value per geometry (drawn from seed, 0..count-1).
     /// </summary>
-    public static double[] MeasureModule(nn.Module<Tensor, Tensor> module, int inputDim, GeometrySpec geometry, int count, long seed = 0,
+    public static double[] MeasureModule(nn.IModule<Tensor, Tensor> module, int inputDim, GeometrySpec geometry, int count, long seed = 0,
         JacobianMethod method = JacobianMethod.DoubleVjp)
     {
         geometry.Validate([inputDim]);
-        var parameter = module.parameters().FirstOrDefault();
+        var parameter = (module as nn.Module)?.parameters().FirstOrDefault();
         var (dtype, device) = parameter is null ? (ScalarType.Float64, CPU) : (parameter.dtype, parameter.device);
         using var scope = NewDisposeScope();
         using var sample = GeometrySampler.Sample(geometry, inputDim, count, seed, 0, dtype, device);

@@ -1,0 +1,87 @@
+using System.Text.Json;
+using TorchDistortion.Differentiation;
+using TorchDistortion.Geometry;
+using TorchDistortion.Measurement;
+using TorchDistortion.Networks;
+using TorchDistortion.Tests.Training;
+using static TorchSharp.torch;
+
+namespace TorchDistortion.Tests.Networks;
+
+/// <summary>
+/// TorchScript models saved by PyTorch (a scripted residual MLP, a scripted tanh MLP, a traced 1-D CNN): J u by our
+/// double-VJP through the loaded module against PyTorch's own torch.autograd.functional.jvp on the same points.
+/// </summary>
+public sealed class ScriptedModelTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("torchdist-script").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    internal static string MakeModels(string folder)
+    {
+        var script = Path.Combine(Path.GetDirectoryName(PyTorch.Script())!, "torchscript_models.py");
+        var (code, output) = PyTorch.Run(PyTorch.Python!, script, folder);
+        Assert.True(code == 0, output);
+        return folder;
+    }
+
+    [PyTorchFact]
+    public void DoubleVjpThroughLoadedModulesMatchesPyTorchsJvp()
+    {
+        MakeModels(_folder);
+        using var reference = JsonDocument.Parse(File.ReadAllText(Path.Combine(_folder, "reference.json")));
+        foreach (var (name, n0Given) in new[] { ("residual", (int?)null), ("tanh", null), ("cnn", 10) })
+        {
+            using var scope = NewDisposeScope();
+            var entry = reference.RootElement.GetProperty(name);
+            using var model = ScriptedModel.Load(Path.Combine(_folder, $"{name}.pt"), n0Given);
+            Assert.Equal(entry.GetProperty("n0").GetInt32(), model.InputDim);
+            Assert.Equal(n0Given is null, model.InputDimInferred);
+            Assert.Equal(ScalarType.Float64, model.DType);
+            var points = Matrix(entry.GetProperty("points"));
+            var tangents = Matrix(entry.GetProperty("tangents"));
+            var expected = Matrix(entry.GetProperty("jvp"));
+            var ours = Jacobians.DoubleVjp(model.Module, points, tangents.unsqueeze(1)).squeeze(1);
+            double scale = expected.abs().max().item<double>();
+            double difference = (ours - expected).abs().max().item<double>();
+            Assert.True(difference <= 1e-12 * scale, $"{name}: |ours - PyTorch jvp| = {difference:G3} (scale {scale:G3})");
+        }
+    }
+
+    [PyTorchFact]
+    public void MeasuringAModelGivesTheMeanOfItsPerGeometryDistortions()
+    {
+        MakeModels(_folder);
+        using var model = ScriptedModel.Load(Path.Combine(_folder, "tanh.pt"));
+        var geometry = new GeometrySpec(GeometryKind.Patch, Points: 2, K: 2);
+        var all = Distortion.MeasureModule(model.Module, model.InputDim, geometry, 12, seed: 3);
+        var again = Distortion.MeasureModule(model.Module, model.InputDim, geometry, 12, seed: 3);
+        Assert.Equal(all, again);
+        Assert.All(all, v => Assert.True(double.IsFinite(v)));
+        // The reverse-mode reference gives the same log-volumes.
+        var reverse = Distortion.MeasureModule(model.Module, model.InputDim, geometry, 12, seed: 3, JacobianMethod.Reverse);
+        for (int i = 0; i < all.Length; i++) Assert.Equal(reverse[i], all[i], 10);
+    }
+
+    [PyTorchFact]
+    public void BadModelsAreRefusedInOneLine()
+    {
+        MakeModels(_folder);
+        string cnn = Path.Combine(_folder, "cnn.pt");
+        Assert.Contains("cannot find the input dimension", Assert.Throws<ArgumentException>(() => ScriptedModel.Load(cnn)).Message);
+        Assert.Contains("does not take inputs of dimension 7", Assert.Throws<ArgumentException>(() => ScriptedModel.Load(cnn, 7)).Message);
+        string random = Path.Combine(_folder, "random.pt");
+        File.WriteAllBytes(random, Enumerable.Range(0, 300).Select(i => (byte)(i * 37)).ToArray());
+        Assert.Contains("is not a TorchScript file", Assert.Throws<ArgumentException>(() => ScriptedModel.Load(random)).Message);
+        string stateDict = Path.Combine(_folder, "state.pt");
+        var (code, output) = PyTorch.Run(PyTorch.Python!, "-c", $"import torch; torch.save(torch.nn.Linear(3, 2).state_dict(), '{stateDict}')");
+        Assert.True(code == 0, output);
+        Assert.Contains("holds no TorchScript code", Assert.Throws<ArgumentException>(() => ScriptedModel.Load(stateDict)).Message);
+        Assert.Contains("no such file", Assert.Throws<ArgumentException>(() => ScriptedModel.Load(Path.Combine(_folder, "missing.pt"))).Message);
+    }
+
+    private static Tensor Matrix(JsonElement rows) =>
+        tensor(rows.EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetDouble()).ToArray()).ToArray().SelectMany(r => r).ToArray(), float64)
+            .reshape(rows.GetArrayLength(), -1);
+}
