@@ -10,18 +10,33 @@ public static class FigureExporter
 {
     private const string Font = "DejaVu Sans";
 
+    // 16 colours that stay apart in print and for the common colour-vision deficiencies (tab10, then six darker or
+    // lighter ones); each group also gets its own marker, so 16 groups are 16 distinct colour-and-marker pairs.
     private static readonly OxyColor[] Palette =
     [
         OxyColor.FromRgb(0x1f, 0x77, 0xb4), OxyColor.FromRgb(0xd6, 0x27, 0x28), OxyColor.FromRgb(0x2c, 0xa0, 0x2c),
         OxyColor.FromRgb(0x94, 0x67, 0xbd), OxyColor.FromRgb(0xff, 0x7f, 0x0e), OxyColor.FromRgb(0x8c, 0x56, 0x4b),
         OxyColor.FromRgb(0xe3, 0x77, 0xc2), OxyColor.FromRgb(0x7f, 0x7f, 0x7f), OxyColor.FromRgb(0xbc, 0xbd, 0x22),
-        OxyColor.FromRgb(0x17, 0xbe, 0xcf),
+        OxyColor.FromRgb(0x17, 0xbe, 0xcf), OxyColor.FromRgb(0x08, 0x30, 0x6b), OxyColor.FromRgb(0x67, 0x00, 0x0d),
+        OxyColor.FromRgb(0x00, 0x44, 0x1b), OxyColor.FromRgb(0xfd, 0xb4, 0x62), OxyColor.FromRgb(0x54, 0x27, 0x88),
+        OxyColor.FromRgb(0x00, 0x00, 0x00),
     ];
+
+    private static readonly MarkerType[] Markers =
+        [MarkerType.Circle, MarkerType.Square, MarkerType.Triangle, MarkerType.Diamond, MarkerType.Cross, MarkerType.Plus, MarkerType.Star];
+
+    internal static OxyColor ColorOf(int group) => Palette[group % Palette.Length];
+
+    /// <summary>Markers cycle with a period of 7 against the colours' 16, so no pair repeats before group 112.</summary>
+    internal static MarkerType MarkerOf(int group) => Markers[group % Markers.Length];
+
+    /// <summary>Legend entries beyond which the legend goes below the plot, in columns, instead of taking width.</summary>
+    private const int SideLegendEntries = 8;
 
     /// <summary>Writes <paramref name="basePath"/>.png and .svg, each atomically (temporary file, then rename).</summary>
     public static void Save(Figure figure, string basePath, int width = 1000, int height = 650)
     {
-        var model = Build(figure);
+        var model = Build(figure, width);
         WriteAtomically(basePath + ".png", stream => new OxyPlot.SkiaSharp.PngExporter { Width = width, Height = height }.Export(model, stream));
         WriteAtomically(basePath + ".svg", stream => new OxyPlot.SkiaSharp.SvgExporter { Width = width, Height = height }.Export(model, stream));
     }
@@ -40,7 +55,7 @@ public static class FigureExporter
         for (int i = 0; i < panels.Count; i++)
         {
             int x = i % columns * panelWidth, y = i / columns * panelHeight;
-            var model = Build(panels[i]);
+            var model = Build(panels[i], panelWidth);
             using (var png = new MemoryStream())
             {
                 new OxyPlot.SkiaSharp.PngExporter { Width = panelWidth, Height = panelHeight }.Export(model, png);
@@ -61,9 +76,7 @@ public static class FigureExporter
         WriteAtomically(basePath + ".svg", stream => stream.Write(System.Text.Encoding.UTF8.GetBytes(svg.ToString())));
     }
 
-    private static readonly MarkerType[] Markers = [MarkerType.Circle, MarkerType.Square, MarkerType.Triangle, MarkerType.Diamond];
-
-    internal static PlotModel Build(Figure figure)
+    internal static PlotModel Build(Figure figure, double width = 1000)
     {
         var model = new PlotModel
         {
@@ -76,13 +89,18 @@ public static class FigureExporter
             Background = OxyColors.White,
             PlotMargins = new OxyThickness(double.NaN),
         };
+        // The legend never takes more than about 30% of the width: beside the plot for a few entries, below it in
+        // columns for many.
+        bool below = figure.Series.Count(s => s.Title is not null) > SideLegendEntries;
         model.Legends.Add(new Legend
         {
-            LegendPosition = LegendPosition.RightTop,
+            LegendPosition = below ? LegendPosition.BottomCenter : LegendPosition.RightTop,
             LegendPlacement = LegendPlacement.Outside,
+            LegendOrientation = below ? LegendOrientation.Horizontal : LegendOrientation.Vertical,
+            LegendMaxWidth = below ? width * 0.95 : width * 0.3,
             LegendBackground = OxyColor.FromAColor(220, OxyColors.White),
             LegendBorder = OxyColors.LightGray,
-            LegendFontSize = 13,
+            LegendFontSize = below ? 12 : 13,
         });
         var xAxis = Axis(figure.LogX, AxisPosition.Bottom, figure.XLabel);
         if (figure.XTickLabels is { } labels)
@@ -101,14 +119,14 @@ public static class FigureExporter
 
         foreach (var series in figure.Series)
         {
-            var color = Palette[series.Group % Palette.Length];
+            var color = ColorOf(series.Group);
             var points = Enumerable.Range(0, series.X.Length)
                 .Where(i => Drawable(series.X[i], figure.LogX) && Drawable(series.Y[i], figure.LogY)).ToArray();
             if (series.Style == SeriesStyle.Points)
             {
                 var scatter = new ScatterErrorSeries
                 {
-                    Title = series.Title, MarkerType = Markers[series.Group % Markers.Length], MarkerSize = 4, MarkerFill = color,
+                    Title = series.Title, MarkerType = MarkerOf(series.Group), MarkerSize = 4, MarkerFill = color, MarkerStroke = color,
                     ErrorBarColor = color, ErrorBarStrokeThickness = 1.2, ErrorBarStopWidth = 3,
                 };
                 foreach (int i in points)

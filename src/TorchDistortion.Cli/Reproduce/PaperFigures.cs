@@ -174,7 +174,7 @@ internal static class PaperFigures
     private static string InitLabel(ResultRow r) => r.Init switch
     {
         "variance" => $"C_W = {r.CW.ToString("G3", CultureInfo.InvariantCulture)}",
-        "orthogonal" => "orthogonal (C_W = 2)",
+        "orthogonal" => $"orthogonal (C_W = {r.CW.ToString("G3", CultureInfo.InvariantCulture)})",
         var name => name,
     };
 
@@ -185,7 +185,8 @@ internal static class PaperFigures
     {
         var series = new List<Series>();
         int group = 0;
-        foreach (var byInit in Stat(set, "mean").GroupBy(InitLabel).OrderBy(g => g.First().Init != "variance").ThenBy(g => g.First().CW))
+        // Orthogonal runs exist at every C_W of the sweep; the figure shows the He one beside the Gaussian schemes.
+        foreach (var byInit in Stat(set, "mean").Where(r => r.Init != "orthogonal" || r.CW == ExactTheory.HeVariance).GroupBy(InitLabel).OrderBy(g => g.First().Init != "variance").ThenBy(g => g.First().CW))
         {
             var sample = byInit.First();
             series.Add(Measured(byInit.Key, byInit, r => r.Depth, group));
