@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using Spectre.Console;
 using TorchDistortion.Cli.Reproduce;
 using TorchDistortion.Experiments;
 using TorchDistortion.Plots;

@@ -85,7 +85,7 @@ public sealed record SweepSpec
     /// The runs one at a time, as they are expanded (a listing need not hold them all). The fields and the size are
     /// checked before the first run; each run is validated as it comes.
     /// </summary>
-    public IEnumerable<RunSpec> Runs(string source = "sweep", long maxRuns = DefaultMaxRuns)
+    internal IEnumerable<RunSpec> Runs(string source = "sweep", long maxRuns = DefaultMaxRuns)
     {
         CheckFields(source);
         var count = CountBound();
@@ -98,7 +98,7 @@ public sealed record SweepSpec
     /// The number of runs before expansion: the product of the list lengths, with C_W counted only for inits that
     /// use it and k only for patches. An upper bound (equal shapes from the shorthand are counted twice), exact otherwise.
     /// </summary>
-    public System.Numerics.BigInteger CountBound()
+    internal System.Numerics.BigInteger CountBound()
     {
         static bool IsPatch(string geometry)
         {
