@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using Spectre.Console;
 using TorchDistortion.Cli.Reproduce;
 using TorchDistortion.Experiments;
 using TorchDistortion.Plots;
@@ -13,6 +12,16 @@ internal static class ExperimentCommands
     private static readonly Option<string> DeviceName = new("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "auto" };
     private static readonly Option<int> Threads = new("--threads") { Description = "CPU threads", DefaultValueFactory = _ => 1 };
     private static readonly Option<bool> NoProgress = new("--no-progress") { Description = "No progress display" };
+    private static readonly Option<long> MaxRuns = new("--max-runs")
+    {
+        Description = "Refuse sweeps of more runs than this", DefaultValueFactory = _ => SweepSpec.DefaultMaxRuns,
+    };
+
+    private static long MaxRunsOf(ParseResult parse)
+    {
+        long n = parse.GetValue(MaxRuns);
+        return n > 0 ? n : throw new ArgumentException($"--max-runs: must be a positive number, got {n}");
+    }
 
     internal static Command Sweep()
     {
@@ -40,17 +49,18 @@ internal static class ExperimentCommands
         var command = new Command("sweep", "Run a sweep over depth, width and initialization; resumable, shardable.")
         {
             file, output, shard, list, name, widths, width, depth, n0, nL, init, cw, cout, cb, geometry, k, points, networks, seed, dtype, exact,
-            DeviceName, Threads, NoProgress,
+            DeviceName, Threads, NoProgress, MaxRuns,
         };
         command.SetAction(parse =>
         {
             var declared = new Option[] { widths, width, depth, n0, nL, init, cw, cout, cb, geometry, k, points, networks, seed, dtype, name, exact }
                 .Where(o => parse.GetResult(o) is { Implicit: false }).ToList();
+            long maxRuns = MaxRunsOf(parse);
             SweepSpec spec;
             if (parse.GetValue(file) is string path)
             {
                 if (declared.Count > 0) throw new ArgumentException($"{declared[0].Name}: give either a sweep file or sweep options, not both");
-                spec = SweepSpec.Load(path);
+                spec = SweepSpec.Parse(path); // expanded (and validated) below, once
             }
             else
             {
@@ -68,27 +78,33 @@ internal static class ExperimentCommands
                     Exact = [parse.GetValue(exact)],
                 };
             }
-            var runs = spec.Expand(parse.GetValue(file) is string f ? Path.GetFileName(f) : "sweep");
+            string source = parse.GetValue(file) is string f ? Path.GetFileName(f) : "sweep";
             var part = Shard.Parse(parse.GetValue(shard));
             if (parse.GetValue(list))
             {
-                var table = new Table().AddColumns("run id", "shard", "settings", "seed");
-                foreach (var run in runs)
+                // Each run is written as it is expanded: a large sweep lists without first being held in memory.
+                var expanding = spec.Runs(source, maxRuns); // the fields and the size are checked here, before any output
+                Console.WriteLine($"{"run id",-12}  {"shard",-5}  {"seed",-19}  settings");
+                var ids = new List<string>();
+                int inShard = 0;
+                foreach (var run in expanding)
                 {
                     string id = run.Id(spec.Seed);
-                    table.AddRow(id, part.Contains(id) ? "yes" : "-", Markup.Escape(run.ToString()), run.Seed(spec.Seed).ToString(CultureInfo.InvariantCulture));
+                    ids.Add(id);
+                    if (part.Contains(id)) inShard++;
+                    Console.WriteLine($"{id,-12}  {(part.Contains(id) ? "yes" : "-"),-5}  {run.Seed(spec.Seed).ToString(CultureInfo.InvariantCulture),-19}  {run}");
                 }
-                AnsiConsole.Write(table);
-                AnsiConsole.WriteLine($"{runs.Count} runs, {runs.Count(r => part.Contains(r.Id(spec.Seed)))} in shard {part}; sweep id {spec.SweepId(runs)}");
+                Console.WriteLine($"{ids.Count} runs, {inShard} in shard {part}; sweep id {SweepSpec.SweepIdOf(ids)}");
                 return 0;
             }
+            var runs = spec.Expand(source, maxRuns);
             MeasureCommand.SetThreads(parse.GetValue(Threads));
             string folder = parse.GetValue(output)!;
             string device = parse.GetValue(DeviceName)!;
             Measurement.Distortion.ResolveDevice(device);
             int computed = 0;
-            SweepProgress.Show(SweepProgress.Enabled(parse.GetValue(NoProgress)), progress => computed = SweepRunner.Run(spec, folder, part, device, progress));
-            int finished = SweepRunner.Finished(spec, folder);
+            SweepProgress.Show(SweepProgress.Enabled(parse.GetValue(NoProgress)), progress => computed = SweepRunner.Run(spec, folder, part, device, progress, maxRuns: maxRuns));
+            int finished = SweepRunner.Finished(spec, folder, maxRuns);
             Console.WriteLine($"sweep {spec.SweepId(runs)} shard {part}: computed {computed} run(s); {finished} of {runs.Count} finished in {folder}" +
                 (finished == runs.Count ? $"; results in {Path.Combine(folder, "results.csv")}" : "; merge the shard folders when all are done"));
             return 0;
@@ -100,10 +116,11 @@ internal static class ExperimentCommands
     {
         var folders = new Argument<string[]>("folders") { Description = "Sweep folders (shards) to combine", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string>("--output", "-o") { Description = "Folder for the merged result set", Required = true };
-        var command = new Command("merge", "Combine shard outputs of one sweep into one result set.") { folders, output };
+        var allowPartial = new Option<bool>("--allow-partial") { Description = "Merge even when runs of the sweep are missing" };
+        var command = new Command("merge", "Combine shard outputs of one sweep into one result set.") { folders, output, allowPartial, MaxRuns };
         command.SetAction(parse =>
         {
-            var (runs, expected) = SweepRunner.Merge(parse.GetValue(folders)!, parse.GetValue(output)!);
+            var (runs, expected) = SweepRunner.Merge(parse.GetValue(folders)!, parse.GetValue(output)!, parse.GetValue(allowPartial), MaxRunsOf(parse));
             Console.WriteLine($"merged {runs} of {expected} runs into {parse.GetValue(output)}");
             if (runs < expected) Console.Error.WriteLine($"warning: {expected - runs} run(s) of the sweep are missing; run their shards, then merge again");
             return 0;

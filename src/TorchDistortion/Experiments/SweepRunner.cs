@@ -50,18 +50,18 @@ public static class SweepRunner
 
     /// <summary>
     /// Runs this shard's unfinished runs. Returns the number of runs computed now. Writes the merged result set when
-    /// the folder holds every run of the sweep.
+    /// the folder holds every run of the sweep. Refuses sweeps of more than <paramref name="maxRuns"/> runs.
     /// </summary>
-    public static int Run(SweepSpec sweep, string folder, Shard shard, string device, IProgress? progress = null, CancellationToken cancel = default)
+    public static int Run(SweepSpec sweep, string folder, Shard shard, string device, IProgress? progress = null, CancellationToken cancel = default,
+        long maxRuns = SweepSpec.DefaultMaxRuns)
     {
-        var runs = sweep.Expand();
+        var runs = sweep.Expand("sweep", maxRuns);
         string sweepId = sweep.SweepId(runs);
         Files.EnsureWritableFolder(folder, "--output");
         string sweepFile = SweepFile(folder);
         if (File.Exists(sweepFile))
         {
-            var existing = SweepSpec.Load(sweepFile);
-            string existingId = existing.SweepId();
+            string existingId = ReadSweep(folder, maxRuns).Id;
             if (existingId != sweepId)
                 throw new ArgumentException($"--output: '{folder}' holds a different sweep ({existingId}, this one is {sweepId}); use another folder");
         }
@@ -69,6 +69,7 @@ public static class SweepRunner
         Directory.CreateDirectory(Path.Combine(folder, "runs"));
 
         var mine = runs.Where(r => shard.Contains(r.Id(sweep.Seed))).ToList();
+        RemoveLeftovers(folder, mine.Select(r => r.Id(sweep.Seed)).ToHashSet());
         int computed = 0;
         for (int i = 0; i < mine.Count; i++)
         {
@@ -86,54 +87,120 @@ public static class SweepRunner
             Files.WriteAtomically(path, JsonSerializer.Serialize(file, ResultSet.Json));
             computed++;
         }
-        if (runs.All(r => File.Exists(RunPath(folder, r.Id(sweep.Seed))))) Merge([folder], folder);
+        if (runs.All(r => File.Exists(RunPath(folder, r.Id(sweep.Seed)))))
+        {
+            var files = new Dictionary<string, (RunFile File, string Folder)>();
+            Collect(folder, sweepId, files);
+            WriteResults(sweep, sweepId, runs, files.Values.Select(f => f.File), folder);
+        }
         return computed;
+    }
+
+    /// <summary>Temporary files older than this are leftovers of a killed write, not a write in progress elsewhere.</summary>
+    private static readonly TimeSpan StaleAfter = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Removes the temporary files that killed writes left behind. A run's file is only ever written by the process
+    /// computing that run (its shard), so this shard's are removed outright; sweep.json and the results may be being
+    /// written right now by another shard sharing the folder, so theirs are removed only once stale.
+    /// </summary>
+    private static void RemoveLeftovers(string folder, IReadOnlySet<string> mine)
+    {
+        foreach (string temp in Directory.EnumerateFiles(Path.Combine(folder, "runs"), ".*.tmp"))
+        {
+            // .<run_id>.json.<guid>.tmp, as Files.WriteAtomically names it.
+            string inner = Path.GetFileName(temp)[1..^4];
+            if (inner.LastIndexOf('.') is int dot and > 0 && Path.GetFileNameWithoutExtension(inner[..dot]) is var runId && mine.Contains(runId))
+                File.Delete(temp);
+        }
+        foreach (string temp in Directory.EnumerateFiles(folder, ".*.tmp"))
+            if (File.GetLastWriteTimeUtc(temp) < DateTime.UtcNow - StaleAfter) File.Delete(temp);
     }
 
     /// <summary>
     /// Combines the finished runs of one sweep from several folders (shards) into one result set in
-    /// <paramref name="output"/>. Refuses folders of a different sweep; duplicates (the same run id) are kept once.
+    /// <paramref name="output"/>, which must not be one of them. Refuses folders of a different sweep, duplicates (the same run id) that
+    /// disagree in any measured value, and, unless <paramref name="allowPartial"/>, a sweep with runs missing.
     /// Returns the number of runs merged and the number the sweep declares.
     /// </summary>
-    public static (int Runs, int Expected) Merge(IReadOnlyList<string> folders, string output)
+    public static (int Runs, int Expected) Merge(IReadOnlyList<string> folders, string output, bool allowPartial = false,
+        long maxRuns = SweepSpec.DefaultMaxRuns)
     {
         if (folders.Count == 0) throw new ArgumentException("merge: give at least one sweep folder");
+        static string Full(string path) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+        // Results written into a shard folder would no longer match the runs it holds.
+        if (folders.FirstOrDefault(f => Full(f) == Full(output)) is string input)
+            throw new ArgumentException($"--output: '{output}' is one of the folders being merged ('{input}'); merge into another folder");
         SweepSpec? sweep = null;
+        IReadOnlyList<RunSpec> runs = [];
         string? sweepId = null;
-        var files = new SortedDictionary<string, RunFile>(StringComparer.Ordinal);
+        var files = new Dictionary<string, (RunFile File, string Folder)>(StringComparer.Ordinal);
         foreach (string folder in folders)
         {
             string sweepFile = SweepFile(folder);
             if (!File.Exists(sweepFile)) throw new ArgumentException($"merge: '{folder}' is not a sweep folder (no sweep.json)");
-            var spec = SweepSpec.Load(sweepFile);
-            string id = spec.SweepId();
-            if (sweepId is not null && id != sweepId)
-                throw new ArgumentException($"merge: '{folder}' holds sweep {id}, not {sweepId}; refusing to mix sweeps");
-            (sweep, sweepId) = (spec, id);
-            string runs = Path.Combine(folder, "runs");
-            if (!Directory.Exists(runs)) continue; // a shard that has not finished a run yet
-            foreach (string path in Directory.EnumerateFiles(runs, "*.json"))
-            {
-                var run = ReadRun(path) ?? throw new ArgumentException($"merge: '{path}' is not a finished run file");
-                if (run.SweepId != sweepId) throw new ArgumentException($"merge: '{path}' belongs to sweep {run.SweepId}, not {sweepId}");
-                files.TryAdd(run.RunId, run);
-            }
+            var read = ReadSweep(folder, maxRuns);
+            if (sweepId is not null && read.Id != sweepId)
+                throw new ArgumentException($"merge: '{folder}' holds sweep {read.Id}, not {sweepId}; refusing to mix sweeps");
+            (sweep, runs, sweepId) = read;
+            Collect(folder, sweepId, files);
         }
+        var missing = runs.Select(r => r.Id(sweep!.Seed)).Where(id => !files.ContainsKey(id)).ToList();
+        if (missing.Count > 0 && !allowPartial)
+            throw new ArgumentException($"merge: {missing.Count} of {runs.Count} runs are missing (e.g. {missing[0]}); run their shards, or pass --allow-partial");
         Files.EnsureWritableFolder(output, "--output");
-        if (File.Exists(SweepFile(output)) && SweepSpec.Load(SweepFile(output)).SweepId() != sweepId)
+        if (File.Exists(SweepFile(output)) && ReadSweep(output, maxRuns).Id != sweepId)
             throw new ArgumentException($"--output: '{output}' holds a different sweep; refusing to overwrite its results");
         if (!File.Exists(SweepFile(output))) Files.WriteAtomically(SweepFile(output), JsonSerializer.Serialize(sweep, SweepSpec.JsonOptions));
-        // Rows in the sweep's declared order, so merged shards equal the unsharded run row for row.
-        var order = sweep!.Expand().Select((r, i) => (Id: r.Id(sweep.Seed), i)).ToDictionary(x => x.Id, x => x.i);
-        var rows = files.Values.OrderBy(f => order.GetValueOrDefault(f.RunId, int.MaxValue)).SelectMany(f => f.Rows).ToList();
-        var provenance = files.Values.FirstOrDefault()?.Provenance ?? Provenance.Current("cpu", sweep.DType);
-        new ResultSet(sweepId!, provenance, rows).Write(output);
-        return (files.Count, order.Count);
+        WriteResults(sweep!, sweepId!, runs, files.Values.Select(f => f.File), output);
+        return (files.Count, runs.Count);
+    }
+
+    /// <summary>The sweep a folder holds, its runs and its id (one expansion).</summary>
+    private static (SweepSpec Spec, IReadOnlyList<RunSpec> Runs, string Id) ReadSweep(string folder, long maxRuns)
+    {
+        string file = SweepFile(folder);
+        var spec = SweepSpec.Parse(file);
+        var runs = spec.Expand(file, maxRuns);
+        return (spec, runs, spec.SweepId(runs));
+    }
+
+    /// <summary>Adds the finished runs of one folder; a run already there (from another folder) must agree in every measured value.</summary>
+    private static void Collect(string folder, string sweepId, Dictionary<string, (RunFile File, string Folder)> files)
+    {
+        string runs = Path.Combine(folder, "runs");
+        if (!Directory.Exists(runs)) return; // a shard that has not finished a run yet
+        foreach (string path in Directory.EnumerateFiles(runs, "*.json").Order(StringComparer.Ordinal))
+        {
+            var run = ReadRun(path) ?? throw new ArgumentException($"merge: '{path}' is not a finished run file");
+            if (run.SweepId != sweepId) throw new ArgumentException($"merge: '{path}' belongs to sweep {run.SweepId}, not {sweepId}");
+            if (!files.TryAdd(run.RunId, (run, folder)) && Difference(files[run.RunId].File, run) is string what)
+                throw new ArgumentException($"merge: run {run.RunId} differs between '{files[run.RunId].Folder}' and '{folder}' ({what}); " +
+                    "keep one of them and merge again");
+        }
+    }
+
+    /// <summary>The first measured value in which two files of the same run differ (time and provenance aside); null when equal.</summary>
+    private static string? Difference(RunFile a, RunFile b)
+    {
+        if (a.Rows.Count != b.Rows.Count) return "number of statistics";
+        for (int i = 0; i < a.Rows.Count; i++)
+            if (!a.Rows[i].Equals(b.Rows[i])) return a.Rows[i].Statistic;
+        return a.LogDistortions.AsSpan().SequenceEqual(b.LogDistortions) ? null : "log distortions";
+    }
+
+    /// <summary>results.csv and results.json, rows in the sweep's declared order, so merged shards equal the unsharded run row for row.</summary>
+    private static void WriteResults(SweepSpec sweep, string sweepId, IReadOnlyList<RunSpec> runs, IEnumerable<RunFile> files, string output)
+    {
+        var order = runs.Select((r, i) => (Id: r.Id(sweep.Seed), i)).ToDictionary(x => x.Id, x => x.i);
+        var sorted = files.OrderBy(f => order.GetValueOrDefault(f.RunId, int.MaxValue)).ToList();
+        var provenance = sorted.FirstOrDefault()?.Provenance ?? Provenance.Current("cpu", sweep.DType);
+        new ResultSet(sweepId, provenance, sorted.SelectMany(f => f.Rows).ToList()).Write(output);
     }
 
     /// <summary>The finished runs present in a folder, by id.</summary>
-    public static int Finished(SweepSpec sweep, string folder) =>
-        sweep.Expand().Count(r => File.Exists(RunPath(folder, r.Id(sweep.Seed))));
+    public static int Finished(SweepSpec sweep, string folder, long maxRuns = SweepSpec.DefaultMaxRuns) =>
+        sweep.Expand("sweep", maxRuns).Count(r => File.Exists(RunPath(folder, r.Id(sweep.Seed))));
 
     /// <summary>The finished run files of a sweep folder.</summary>
     public static IReadOnlyList<RunFile> LoadRuns(string folder) =>

@@ -14,6 +14,9 @@ public sealed record SweepSpec
 {
     public const int CurrentSchemaVersion = 1;
 
+    /// <summary>Above this many runs a sweep is refused unless the caller raises the cap (--max-runs): a typo can declare billions.</summary>
+    public const long DefaultMaxRuns = 100_000;
+
     [JsonRequired] public int SchemaVersion { get; init; }
     public string Name { get; init; } = "sweep";
     /// <summary>Explicit shapes n0,...,nL; alternative to the width/depth shorthand.</summary>
@@ -42,13 +45,22 @@ public sealed record SweepSpec
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        AllowDuplicateProperties = false,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         WriteIndented = true,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
     /// <summary>Reads and validates a sweep file; every problem is an <see cref="ArgumentException"/> naming the field.</summary>
-    public static SweepSpec Load(string path)
+    public static SweepSpec Load(string path, long maxRuns = DefaultMaxRuns)
+    {
+        var spec = Parse(path);
+        spec.Expand(Path.GetFileName(path), maxRuns);
+        return spec;
+    }
+
+    /// <summary>Reads a sweep file without expanding it: its runs are validated as they are expanded.</summary>
+    internal static SweepSpec Parse(string path)
     {
         string name = Path.GetFileName(path);
         if (!File.Exists(path)) throw new ArgumentException($"sweep file '{path}' does not exist");
@@ -57,20 +69,49 @@ public sealed record SweepSpec
         catch (JsonException e)
         {
             string field = e.Path is { Length: > 2 } p ? p[2..] : "(document)";
-            string what = e.Message.Contains("could not be mapped") ? "unknown field"
-                : e.Message.Contains("missing required") ? "missing required field schema_version"
-                : "wrong type or malformed value";
-            string unknown = System.Text.RegularExpressions.Regex.Match(e.Message, "property '([^']+)'").Groups[1].Value;
-            throw new ArgumentException(what == "unknown field" ? $"{name}: unknown field '{unknown}'"
-                : what.StartsWith("missing") ? $"{name}: {what}" : $"{name}: {field}: {what}");
+            string property = System.Text.RegularExpressions.Regex.Match(e.Message, "property '([^']+)'").Groups[1].Value;
+            throw new ArgumentException(e.Message.Contains("could not be mapped") ? $"{name}: unknown field '{property}'"
+                : e.Message.Contains("missing required") ? $"{name}: missing required field schema_version"
+                : e.Message.Contains("Duplicate") ? $"{name}: {(property.Length > 0 ? property : field)}: given more than once"
+                : $"{name}: {field}: wrong type or malformed value");
         }
-        if (spec is null) throw new ArgumentException($"{name}: empty document");
-        spec.Expand(name);
-        return spec;
+        return spec ?? throw new ArgumentException($"{name}: empty document");
     }
 
     /// <summary>The runs of the sweep, in a stable order without duplicates. Validates every run before any computation.</summary>
-    public IReadOnlyList<RunSpec> Expand(string source = "sweep")
+    public IReadOnlyList<RunSpec> Expand(string source = "sweep", long maxRuns = DefaultMaxRuns) => Runs(source, maxRuns).ToList();
+
+    /// <summary>
+    /// The runs one at a time, as they are expanded (a listing need not hold them all). The fields and the size are
+    /// checked before the first run; each run is validated as it comes.
+    /// </summary>
+    internal IEnumerable<RunSpec> Runs(string source = "sweep", long maxRuns = DefaultMaxRuns)
+    {
+        CheckFields(source);
+        var count = CountBound();
+        if (count > maxRuns)
+            throw new ArgumentException($"{source}: the sweep has {count} runs, above the cap of {maxRuns}; narrow it or raise the cap with --max-runs");
+        return Enumerate(source);
+    }
+
+    /// <summary>
+    /// The number of runs before expansion: the product of the list lengths, with C_W counted only for inits that
+    /// use it and k only for patches. An upper bound (equal shapes from the shorthand are counted twice), exact otherwise.
+    /// </summary>
+    internal System.Numerics.BigInteger CountBound()
+    {
+        static bool IsPatch(string geometry)
+        {
+            try { return GeometrySpec.ParseKind(geometry) == GeometryKind.Patch; }
+            catch (ArgumentException) { return false; } // reported by the expansion
+        }
+        System.Numerics.BigInteger shapes = Widths?.Count ?? (System.Numerics.BigInteger)(Width?.Count ?? 1) * (Depth?.Count ?? 1) * (N0?.Count ?? 1) * (NL?.Count ?? 1);
+        long inits = Init.Sum(i => i.ToLowerInvariant() is "variance" or "orthogonal" ? (long)CW.Count : 1);
+        long geometries = Geometry.Sum(g => IsPatch(g) ? (long)K.Count : 1);
+        return shapes * inits * COut.Count * CB.Count * geometries * Exact.Count * (Points?.Count ?? 1) * Networks.Count;
+    }
+
+    private void CheckFields(string source)
     {
         string Field(string field, string message) => $"{source}: {field}: {message}";
         if (SchemaVersion != CurrentSchemaVersion)
@@ -89,25 +130,30 @@ public sealed record SweepSpec
             if (field is "init" or "geometry" or "widths" && list.Cast<object?>().Any(item => item is null))
                 throw new ArgumentException(Field(field, "has a null entry"));
         }
+    }
 
-        var shapes = new List<int[]>();
-        if (Widths is not null) shapes.AddRange(Widths.Select(w => w.ToArray()));
-        else
+    private IEnumerable<int[]> Shapes(string source)
+    {
+        if (Widths is not null)
         {
-            foreach (int width in Width ?? [32])
-            foreach (int depth in Depth ?? [20])
-            foreach (int? n0 in N0 ?? [null])
-            foreach (int? nL in NL ?? [null])
-            {
-                if (width < 1) throw new ArgumentException(Field("width", $"must be a positive integer, got {width}"));
-                if (depth < 1) throw new ArgumentException(Field("depth", $"must be at least 1, got {depth}"));
-                shapes.Add(NetworkSpec.Shorthand(width, depth, n0, nL).ToArray());
-            }
+            foreach (var w in Widths) yield return w.ToArray();
+            yield break;
         }
+        foreach (int width in Width ?? [32])
+        foreach (int depth in Depth ?? [20])
+        foreach (int? n0 in N0 ?? [null])
+        foreach (int? nL in NL ?? [null])
+        {
+            if (width < 1) throw new ArgumentException($"{source}: width: must be a positive integer, got {width}");
+            if (depth < 1) throw new ArgumentException($"{source}: depth: must be at least 1, got {depth}");
+            yield return NetworkSpec.Shorthand(width, depth, n0, nL).ToArray();
+        }
+    }
 
-        var runs = new List<RunSpec>();
+    private IEnumerable<RunSpec> Enumerate(string source)
+    {
         var seen = new HashSet<string>();
-        foreach (var shape in shapes)
+        foreach (var shape in Shapes(source))
         foreach (string init in Init)
         foreach (double cW in CW)
         foreach (double? cOut in COut)
@@ -125,16 +171,18 @@ public sealed record SweepSpec
                 kind == GeometryKind.Patch ? k : 1, points ?? (exact ? 1 : kind == GeometryKind.Patch ? 4 : 64), networks, DType, Moments,
                 exact ? true : null);
             Rethrow(() => run.ToSettings(Seed, "cpu").Validate(), source);
-            if (seen.Add(run.Id(Seed))) runs.Add(run);
+            if (seen.Add(run.Id(Seed))) yield return run;
         }
-        return runs;
     }
 
     /// <summary>Stable identity of the whole sweep: a hash of its run identifiers.</summary>
     public string SweepId() => SweepId(Expand());
 
     /// <summary>The sweep id from runs already expanded (expansion validates every run, so it is not repeated).</summary>
-    public string SweepId(IReadOnlyList<RunSpec> runs) => RunSpec.Hash(string.Join(",", runs.Select(r => r.Id(Seed)).Order()));
+    public string SweepId(IReadOnlyList<RunSpec> runs) => SweepIdOf(runs.Select(r => r.Id(Seed)));
+
+    /// <summary>The sweep id from the run ids, in any order.</summary>
+    internal static string SweepIdOf(IEnumerable<string> runIds) => RunSpec.Hash(string.Join(",", runIds.Order()));
 
     private static T Rethrow<T>(Func<T> action, string source)
     {

@@ -1,5 +1,7 @@
+using System.Text.Json.Nodes;
 using TorchDistortion.Cli.Reproduce;
 using TorchDistortion.Experiments;
+using TorchDistortion.Tests.Cli;
 
 namespace TorchDistortion.Tests.Experiments;
 
@@ -113,6 +115,8 @@ public sealed class SweepTests : IDisposable
     [InlineData("{\"schema_version\": 1, \"widths\": [[100000, 100000, 100000]]}", "widths")]
     [InlineData("{\"schema_version\": 1, \"cw\": []}", "cw")]
     [InlineData("{\"schema_version\": 1, ", "malformed")]
+    [InlineData("{\"schema_version\":1,\"name\":\"dup\",\"width\":[8],\"width\":[16],\"depth\":[1],\"networks\":[10]}", "width: given more than once")]
+    [InlineData("{\"schema_version\": 1, \"seed\": 1, \"networks\": [10], \"seed\": 2}", "seed: given more than once")]
     public void BadSweepFilesFailBeforeComputingAndNameTheField(string json, string field)
     {
         string path = WriteSweep(json);
@@ -177,6 +181,189 @@ public sealed class SweepTests : IDisposable
         // Every run belongs to exactly one shard.
         var ids = Small().Expand().Select(r => r.Id(5)).ToList();
         Assert.All(ids, id => Assert.Single(Enumerable.Range(0, 4), i => new Shard(i, 4).Contains(id)));
+    }
+
+    /// <summary>Seven fields of twenty values: 1.28e9 runs, far too many to expand.</summary>
+    private static SweepSpec Huge() => new()
+    {
+        SchemaVersion = 1, Width = [.. Enumerable.Range(1, 20)], Depth = [.. Enumerable.Range(1, 20)],
+        N0 = [.. Enumerable.Range(1, 20).Select(i => (int?)i)], NL = [.. Enumerable.Range(1, 20).Select(i => (int?)i)],
+        CB = [.. Enumerable.Range(0, 20).Select(i => 0.1 * i)], Networks = [.. Enumerable.Range(1, 20)], Points = [.. Enumerable.Range(2, 20)],
+    };
+
+    [Fact]
+    public void SweepSizeIsCountedBeforeExpansionAndCapped()
+    {
+        // The count agrees with the expansion (settings that do not apply collapse in both), and the cap is inclusive.
+        var small = Small();
+        Assert.Equal(small.Expand().Count, (int)small.CountBound());
+        Assert.Equal(36, small.Expand("sweep", maxRuns: 36).Count);
+        var capped = Assert.Throws<ArgumentException>(() => small.Expand("sweep", maxRuns: 35));
+        Assert.Contains("36 runs", capped.Message);
+        Assert.Contains("--max-runs", capped.Message);
+        // Equal shapes from the shorthand are counted twice: an upper bound.
+        Assert.True(small with { Width = [6, 6] } is var twice && twice.CountBound() >= twice.Expand().Count);
+
+        var huge = Huge();
+        Assert.Equal(1_280_000_000, (long)huge.CountBound());
+        var error = Assert.Throws<ArgumentException>(() => huge.Expand());
+        Assert.Contains("1280000000 runs", error.Message);
+        Assert.Contains("100000", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+        // With the cap raised, the runs come one at a time: the first few without expanding the rest.
+        Assert.Equal(3, huge.Runs("sweep", maxRuns: long.MaxValue).Take(3).Count());
+    }
+
+    [Fact]
+    public void CliRefusesAHugeSweepInOneLineAndListsARaisedOneAsItExpands()
+    {
+        string path = WriteSweep(System.Text.Json.JsonSerializer.Serialize(Huge(), SweepSpec.JsonOptions));
+        var refused = CliRunner.Run("sweep", path, "--list");
+        CliRunner.AssertOneLineError(refused, "1280000000");
+        Assert.Equal("", refused.Stdout);
+        CliRunner.AssertOneLineError(CliRunner.Run("sweep", path, "--list", "--max-runs", "0"), "--max-runs");
+
+        // Listing 1.28e9 runs would never finish: the first ones must arrive while it is still expanding.
+        using var listing = CliRunner.Start("sweep", path, "--list", "--max-runs", "2000000000");
+        try
+        {
+            var lines = Task.Run(() => Enumerable.Range(0, 3).Select(_ => listing.StandardOutput.ReadLine()).ToList());
+            Assert.True(lines.Wait(TimeSpan.FromSeconds(90)), "no runs listed");
+            Assert.StartsWith("run id", lines.Result[0]);
+            Assert.All(lines.Result.Skip(1), line => Assert.Matches("^[0-9a-f]{12} ", line!));
+            Assert.False(listing.HasExited);
+        }
+        finally
+        {
+            listing.Kill(entireProcessTree: true);
+            listing.WaitForExit();
+        }
+    }
+
+    [Fact]
+    public void CliRefusesDuplicateKeysInOneLine()
+    {
+        string path = WriteSweep("{\"schema_version\":1,\"name\":\"dup\",\"width\":[8],\"width\":[16],\"depth\":[1],\"networks\":[10]}");
+        CliRunner.AssertOneLineError(CliRunner.Run("sweep", path, "--list"), "width");
+    }
+
+    /// <summary>Two shards of a six-run sweep, each holding some of its runs.</summary>
+    private (SweepSpec Sweep, string Shard0, string Shard1) TwoShards()
+    {
+        var sweep = Small() with { Width = [6], Depth = [1, 2], Geometry = ["segment"] };
+        var (shard0, shard1) = (Folder("sh0"), Folder("sh1"));
+        SweepRunner.Run(sweep, shard0, new Shard(0, 2), "cpu");
+        SweepRunner.Run(sweep, shard1, new Shard(1, 2), "cpu");
+        Assert.All(new[] { shard0, shard1 }, s => Assert.NotEmpty(Directory.GetFiles(Path.Combine(s, "runs"), "*.json")));
+        return (sweep, shard0, shard1);
+    }
+
+    private static void CopyFolder(string from, string to)
+    {
+        foreach (string file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+    }
+
+    /// <summary>Changes one measured value of a run file by one unit in the last place.</summary>
+    private static void Nudge(string runFile, Action<JsonNode> change)
+    {
+        var json = JsonNode.Parse(File.ReadAllText(runFile))!;
+        change(json);
+        File.WriteAllText(runFile, json.ToJsonString());
+    }
+
+    [Fact]
+    public void MergeRefusesDuplicatesThatDisagreeWhateverTheFolderOrder()
+    {
+        var (_, shard0, shard1) = TwoShards();
+        string agree = Folder("sh1copy"), valueDiffers = Folder("sh1conf"), logsDiffer = Folder("sh1logs");
+        CopyFolder(shard1, agree);
+        CopyFolder(shard1, valueDiffers);
+        CopyFolder(shard1, logsDiffer);
+        // Time and provenance are not measured values: a copy run elsewhere and later agrees.
+        Nudge(Directory.GetFiles(Path.Combine(agree, "runs"), "*.json")[0], j => { j["elapsed_seconds"] = 1e6; j["provenance"]!["machine"] = "elsewhere"; });
+        string nudged = Directory.GetFiles(Path.Combine(valueDiffers, "runs"), "*.json")[0];
+        string runId = Path.GetFileNameWithoutExtension(nudged);
+        Nudge(nudged, j => j["rows"]![0]!["value"] = Math.BitIncrement(j["rows"]![0]!["value"]!.GetValue<double>()));
+        Nudge(Path.Combine(logsDiffer, "runs", runId + ".json"), j => j["log_distortions"]![0] = Math.BitIncrement(j["log_distortions"]![0]!.GetValue<double>()));
+
+        foreach (var folders in new[] { new[] { shard0, shard1, valueDiffers }, [shard0, valueDiffers, shard1], [logsDiffer, shard0, shard1] })
+        {
+            var error = Assert.Throws<ArgumentException>(() => SweepRunner.Merge(folders, Folder("m")));
+            Assert.Contains(runId, error.Message);
+            Assert.Contains($"'{folders.First(f => f != shard0)}'", error.Message);
+            Assert.Contains($"'{folders.Last()}'", error.Message);
+            Assert.False(File.Exists(Path.Combine(Folder("m"), "results.csv")));
+        }
+        SweepRunner.Merge([shard0, shard1], Folder("m1"));
+        SweepRunner.Merge([agree, shard0, shard1], Folder("m2"));
+        Assert.Equal(DataLines(Folder("m1")), DataLines(Folder("m2")));
+
+        var cli = CliRunner.Run("merge", shard0, valueDiffers, shard1, "-o", Folder("m3"));
+        CliRunner.AssertOneLineError(cli, runId);
+    }
+
+    [Fact]
+    public void MergeWithRunsMissingFailsUnlessPartialIsAllowed()
+    {
+        var (sweep, shard0, _) = TwoShards();
+        int present = Directory.GetFiles(Path.Combine(shard0, "runs"), "*.json").Length;
+        var error = Assert.Throws<ArgumentException>(() => SweepRunner.Merge([shard0], Folder("m")));
+        Assert.Contains($"{6 - present} of 6 runs are missing", error.Message);
+        Assert.Contains("--allow-partial", error.Message);
+        Assert.False(File.Exists(Path.Combine(Folder("m"), "results.csv")));
+
+        Assert.Equal((present, 6), SweepRunner.Merge([shard0], Folder("m"), allowPartial: true));
+        var runIds = DataLines(Folder("m")).Skip(1).Select(l => l.Split(',')[1]).Distinct().Order();
+        Assert.Equal(Directory.GetFiles(Path.Combine(shard0, "runs"), "*.json").Select(Path.GetFileNameWithoutExtension).Order(), runIds);
+
+        CliRunner.AssertOneLineError(CliRunner.Run("merge", shard0, "-o", Folder("cli")), "missing");
+        var partial = CliRunner.Run("merge", shard0, "-o", Folder("cli"), "--allow-partial");
+        Assert.Equal(0, partial.ExitCode);
+        Assert.Contains($"merged {present} of 6", partial.Stdout);
+        Assert.Contains("missing", partial.Stderr);
+    }
+
+    [Fact]
+    public void MergeRefusesToWriteIntoAnInputFolder()
+    {
+        var (_, shard0, shard1) = TwoShards();
+        var before = Directory.GetFiles(shard1, "*", SearchOption.AllDirectories).Order().Select(File.ReadAllText).ToList();
+        foreach (string output in new[] { shard1, shard1 + "/", Path.Combine(shard1, "..", "sh1") })
+        {
+            var error = Assert.Throws<ArgumentException>(() => SweepRunner.Merge([shard0, shard1], output));
+            Assert.Contains("--output", error.Message);
+        }
+        Assert.Equal(before, Directory.GetFiles(shard1, "*", SearchOption.AllDirectories).Order().Select(File.ReadAllText));
+    }
+
+    [Fact]
+    public void RerunRemovesTemporaryFilesOfKilledWritesButNotWritesInProgress()
+    {
+        var sweep = Small() with { Width = [6], Depth = [1, 2], Geometry = ["segment"] };
+        string folder = Folder("shared");
+        var ids = sweep.Expand().Select(r => r.Id(sweep.Seed)).ToList();
+        string id0 = ids.First(id => new Shard(0, 2).Contains(id)), id1 = ids.First(id => new Shard(1, 2).Contains(id));
+        string Temp(string name) => Path.Combine(folder, $".{name}.{Guid.NewGuid():N}.tmp");
+        Directory.CreateDirectory(Path.Combine(folder, "runs"));
+        string run0 = Path.Combine(folder, "runs", Path.GetFileName(Temp(id0 + ".json"))), run1 = Path.Combine(folder, "runs", Path.GetFileName(Temp(id1 + ".json")));
+        string staleCsv = Temp("results.csv"), staleSweep = Temp("sweep.json"), liveJson = Temp("results.json");
+        foreach (string temp in new[] { run0, run1, staleCsv, staleSweep, liveJson }) File.WriteAllText(temp, "{\"half");
+        File.SetLastWriteTimeUtc(staleCsv, DateTime.UtcNow.AddHours(-1));
+        File.SetLastWriteTimeUtc(staleSweep, DateTime.UtcNow.AddHours(-1));
+        File.SetLastWriteTimeUtc(liveJson, DateTime.UtcNow.AddHours(1)); // being written by another shard sharing the folder
+
+        // Shard 0 removes its own run's leftovers and stale shared ones; shard 1's run is not its to touch.
+        SweepRunner.Run(sweep, folder, new Shard(0, 2), "cpu");
+        Assert.Equal([run1, liveJson], new[] { run0, run1, staleCsv, staleSweep, liveJson }.Where(File.Exists));
+        SweepRunner.Run(sweep, folder, new Shard(1, 2), "cpu");
+        Assert.Equal([liveJson], new[] { run0, run1, staleCsv, staleSweep, liveJson }.Where(File.Exists));
+        Assert.Equal(6, Directory.GetFiles(Path.Combine(folder, "runs"), "*.json").Length);
+        Assert.True(File.Exists(Path.Combine(folder, "results.csv")));
     }
 
     [Fact]
