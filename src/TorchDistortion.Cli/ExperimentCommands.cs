@@ -35,6 +35,7 @@ internal static class ExperimentCommands
         var depth = new Option<string?>("--depth") { Description = "Depths L, comma separated" };
         var n0 = new Option<string?>("--n0") { Description = "Input dimensions, comma separated" };
         var nL = new Option<string?>("--nL") { Description = "Output dimensions, comma separated" };
+        var activation = new Option<string>("--activation") { Description = "Activations, comma separated (relu, leaky-relu:0.2, abs, abrelu:a,b, tanh, ...)", DefaultValueFactory = _ => "relu" };
         var init = new Option<string>("--init") { Description = "Init schemes, comma separated", DefaultValueFactory = _ => "he" };
         var cw = new Option<string>("--cw") { Description = "C_W values (for variance/orthogonal)", DefaultValueFactory = _ => "2" };
         var cout = new Option<string?>("--cout") { Description = "C_out values" };
@@ -48,12 +49,12 @@ internal static class ExperimentCommands
         var exact = new Option<bool>("--exact") { Description = "Exact piecewise-linear lengths (segments)" };
         var command = new Command("sweep", "Run a sweep over depth, width and initialization; resumable, shardable.")
         {
-            file, output, shard, list, name, widths, width, depth, n0, nL, init, cw, cout, cb, geometry, k, points, networks, seed, dtype, exact,
+            file, output, shard, list, name, widths, width, depth, n0, nL, activation, init, cw, cout, cb, geometry, k, points, networks, seed, dtype, exact,
             DeviceName, Threads, NoProgress, MaxRuns,
         };
         command.SetAction(parse =>
         {
-            var declared = new Option[] { widths, width, depth, n0, nL, init, cw, cout, cb, geometry, k, points, networks, seed, dtype, name, exact }
+            var declared = new Option[] { widths, width, depth, n0, nL, activation, init, cw, cout, cb, geometry, k, points, networks, seed, dtype, name, exact }
                 .Where(o => parse.GetResult(o) is { Implicit: false }).ToList();
             long maxRuns = MaxRunsOf(parse);
             SweepSpec spec;
@@ -70,7 +71,7 @@ internal static class ExperimentCommands
                     Widths = parse.GetValue(widths) is string w ? w.Split(';').Select(s => Ints(s, "--widths")).ToList() : null,
                     Width = Optional(parse.GetValue(width), "--width"), Depth = Optional(parse.GetValue(depth), "--depth"),
                     N0 = Optional(parse.GetValue(n0), "--n0")?.Select(v => (int?)v).ToList(), NL = Optional(parse.GetValue(nL), "--nL")?.Select(v => (int?)v).ToList(),
-                    Init = parse.GetValue(init)!.Split(',').ToList(), CW = Doubles(parse.GetValue(cw)!, "--cw"),
+                    Activation = TorchDistortion.Networks.Activation.SplitList(parse.GetValue(activation)!), Init = parse.GetValue(init)!.Split(',').ToList(), CW = Doubles(parse.GetValue(cw)!, "--cw"),
                     COut = parse.GetValue(cout) is string c ? Doubles(c, "--cout").Select(v => (double?)v).ToList() : [null],
                     CB = Doubles(parse.GetValue(cb)!, "--cb"), Geometry = parse.GetValue(geometry)!.Split(',').ToList(),
                     K = Ints(parse.GetValue(k)!, "--k"), Points = Optional(parse.GetValue(points), "--points"),

@@ -26,7 +26,8 @@ public sealed record RunSpec(
     int Networks,
     string DType,
     int Moments,
-    bool? Exact = null)
+    bool? Exact = null,
+    string? Activation = null)
 {
     private static readonly JsonSerializerOptions CanonicalJson = new(SweepSpec.JsonOptions) { WriteIndented = false };
 
@@ -42,7 +43,7 @@ public sealed record RunSpec(
     public int Depth => Widths.Length - 1;
 
     public NetworkSpec Network() =>
-        new(Widths, InitScheme.Parse(Init, CW), COut, Bias, CB);
+        new(Widths, InitScheme.Parse(Init, CW), COut, Bias, CB, Activation is null ? null : TorchDistortion.Networks.Activation.Parse(Activation));
 
     public MeasureSettings ToSettings(long masterSeed, string device) => new(
         Network(),

@@ -25,6 +25,8 @@ public sealed record SweepSpec
     public List<int>? Depth { get; init; }
     public List<int?>? N0 { get; init; }
     public List<int?>? NL { get; init; }
+    /// <summary>Activations by name (relu, leaky-relu:0.2, abs, abrelu:a,b, tanh, ...).</summary>
+    public List<string> Activation { get; init; } = ["relu"];
     public List<string> Init { get; init; } = ["he"];
     public List<double> CW { get; init; } = [2.0];
     [JsonPropertyName("cout")] public List<double?> COut { get; init; } = [null];
@@ -108,7 +110,7 @@ public sealed record SweepSpec
         System.Numerics.BigInteger shapes = Widths?.Count ?? (System.Numerics.BigInteger)(Width?.Count ?? 1) * (Depth?.Count ?? 1) * (N0?.Count ?? 1) * (NL?.Count ?? 1);
         long inits = Init.Sum(i => i.ToLowerInvariant() is "variance" or "orthogonal" ? (long)CW.Count : 1);
         long geometries = Geometry.Sum(g => IsPatch(g) ? (long)K.Count : 1);
-        return shapes * inits * COut.Count * CB.Count * geometries * Exact.Count * (Points?.Count ?? 1) * Networks.Count;
+        return shapes * Activation.Count * inits * COut.Count * CB.Count * geometries * Exact.Count * (Points?.Count ?? 1) * Networks.Count;
     }
 
     private void CheckFields(string source)
@@ -121,13 +123,13 @@ public sealed record SweepSpec
         if (Moments < 1 || Moments > 16) throw new ArgumentException(Field("moments", $"must be between 1 and 16, got {Moments}"));
         if (DType is not ("float64" or "float32")) throw new ArgumentException(Field("dtype", $"must be float64 or float32, got '{DType}'"));
         // JSON may carry null for a list or inside one; a missing list takes its default, a null one is an error.
-        foreach (var (field, list) in new (string, System.Collections.IList?)[] { ("init", Init), ("cw", CW), ("cout", COut), ("cb", CB),
+        foreach (var (field, list) in new (string, System.Collections.IList?)[] { ("activation", Activation), ("init", Init), ("cw", CW), ("cout", COut), ("cb", CB),
                      ("geometry", Geometry), ("k", K), ("exact", Exact), ("networks", Networks), ("points", Points ?? new List<int> { 0 }),
                      ("widths", Widths ?? [[0]]), ("width", Width ?? [0]), ("depth", Depth ?? [0]), ("n0", N0 ?? [0]), ("nl", NL ?? [0]) })
         {
             if (list is null) throw new ArgumentException(Field(field, "must be a list, not null"));
             if (list.Count == 0) throw new ArgumentException(Field(field, "must not be an empty list"));
-            if (field is "init" or "geometry" or "widths" && list.Cast<object?>().Any(item => item is null))
+            if (field is "activation" or "init" or "geometry" or "widths" && list.Cast<object?>().Any(item => item is null))
                 throw new ArgumentException(Field(field, "has a null entry"));
         }
     }
@@ -154,6 +156,7 @@ public sealed record SweepSpec
     {
         var seen = new HashSet<string>();
         foreach (var shape in Shapes(source))
+        foreach (string activation in Activation)
         foreach (string init in Init)
         foreach (double cW in CW)
         foreach (double? cOut in COut)
@@ -167,9 +170,11 @@ public sealed record SweepSpec
             string initName = init.ToLowerInvariant();
             bool usesCW = initName is "variance" or "orthogonal";
             var kind = Rethrow(() => GeometrySpec.ParseKind(geometry), source);
+            // The canonical name; ReLU stays null so that the run ids of ReLU sweeps are those of earlier versions.
+            var parsedActivation = Rethrow(() => TorchDistortion.Networks.Activation.Parse(activation), source, "activation");
             var run = new RunSpec(shape, initName, usesCW ? cW : null, cOut, cB, Bias, kind.ToString().ToLowerInvariant(),
                 kind == GeometryKind.Patch ? k : 1, points ?? (exact ? 1 : kind == GeometryKind.Patch ? 4 : 64), networks, DType, Moments,
-                exact ? true : null);
+                exact ? true : null, parsedActivation == TorchDistortion.Networks.Activation.ReLU ? null : parsedActivation.Name);
             Rethrow(() => run.ToSettings(Seed, "cpu").Validate(), source);
             if (seen.Add(run.Id(Seed))) yield return run;
         }
@@ -184,9 +189,10 @@ public sealed record SweepSpec
     /// <summary>The sweep id from the run ids, in any order.</summary>
     internal static string SweepIdOf(IEnumerable<string> runIds) => RunSpec.Hash(string.Join(",", runIds.Order()));
 
-    private static T Rethrow<T>(Func<T> action, string source)
+    private static T Rethrow<T>(Func<T> action, string source, string? field = null)
     {
         try { return action(); }
+        catch (ArgumentException e) when (field is not null) { throw new ArgumentException($"{source}: {field}: {e.Message}"); }
         catch (ArgumentException e)
         {
             // Library messages name command-line options (--k); in a sweep file the field is k.

@@ -90,6 +90,21 @@ public abstract record Activation
         return activation;
     }
 
+    /// <summary>
+    /// Splits a comma-separated list of activation names, keeping the numbers of abrelu:a,b with their name
+    /// ("relu,abrelu:-0.5,1,tanh" is three activations): a name never starts with a digit, a sign or a dot.
+    /// </summary>
+    public static List<string> SplitList(string text)
+    {
+        var names = new List<string>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (names.Count > 0 && part.Length > 0 && (char.IsDigit(part[0]) || part[0] is '-' or '+' or '.')) names[^1] += "," + part;
+            else names.Add(part);
+        }
+        return names;
+    }
+
     internal static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
     private static double RequireFinite(double value, string what) =>
