@@ -247,7 +247,7 @@ internal static class TrainingFigures
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IOException($"--out: the figure or summary could not be written to '{folder}' ({e.Message.TrimEnd('.')}); the runs and their checkpoints are complete");
+            throw new IOException($"--out: cannot write '{folder}': {Files.Reason(folder, e)}; the runs and their checkpoints are complete");
         }
     }
 

@@ -57,7 +57,7 @@ internal static class Checkpoints
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IOException($"checkpoint '{Path.Combine(folder, name)}' could not be written ({e.Message.TrimEnd('.')}); earlier checkpoints are intact");
+            throw new IOException($"cannot write checkpoint '{Path.Combine(folder, name)}': {Files.Reason(folder, e)}; earlier checkpoints are intact");
         }
     }
 
