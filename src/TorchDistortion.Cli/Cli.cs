@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
 
 namespace TorchDistortion.Cli;
 
@@ -11,7 +13,7 @@ internal static class Cli
     {
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
-            return Fail(parsed.Errors[0].Message);
+            return Fail(Describe(root, parsed));
         try
         {
             return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
@@ -36,6 +38,42 @@ internal static class Cli
     {
         Console.Error.WriteLine($"error: {message.Split('\n')[0].Trim()}");
         return UsageError;
+    }
+
+    /// <summary>
+    /// The first parse error in the user's terms: an unknown command lists the commands, and a value that does not
+    /// convert says what was expected instead of naming a .NET type. One place for every command.
+    /// </summary>
+    private static string Describe(RootCommand root, ParseResult parsed)
+    {
+        if (parsed.CommandResult.Command == root)
+        {
+            string commands = string.Join(", ", root.Subcommands.Where(c => !c.Hidden).Select(c => c.Name));
+            string? first = parsed.Tokens.FirstOrDefault()?.Value;
+            if (first is null) return $"no command given; commands: {commands}";
+            return $"unknown {(first.StartsWith('-') ? "option" : "command")} '{first}'; commands: {commands}";
+        }
+        if (parsed.UnmatchedTokens.FirstOrDefault() is string extra)
+            return $"{parsed.CommandResult.Command.Name}: unknown {(extra.StartsWith('-') ? "option" : "argument")} '{extra}'";
+        var error = parsed.Errors[0];
+        var option = (error.SymbolResult as OptionResult ?? error.SymbolResult?.Parent as OptionResult)?.Option;
+        if (option is null) return error.Message;
+        var type = Nullable.GetUnderlyingType(option.ValueType) ?? option.ValueType;
+        foreach (var token in parsed.GetResult(option)?.Tokens ?? [])
+        {
+            string v = token.Value;
+            if (type == typeof(double) && !double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+                return $"{option.Name}: '{v}' is not a finite number";
+            if (type == typeof(int) || type == typeof(long))
+            {
+                if (!System.Numerics.BigInteger.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var big))
+                    return $"{option.Name}: '{v}' is not an integer";
+                if (big < (type == typeof(int) ? int.MinValue : long.MinValue) || big > (type == typeof(int) ? int.MaxValue : long.MaxValue))
+                    return $"{option.Name}: '{v}' is out of range (at most {(type == typeof(int) ? int.MaxValue : long.MaxValue)})";
+            }
+            if (type == typeof(bool) && !bool.TryParse(v, out _)) return $"{option.Name}: '{v}' is not true or false";
+        }
+        return error.Message;
     }
 
     private static Exception Unwrap(Exception e) => e is AggregateException { InnerException: { } inner } ? Unwrap(inner) : e;

@@ -88,14 +88,18 @@ internal static class MeasureCommand
         if (output is null) return;
         if (output.Trim().Length == 0) throw new ArgumentException($"{option}: empty file name");
         if (Directory.Exists(output)) throw new ArgumentException($"{option}: '{output}' is a folder; give a file name");
-        Files.EnsureWritableFolder(Path.GetDirectoryName(Path.GetFullPath(output))!, option);
+        Files.EnsureWritableFolder(Path.GetDirectoryName(Path.GetFullPath(output))!, option, output);
     }
 
     /// <summary>Writes a report to the file (atomically) or to stdout.</summary>
     internal static void Emit(string text, string? output)
     {
         if (output is null) { if (text.Length > 0) Console.Write(text); }
-        else Files.WriteAtomically(output, text);
+        else
+        {
+            try { Files.WriteAtomically(output, text); }
+            catch (IOException e) { throw new IOException($"--output: {e.Message}", e); }
+        }
     }
 
     private static Measurement.Measurement WithProgress(MeasureSettings settings)

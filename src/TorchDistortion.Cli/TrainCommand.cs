@@ -74,7 +74,7 @@ internal static class TrainCommand
             if (given.Count > 0) throw new ArgumentException($"--resume: the run keeps the settings it was started with; drop {given[0]}");
             if (!Directory.Exists(folder)) throw new ArgumentException($"--resume: folder '{folder}' does not exist");
             Files.EnsureWritableFolder(output, "--out");
-            WithProgress(progress, 1, p => results.Add(Trainer.Resume(folder, device, p)));
+            WithProgress(progress, 1, p => results.Add(Trainer.Resume(folder, device, p, warn: Warn)));
         }
         else
         {
@@ -83,7 +83,7 @@ internal static class TrainCommand
             Files.EnsureWritableFolder(output, "--out");
             WithProgress(progress, runs.Count, p =>
             {
-                foreach (var run in runs) results.Add(Trainer.Run(run, parse.GetValue(CheckpointRoot)!, device, p));
+                foreach (var run in runs) results.Add(Trainer.Run(run, parse.GetValue(CheckpointRoot)!, device, p, warn: Warn));
             });
         }
         Console.Write(SummaryTable(results));
@@ -94,6 +94,8 @@ internal static class TrainCommand
         foreach (var r in failed) Console.Error.WriteLine($"error: run {r.RunId} stopped: {r.Failure}");
         return failed.Count > 0 ? DivergedExitCode : 0;
     }
+
+    private static void Warn(string line) => Console.Error.WriteLine($"warning: {line}");
 
     /// <summary>One run per init scheme and seed.</summary>
     private static List<TrainSettings> Settings(ParseResult parse)
@@ -247,7 +249,7 @@ internal static class TrainingFigures
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IOException($"--out: the figure or summary could not be written to '{folder}' ({e.Message.TrimEnd('.')}); the runs and their checkpoints are complete");
+            throw new IOException($"--out: cannot write '{folder}': {Files.Reason(folder, e)}; the runs and their checkpoints are complete");
         }
     }
 

@@ -33,7 +33,7 @@ internal static class BenchCommand
             double budget = parse.GetValue(seconds);
             if (!(budget > 0 && budget <= 60)) throw new ArgumentException("--seconds must be in (0, 60]");
             string path = parse.GetValue(output)!;
-            Files.EnsureWritableFolder(Path.GetDirectoryName(Path.GetFullPath(path))!, "--output");
+            Files.EnsureWritableFolder(Path.GetDirectoryName(Path.GetFullPath(path))!, "--output", path);
 
             if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 150; // no terminal to fit
             var report = Benchmark.Run(widthList, dtypeList, threadList, budget, s => Console.Error.WriteLine($"bench: {s}"));

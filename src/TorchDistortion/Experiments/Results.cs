@@ -161,14 +161,21 @@ public static class Files
             }
             File.Move(temp, full, overwrite: true);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"cannot write '{path}': {Reason(Path.GetDirectoryName(full)!, e)}", e);
+        }
         finally
         {
             if (File.Exists(temp)) File.Delete(temp);
         }
     }
 
-    /// <summary>Creates the folder if needed and proves it writable before any computation.</summary>
-    public static void EnsureWritableFolder(string folder, string option)
+    /// <summary>
+    /// Creates the folder if needed and proves it writable before any computation; errors name <paramref name="target"/>
+    /// (the file the user gave, to be written into the folder) where given.
+    /// </summary>
+    public static void EnsureWritableFolder(string folder, string option, string? target = null)
     {
         try
         {
@@ -179,7 +186,29 @@ public static class Files
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IOException($"{option}: folder '{folder}' is not writable ({e.Message})");
+            throw new IOException($"{option}: cannot write '{target ?? folder}': {Reason(folder, e)}", e);
         }
+    }
+
+    /// <summary>
+    /// Why a write into <paramref name="folder"/> failed, in a few words: the runtime's messages repeat the path and
+    /// rarely name the cause the user can act on.
+    /// </summary>
+    internal static string Reason(string folder, Exception e)
+    {
+        for (string? f = Path.GetFullPath(folder); f is not null; f = Path.GetDirectoryName(f))
+            if (File.Exists(f)) return $"'{f}' is a file, not a folder";
+        return e switch
+        {
+            IOException { InnerException: { } inner } when inner is IOException or UnauthorizedAccessException => Reason(folder, inner),
+            UnauthorizedAccessException => "permission denied",
+            DirectoryNotFoundException or FileNotFoundException => "no such directory",
+            PathTooLongException => "the path is too long",
+            // errno values, which .NET on Unix keeps as the HResult of an IOException it has no own type for.
+            IOException { HResult: 28 } => "disk full",
+            IOException { HResult: 30 } => "read-only file system",
+            IOException { HResult: 122 } => "disk quota exceeded",
+            _ => e.Message.Split('\n')[0].Trim().TrimEnd('.'),
+        };
     }
 }

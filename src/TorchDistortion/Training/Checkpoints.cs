@@ -57,7 +57,7 @@ internal static class Checkpoints
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IOException($"checkpoint '{Path.Combine(folder, name)}' could not be written ({e.Message.TrimEnd('.')}); earlier checkpoints are intact");
+            throw new IOException($"cannot write checkpoint '{Path.Combine(folder, name)}': {Files.Reason(folder, e)}; earlier checkpoints are intact");
         }
     }
 
@@ -69,16 +69,51 @@ internal static class Checkpoints
         return stream.ToArray();
     }
 
-    internal static void LoadOptimizer(optim.Optimizer optimizer, string folder, CheckpointInfo info)
+    /// <summary>Restores the optimizer from verified bytes; state of another shape or kind is refused naming the file and <paramref name="option"/>.</summary>
+    internal static void LoadOptimizer(optim.Optimizer optimizer, byte[] state, string path, TrainSettings settings, string option)
     {
-        byte[] bytes = ReadVerified(Path.Combine(folder, info.OptimizerState), info.OptimizerSha256);
-        using var reader = new BinaryReader(new MemoryStream(bytes));
+        using var reader = new BinaryReader(new MemoryStream(state));
         try { ((TorchSharp.Modules.OptimizerHelper)optimizer).load_state_dict(reader); }
-        catch (Exception e) when (e is not ArgumentException)
+        catch (Exception e)
         {
-            throw new ArgumentException($"--resume: optimizer state '{info.OptimizerState}' does not fit this run ({e.Message.Split('\n')[0]})");
+            // TorchSharp says "Mismatched tensor shape while loading..." for moments of other shapes; other failures are another optimizer's format.
+            string why = e.Message.StartsWith("Mismatched tensor shape") ? "its tensors have other shapes than the network's parameters"
+                : $"it is not the state of {settings.Optimizer} on this network";
+            throw new ArgumentException($"{option}: optimizer state '{path}' does not fit this run: {why}");
         }
     }
+
+    /// <summary>
+    /// The newest checkpoint of a run folder whose files are intact, with its network and verified optimizer bytes. Damaged
+    /// ones (unreadable sidecar, a file missing or not matching its hash) are passed over and listed in <paramref name="skipped"/>;
+    /// null when none is intact. Any other problem (a checkpoint of another run or architecture) is an error, not damage.
+    /// </summary>
+    internal static (CheckpointInfo Info, Mlp Network, byte[] OptimizerState, string Path)? LoadLatest(string folder, TrainSettings settings,
+        ScalarType dtype, Device device, List<(string Name, string Problem)> skipped)
+    {
+        var sidecars = Directory.EnumerateFiles(folder, "*.json").Where(p => IsCheckpointFile(Path.GetFileName(p), ".json"))
+            .OrderByDescending(p => StepOf(Path.GetFileNameWithoutExtension(p), settings));
+        foreach (var sidecar in sidecars)
+        {
+            Mlp? net = null;
+            try
+            {
+                (net, var info) = LoadNetwork(sidecar, dtype, device);
+                byte[] state = ReadVerified(Path.Combine(folder, info!.OptimizerState), info.OptimizerSha256);
+                return (info, net, state, sidecar);
+            }
+            catch (DamagedCheckpointException e)
+            {
+                net?.Dispose();
+                skipped.Add((Path.GetFileNameWithoutExtension(sidecar), e.Problem));
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The step a checkpoint name stands for: epoch-NNNN is NNNN epochs of steps, step-NNNNNNNN the step itself.</summary>
+    private static long StepOf(string name, TrainSettings settings) =>
+        name.StartsWith("epoch-") ? long.Parse(name[6..]) * settings.StepsPerEpoch : long.Parse(name[5..]);
 
     /// <summary>The complete checkpoints of a run folder (those with a readable sidecar), oldest first.</summary>
     internal static List<(string Path, CheckpointInfo Info)> List(string folder)
@@ -115,7 +150,7 @@ internal static class Checkpoints
         }
         catch (Exception e) when (e is JsonException or ArgumentException)
         {
-            throw new ArgumentException($"--checkpoint: sidecar '{sidecar}' is not a readable checkpoint description ({e.Message.Split(". ")[0]})");
+            throw new DamagedCheckpointException($"sidecar '{sidecar}' is not a readable checkpoint description ({e.Message.Split(". ")[0]})");
         }
     }
 
@@ -166,11 +201,17 @@ internal static class Checkpoints
     /// <summary>The file's bytes, refused unless their SHA-256 matches the sidecar: a truncated or altered checkpoint never loads.</summary>
     internal static byte[] ReadVerified(string path, string sha256)
     {
-        if (!File.Exists(path)) throw new ArgumentException($"--checkpoint: '{path}' named by its sidecar is missing");
+        if (!File.Exists(path)) throw new DamagedCheckpointException($"'{path}' named by its sidecar is missing");
         byte[] bytes = File.ReadAllBytes(path);
         if (Sha256(bytes) != sha256)
-            throw new ArgumentException($"--checkpoint: '{path}' is corrupted or truncated: its SHA-256 does not match the sidecar");
+            throw new DamagedCheckpointException($"'{path}' is corrupted or truncated: its SHA-256 does not match the sidecar");
         return bytes;
+    }
+
+    /// <summary>A checkpoint whose files are damaged (unreadable, missing, altered): a resumed run can fall back to an earlier one.</summary>
+    internal sealed class DamagedCheckpointException(string problem) : ArgumentException($"--checkpoint: {problem}")
+    {
+        internal string Problem { get; } = problem;
     }
 
     private static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));

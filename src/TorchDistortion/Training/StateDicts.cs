@@ -20,46 +20,110 @@ internal static partial class StateDicts
     internal static Dictionary<string, Tensor> Read(string path, byte[]? contents = null)
     {
         if (contents is null && !File.Exists(path)) throw new ArgumentException($"--checkpoint: file '{path}' does not exist");
-        string extension = Path.GetExtension(path).ToLowerInvariant();
         try
         {
             using Stream stream = contents is null ? File.OpenRead(path) : new MemoryStream(contents, writable: false);
-            switch (extension)
+            // The contents decide the format, not the name: a .bin or .pt may hold either.
+            switch (FormatOf(stream))
             {
-                case ".safetensors":
-                    CheckSafetensorsSize(stream);
+                case Format.Safetensors:
+                    try { CheckSafetensorsHeader(stream); }
+                    catch (Exception e) when (e is InvalidDataException or System.Text.Json.JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
+                    {
+                        string problem = e switch
+                        {
+                            InvalidDataException => e.Message,
+                            System.Text.Json.JsonException => "its header is not valid JSON",
+                            _ => "its header does not give every tensor a dtype, a shape and data_offsets as numbers",
+                        };
+                        throw new ArgumentException($"--checkpoint: '{path}' is not a valid safetensors file: {problem}");
+                    }
                     return Safetensors.LoadStateDict(stream, leaveOpen: true);
-                case ".pt" or ".pth" or ".bin":
+                case Format.PyTorchZip:
                     var table = PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: true);
                     var state = new Dictionary<string, Tensor>();
                     foreach (DictionaryEntry entry in table)
                         if (entry.Value is Tensor t) state[entry.Key.ToString()!] = t;
                         else throw new ArgumentException($"--checkpoint: '{path}' holds '{entry.Key}', which is not a tensor; save model.state_dict(), not the model");
                     return state;
+                case Format.PyTorchLegacy:
+                    throw new ArgumentException($"--checkpoint: '{path}' was saved in PyTorch's legacy (pre-1.6) format; load it in PyTorch and save it again with torch.save(state_dict, path)");
                 default:
-                    throw new ArgumentException($"--checkpoint: '{path}' is neither .safetensors nor a PyTorch .pt/.pth file");
+                    throw new ArgumentException($"--checkpoint: '{path}' is not a PyTorch state_dict (zip) or safetensors file");
             }
         }
         catch (Exception e) when (e is not ArgumentException)
         {
-            throw new ArgumentException($"--checkpoint: '{path}' is not a readable {extension.TrimStart('.')} state_dict (truncated or corrupted: {e.Message.Split('\n')[0].TrimEnd('.')})");
+            throw new ArgumentException($"--checkpoint: '{path}' is not a readable state_dict (truncated or corrupted: {e.Message.Split('\n')[0].TrimEnd('.')})");
         }
     }
 
-    /// <summary>A safetensors file must be as long as its header says; a truncated one is refused before any tensor is read.</summary>
-    private static void CheckSafetensorsSize(Stream stream)
+    private enum Format { Unknown, Safetensors, PyTorchZip, PyTorchLegacy }
+
+    // torch.save before PyTorch 1.6 starts with a pickled magic number: protocol 2, LONG1 of 10 bytes, 0x1950a86a20f9469cfc6c.
+    private static readonly byte[] LegacyMagic = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+
+    /// <summary>A zip archive (torch.save since PyTorch 1.6), the legacy pickle, or safetensors (8-byte header length, then a JSON object).</summary>
+    private static Format FormatOf(Stream stream)
+    {
+        var head = new byte[LegacyMagic.Length];
+        int read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        stream.Position = 0;
+        if (read >= 4 && head.AsSpan(0, 4).SequenceEqual("PK\x03\x04"u8)) return Format.PyTorchZip;
+        if (read == LegacyMagic.Length && head.AsSpan().SequenceEqual(LegacyMagic)) return Format.PyTorchLegacy;
+        if (read >= 9 && head[8] == (byte)'{') return Format.Safetensors;
+        return Format.Unknown;
+    }
+
+    /// <summary>Bytes per element of the safetensors dtypes.</summary>
+    private static readonly Dictionary<string, long> DTypeSizes = new()
+    {
+        ["F64"] = 8, ["F32"] = 4, ["F16"] = 2, ["BF16"] = 2, ["I64"] = 8, ["I32"] = 4, ["I16"] = 2, ["I8"] = 1,
+        ["U64"] = 8, ["U32"] = 4, ["U16"] = 2, ["U8"] = 1, ["BOOL"] = 1, ["F8_E4M3"] = 1, ["F8_E5M2"] = 1,
+    };
+
+    /// <summary>
+    /// Checks a safetensors header against the file before anything is allocated: each tensor's shape and dtype give
+    /// exactly the bytes its data_offsets span, the spans are ordered, do not overlap and end where the file ends.
+    /// A header that lies would otherwise reach libtorch's allocator (or read past the file).
+    /// </summary>
+    private static void CheckSafetensorsHeader(Stream stream)
     {
         var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
         if (stream.Length < 8) throw new InvalidDataException("shorter than its 8-byte header length");
         ulong headerLength = reader.ReadUInt64();
-        if (headerLength > (ulong)(stream.Length - 8)) throw new InvalidDataException("the header runs past the end of the file");
-        var header = System.Text.Json.JsonDocument.Parse(reader.ReadBytes((int)headerLength));
-        long end = 0;
+        // The format's own limit (100 MB) keeps a bogus length from becoming a huge read.
+        if (headerLength > 100_000_000) throw new InvalidDataException($"its header length {headerLength} is above the format's limit of 100 MB");
+        if (headerLength > (ulong)(stream.Length - 8)) throw new InvalidDataException($"its header length {headerLength} runs past the end of the file ({stream.Length} bytes)");
+        using var header = System.Text.Json.JsonDocument.Parse(reader.ReadBytes((int)headerLength));
+        if (header.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object) throw new InvalidDataException("its header is not a JSON object");
+        long data = stream.Length - 8 - (long)headerLength;
+        var spans = new List<(long Begin, long End, string Name)>();
         foreach (var entry in header.RootElement.EnumerateObject())
-            if (entry.Name != "__metadata__")
-                end = Math.Max(end, entry.Value.GetProperty("data_offsets")[1].GetInt64());
-        if (8 + (long)headerLength + end != stream.Length)
-            throw new InvalidDataException($"{stream.Length} bytes where the header describes {8 + (long)headerLength + end}");
+        {
+            if (entry.Name == "__metadata__") continue;
+            var tensor = entry.Value;
+            string dtype = tensor.GetProperty("dtype").GetString() ?? "";
+            if (!DTypeSizes.TryGetValue(dtype, out long bytes)) throw new InvalidDataException($"tensor '{entry.Name}' has unknown dtype '{dtype}'");
+            var shape = tensor.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()).ToList();
+            string shown = $"[{string.Join(",", shape)}]";
+            if (shape.Any(d => d < 0)) throw new InvalidDataException($"tensor '{entry.Name}' has a negative dimension in shape {shown}");
+            try { foreach (long d in shape) bytes = checked(bytes * d); }
+            catch (OverflowException) { throw new InvalidDataException($"tensor '{entry.Name}' of shape {shown} ({dtype}) would need more bytes than any file holds"); }
+            var offsets = tensor.GetProperty("data_offsets").EnumerateArray().Select(o => o.GetInt64()).ToList();
+            if (offsets.Count != 2 || offsets[0] < 0 || offsets[1] < offsets[0])
+                throw new InvalidDataException($"tensor '{entry.Name}' has data_offsets [{string.Join(",", offsets)}], not [begin,end] with 0 <= begin <= end");
+            if (offsets[1] - offsets[0] != bytes)
+                throw new InvalidDataException($"tensor '{entry.Name}' of shape {shown} ({dtype}) needs {bytes} bytes but its data_offsets span {offsets[1] - offsets[0]}");
+            if (offsets[1] > data)
+                throw new InvalidDataException($"tensor '{entry.Name}' ends at byte {offsets[1]} of the data, which has {data} bytes (truncated)");
+            spans.Add((offsets[0], offsets[1], entry.Name));
+        }
+        spans.Sort();
+        for (int i = 1; i < spans.Count; i++)
+            if (spans[i].Begin < spans[i - 1].End) throw new InvalidDataException($"tensors '{spans[i - 1].Name}' and '{spans[i].Name}' overlap");
+        long end = spans.Count == 0 ? 0 : spans[^1].End;
+        if (end != data) throw new InvalidDataException($"{stream.Length} bytes where the header describes {8 + (long)headerLength + end}");
         stream.Position = 0;
     }
 

@@ -60,10 +60,11 @@ public static class Trainer
 
     /// <summary>
     /// Runs (or continues) the run that <paramref name="settings"/> define, in <paramref name="checkpointRoot"/>/run-id.
-    /// A folder holding checkpoints of the same settings continues from its last complete checkpoint; a finished run returns at once.
+    /// A folder holding checkpoints of the same settings continues from its last intact checkpoint; a finished run returns at once.
+    /// Damaged checkpoints passed over on the way are told to <paramref name="warn"/> in one line.
     /// </summary>
     public static TrainingResult Run(TrainSettings settings, string checkpointRoot, string device = "cpu", IProgress? progress = null,
-        CancellationToken cancel = default)
+        CancellationToken cancel = default, Action<string>? warn = null)
     {
         settings.Validate();
         string runId = settings.RunId();
@@ -71,11 +72,15 @@ public static class Trainer
         Files.EnsureWritableFolder(folder, "--checkpoints");
         string runFile = Path.Combine(folder, Checkpoints.RunFile);
         if (!File.Exists(runFile)) Files.WriteAtomically(runFile, JsonSerializer.Serialize(new RunDescription(runId, settings), TrainSettings.Json));
-        return Continue(folder, runId, settings, device, progress, cancel);
+        return Continue(folder, runId, settings, device, progress, cancel, "--checkpoints", warn);
     }
 
-    /// <summary>Continues the run in <paramref name="folder"/> from its last complete checkpoint, with the settings it was started with.</summary>
-    public static TrainingResult Resume(string folder, string device = "cpu", IProgress? progress = null, CancellationToken cancel = default)
+    /// <summary>
+    /// Continues the run in <paramref name="folder"/> from its last intact checkpoint, with the settings it was started with;
+    /// damaged later checkpoints are passed over (one line to <paramref name="warn"/>) and written again as the run gets there.
+    /// </summary>
+    public static TrainingResult Resume(string folder, string device = "cpu", IProgress? progress = null, CancellationToken cancel = default,
+        Action<string>? warn = null)
     {
         string runFile = Path.Combine(folder, Checkpoints.RunFile);
         if (!File.Exists(runFile)) throw new ArgumentException($"--resume: '{folder}' is not a run folder (no {Checkpoints.RunFile})");
@@ -87,12 +92,24 @@ public static class Trainer
         catch (ArgumentException e) { throw new ArgumentException($"--resume: '{runFile}' holds invalid settings ({e.Message})"); }
         if (run.Settings.RunId() != run.RunId) throw new ArgumentException($"--resume: '{runFile}' was edited: its settings no longer give run id {run.RunId}");
         Files.EnsureWritableFolder(folder, "--resume");
-        return Continue(folder, run.RunId, run.Settings, device, progress, cancel);
+        return Continue(folder, run.RunId, run.Settings, device, progress, cancel, "--resume", warn);
     }
 
     private sealed record RunDescription(string RunId, TrainSettings Settings);
 
-    private static TrainingResult Continue(string folder, string runId, TrainSettings settings, string device, IProgress? progress, CancellationToken cancel)
+    /// <summary>Checkpoint errors are phrased for --checkpoint (measure); here the folder came from <paramref name="option"/>.</summary>
+    private static T Named<T>(string option, Func<T> load)
+    {
+        try { return load(); }
+        catch (ArgumentException e) when (e.Message.StartsWith("--checkpoint: "))
+        {
+            throw new ArgumentException(option + e.Message["--checkpoint".Length..]);
+        }
+    }
+
+    /// <param name="option">The option that named the folder (--resume, or --checkpoints for a rerun): checkpoint errors name it.</param>
+    private static TrainingResult Continue(string folder, string runId, TrainSettings settings, string device, IProgress? progress, CancellationToken cancel,
+        string option, Action<string>? warn)
     {
         var target = Distortion.ResolveDevice(device);
         var dtype = settings.ScalarType;
@@ -108,15 +125,21 @@ public static class Trainer
 
         // Temporary files of a write that a kill interrupted: never part of a checkpoint, safe to drop.
         foreach (var temp in Directory.EnumerateFiles(folder, ".*.tmp")) File.Delete(temp);
-        var checkpoints = Checkpoints.List(folder);
+        var skipped = new List<(string Name, string Problem)>();
+        var latest = Named(option, () => Checkpoints.LoadLatest(folder, settings, dtype, target, skipped));
+        if (skipped.Count > 0)
+        {
+            string names = string.Join(", ", skipped.Select(c => c.Name));
+            if (latest is null) throw new ArgumentException($"{option}: no intact checkpoint in '{folder}' ({names}: {skipped[0].Problem})");
+            warn?.Invoke($"{option}: skipped damaged checkpoint {names} ({skipped[0].Problem}); resuming from {Path.GetFileNameWithoutExtension(latest.Value.Path)}");
+        }
         Mlp net;
         var history = new List<HistoryRow>();
         long step = 0;
-        if (checkpoints.Count > 0)
+        if (latest is var (info, loaded, _, path))
         {
-            var (path, info) = checkpoints[^1];
-            if (info.RunId != runId) throw new ArgumentException($"--resume: checkpoint '{path}' belongs to run {info.RunId}, not {runId}");
-            net = Checkpoints.LoadNetwork(path, dtype, target).Network;
+            if (info.RunId != runId) throw new ArgumentException($"{option}: checkpoint '{path}' belongs to run {info.RunId}, not {runId}");
+            net = loaded;
             history.AddRange(info.History);
             step = info.Step;
         }
@@ -124,7 +147,7 @@ public static class Trainer
         using var network = net;
         long resumedFrom = step;
         var optimizer = CreateOptimizer(settings, net);
-        if (checkpoints.Count > 0) Checkpoints.LoadOptimizer(optimizer, folder, checkpoints[^1].Info);
+        if (latest is var (saved, _, state, _)) Checkpoints.LoadOptimizer(optimizer, state, Path.Combine(folder, saved.OptimizerState), settings, option);
 
         progress?.Started(runId, settings, step);
         string? failure = null;
@@ -166,11 +189,9 @@ public static class Trainer
         WriteHistory(folder, runId, settings, history, failure, theoryLength, theoryVolume);
         return new TrainingResult(runId, folder, settings, history, resumedFrom, failure, theoryLength, theoryVolume);
 
-        string Diverged(string what, long at, long epoch)
-        {
-            var last = Checkpoints.List(folder).LastOrDefault();
-            return $"{what} at step {at} (epoch {epoch + 1}); the last good checkpoint is {(last.Path is null ? "none" : Path.GetFileNameWithoutExtension(last.Path))} (try a smaller --lr)";
-        }
+        // Every recorded row was checkpointed, so the last row names the last good checkpoint.
+        string Diverged(string what, long at, long epoch) =>
+            $"{what} at step {at} (epoch {epoch + 1}); the last good checkpoint is {(history.Count == 0 ? "none" : Checkpoints.Name(settings, history[^1].Step))} (try a smaller --lr)";
 
         HistoryRow Evaluate(long at)
         {

@@ -192,10 +192,8 @@ public class TrainCliTests : IDisposable
         // Outputs may not replace the files of a run.
         CliRunner.AssertOneLineError(CliRunner.Run("measure", "--checkpoint", Path.Combine(run, "epoch-0001.safetensors"), "--export-points", Path.Combine(run, "epoch-0001.json")), "--export-points");
         CliRunner.AssertOneLineError(CliRunner.Run("measure", "--checkpoint", Path.Combine(run, "epoch-0001.safetensors"), "-o", Path.Combine(run, "run.json")), "--output");
-        foreach (var args in new[] { new[] { "measure", "--checkpoint", weights }, ["train", "--resume", run] })
-        {
-            CliRunner.AssertOneLineError(CliRunner.Run(args), "corrupted or truncated");
-        }
+        CliRunner.AssertOneLineError(CliRunner.Run("measure", "--checkpoint", weights), "corrupted or truncated");
+        // --resume passes over a damaged checkpoint: CheckpointEdgeTests.
     }
 
     [PyTorchFact]

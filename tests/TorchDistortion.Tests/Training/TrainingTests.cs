@@ -174,11 +174,17 @@ public class TrainingTests : IDisposable
         net.Dispose();
         Assert.Equal(run.Settings.TotalSteps, info!.Step);
 
-        byte[] bytes = File.ReadAllBytes(weights);
+        byte[] original = File.ReadAllBytes(weights), bytes = (byte[])original.Clone();
         bytes[^3] ^= 0x40; // one flipped bit in a weight: the file still parses
         File.WriteAllBytes(weights, bytes);
-        Assert.Contains("SHA-256", Assert.Throws<ArgumentException>(() => Checkpoints.LoadNetwork(weights, ScalarType.Float64)).Message);
-        Assert.Contains("SHA-256", Assert.Throws<ArgumentException>(() => Trainer.Resume(run.Folder)).Message);
+        Assert.Contains("SHA-256", Assert.ThrowsAny<ArgumentException>(() => Checkpoints.LoadNetwork(weights, ScalarType.Float64)).Message);
+        // A resume passes over it (one warning naming it), retrains from epoch 0 and writes the same weights again.
+        var warnings = new List<string>();
+        var resumed = Trainer.Resume(run.Folder, warn: warnings.Add);
+        Assert.Equal(0, resumed.ResumedFromStep);
+        Assert.Contains("epoch-0001 (", Assert.Single(warnings));
+        Assert.Contains("SHA-256", warnings[0]);
+        Assert.Equal(original, File.ReadAllBytes(weights));
 
         File.Delete(Path.Combine(run.Folder, "epoch-0001.json"));
         Assert.Contains("no sidecar", Assert.Throws<ArgumentException>(() => Checkpoints.LoadNetwork(weights, ScalarType.Float64)).Message);
