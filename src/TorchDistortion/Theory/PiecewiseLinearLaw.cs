@@ -202,11 +202,14 @@ public static class PiecewiseLinearLaw
     /// </summary>
     private static double LogTiltedMoment(int n, double c, double d, double s, int j)
     {
-        // L(s) = (A/2 + B/2)^n, A = (1+2sc)^-1/2; written with expm1/log1p so small s loses nothing.
-        double aMinusOne = ExactMath.ExpM1(-0.5 * ExactMath.Log1P(2 * s * c)), bMinusOne = ExactMath.ExpM1(-0.5 * ExactMath.Log1P(2 * s * d));
-        double logLaplace = n * ExactMath.Log1P(0.5 * (aMinusOne + bMinusOne));
+        // L(s) = (A/2 + B/2)^n, A = (1+2sc)^-1/2. Near s = 0 through expm1/log1p so nothing is lost; far out in logs,
+        // where A - 1 rounds to -1.
+        double logA = -0.5 * ExactMath.Log1P(2 * s * c), logB = -0.5 * ExactMath.Log1P(2 * s * d);
+        double half = 0.5 * (ExactMath.ExpM1(logA) + ExactMath.ExpM1(logB));
+        double logLaplace = n * (half > -0.5 ? ExactMath.Log1P(half)
+            : Math.Max(logA, logB) + Math.Log(0.5 * (1 + Math.Exp(-Math.Abs(logA - logB)))));
         if (j == 0) return logLaplace;
-        double a = 1 + aMinusOne, b = 1 + bMinusOne, pi = a / (a + b);
+        double pi = 1 / (1 + Math.Exp(logB - logA)); // A/(A+B)
         double cs = c / (1 + 2 * s * c), ds = d / (1 + 2 * s * d);
         // u[r] = E[T^r] / r!
         var u = new double[j + 1];
