@@ -197,19 +197,27 @@ public sealed record SmoothActivation : Activation
         return slope;
     }
 
+    /// <summary>
+    /// A smooth activation of the caller's: phi and phi' on tensors (the network and the engine) and on numbers (the
+    /// mean-field quadrature). Not known to <see cref="Activation.Parse"/>, so it cannot appear in files.
+    /// </summary>
+    public static SmoothActivation Create(string name, Func<Tensor, Tensor> forward, Func<Tensor, Tensor> slope,
+        Func<double, double> value, Func<double, double> derivative) => new(name, forward, slope, value, derivative);
+
     private static double Logistic(double z) => z >= 0 ? 1 / (1 + Math.Exp(-z)) : Math.Exp(z) / (1 + Math.Exp(z));
     private static double NormalCdf(double z) => 0.5 * SpecialFunctions.Erfc(-z / Math.Sqrt(2));
     private static double NormalPdf(double z) => Math.Exp(-0.5 * z * z) / Math.Sqrt(2 * Math.PI);
 
     public static SmoothActivation Tanh { get; } = new("tanh", z => z.tanh(), z => 1 - z.tanh().square(),
         Math.Tanh, z => 1 - Math.Tanh(z) * Math.Tanh(z));
-    public static SmoothActivation Sigmoid { get; } = new("sigmoid", z => z.sigmoid(), z => { var s = z.sigmoid(); return s * (1 - s); },
-        Logistic, z => Logistic(z) * (1 - Logistic(z)));
+    public static SmoothActivation Sigmoid { get; } = new("sigmoid", z => z.sigmoid(), z => z.sigmoid() * (-z).sigmoid(),
+        Logistic, z => Logistic(z) * Logistic(-z));
+    /// <summary>log(1 + e^z), written so it neither overflows nor loses digits for large |z|.</summary>
     public static SmoothActivation Softplus { get; } = new("softplus", z => nn.functional.softplus(z), z => z.sigmoid(),
-        z => z > 0 ? z + Math.Log(1 + Math.Exp(-z)) : Math.Log(1 + Math.Exp(z)), Logistic);
+        z => Math.Max(z, 0) + Theory.ExactMath.Log1P(Math.Exp(-Math.Abs(z))), Logistic);
     public static SmoothActivation SiLU { get; } = new("silu", z => nn.functional.silu(z),
-        z => { var s = z.sigmoid(); return s * (1 + z * (1 - s)); },
-        z => z * Logistic(z), z => Logistic(z) * (1 + z * (1 - Logistic(z))));
+        z => z.sigmoid() * (1 + z * (-z).sigmoid()),
+        z => z * Logistic(z), z => Logistic(z) * (1 + z * Logistic(-z)));
     /// <summary>GELU with the exact normal CDF (PyTorch's default, approximate='none').</summary>
     public static SmoothActivation GELU { get; } = new("gelu", z => nn.functional.gelu(z),
         z => { var cdf = special.ndtr(z); return cdf + z * (z.square() * -0.5).exp() / Math.Sqrt(2 * Math.PI); },
