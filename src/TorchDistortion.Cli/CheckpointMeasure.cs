@@ -84,7 +84,7 @@ internal static class CheckpointMeasure
         string quantity = geometry.IsCurve ? "length distortion" : $"{geometry.K}-volume distortion";
         double theory = ExactTheory.Moment(spec.Widths, spec.LayerVariances(), geometry.K, 1);
         string theoryNote = $"E[{quantity}] of a freshly initialised network of this shape ({(known ? spec.Init.ToString() : "he assumed: a foreign state_dict names no init")}): {theory.ToString("G6", CultureInfo.InvariantCulture)}";
-        static string F(double? v) => v is double d ? d.ToString("R", CultureInfo.InvariantCulture) : "";
+        static string F(double? v) => Numbers.Csv(v);
         switch (format)
         {
             case "csv":
@@ -106,7 +106,7 @@ internal static class CheckpointMeasure
                     TheoryAtInit = theory,
                     Checkpoints = rows.Select(r => new { r.Checkpoint, r.Step, r.Epoch, r.Distortion, RegionsPerLength = r.Regions }),
                 };
-                return JsonSerializer.Serialize(document, TrainSettings.Json) + "\n";
+                return JsonSerializer.Serialize(document, new JsonSerializerOptions(TrainSettings.Json) { Converters = { new Numbers.FiniteConverter() } }) + "\n";
             default:
                 var writer = new StringWriter();
                 var console = Reports.PlainConsole(writer, 140);

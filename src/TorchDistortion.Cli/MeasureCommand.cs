@@ -79,6 +79,9 @@ internal static class MeasureCommand
             _ => Reports.Table(measurement, info, toConsole: output is null),
         };
         Emit(text, output);
+        // The table on screen carries its notes; a file or a CSV/JSON consumer gets them on stderr too, so nothing is silent.
+        if (format != "table" || output is not null)
+            foreach (var note in Reports.Notes(measurement)) Console.Error.WriteLine($"note: {note}");
         return 0;
     }
 
