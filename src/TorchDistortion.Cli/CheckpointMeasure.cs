@@ -31,9 +31,12 @@ internal static class CheckpointMeasure
         var quantiles = MeasureCommand.QuantilesOf(parse);
         int moments = MeasureCommand.MomentsOf(parse);
         string? export = parse.GetValue(MeasureCommand.ExportPoints);
+        // --output went through the guard in MeasureCommand; the guard alone would let --force replace the file being read.
         foreach (var (file, option) in new[] { (output, "--output"), (export, "--export-points") })
-            if (file is not null && (Path.GetFullPath(file) == Path.GetFullPath(path) || Checkpoints.IsRunFile(file)))
-                throw new ArgumentException($"{option}: '{file}' is a file of the checkpoint or its run; choose another name");
+            if (file is not null && Path.GetFullPath(file) == Path.GetFullPath(path))
+                throw new ArgumentException($"{option}: '{file}' is the checkpoint being measured; choose another name");
+        if (export is not null)
+            OutputGuard.Check(export, "--export-points", "measure --export-points", f => OutputGuard.JsonHas(f, "checkpoint", "log_volumes"), parse.GetValue(MeasureCommand.Force));
 
         if (Directory.Exists(path))
         {
@@ -98,6 +101,7 @@ internal static class CheckpointMeasure
                 var document = new
                 {
                     Tool = "torchdistortion",
+                    Format = Reports.MeasureFormat,
                     Quantity = quantity,
                     Widths = spec.Widths,
                     Init = known ? spec.Init.ToString() : null,
