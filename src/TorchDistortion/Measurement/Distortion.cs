@@ -284,8 +284,8 @@ public static class Distortion
     internal static int ChunkFor(MeasureSettings settings)
     {
         long available = AvailableMemoryBytes();
-        int chunk = settings.ChunkSize > 0 ? settings.ChunkSize : AutomaticChunk(settings, available);
-        long needed = EstimatePeakBytes(settings, Math.Min(chunk, settings.Networks));
+        int chunk = Math.Min(settings.ChunkSize > 0 ? settings.ChunkSize : AutomaticChunk(settings, available), settings.Networks);
+        long needed = EstimatePeakBytes(settings, chunk);
         if (needed > available)
             throw new ArgumentException(settings.ChunkSize > 0
                 ? $"--chunk: {chunk} networks per chunk need about {GiB(needed)} of memory (estimate), but {GiB(available)} is available; use a smaller --chunk, or 0 (automatic)"
@@ -297,7 +297,7 @@ public static class Distortion
     /// Networks per chunk: about 4 M activation entries per layer in flight, at most 1000 networks, and within 3/4 of
     /// <paramref name="available"/> memory by <see cref="EstimatePeakBytes"/>.
     /// </summary>
-    private static int AutomaticChunk(MeasureSettings settings, long available)
+    internal static int AutomaticChunk(MeasureSettings settings, long available)
     {
         long perNetwork = (long)settings.Geometry.NodeCount * (settings.Geometry.K + 1) * settings.Network.Widths.Max()
             + settings.Network.WeightCount();
