@@ -309,7 +309,7 @@ public static class Distortion
     /// <summary>
     /// Upper bound on the peak resident memory of a measurement with <paramref name="chunk"/> networks per chunk. Calibrated
     /// against peak RSS (VmHWM) at width 64, depth 10, 64 nodes, chunks of 1-8000 networks, k = 1 and 3, float32 and float64:
-    /// measured 0.5-0.7 of this. Per network of the chunk: its weights (always drawn in float64, then cast), the engine's
+    /// measured 0.53-0.8 of this. Per network of the chunk: its weights (always drawn in float64, then cast), the engine's
     /// point and tangents at every layer ((1 + k) x nodes x width, the dispose scope keeps each layer's until the chunk
     /// ends), the image frames in float64 for the log-volumes, and the geometry; per network of the run, its float64 results.
     /// </summary>
