@@ -47,7 +47,7 @@ public class MemoryEstimateTests
     }
 
     [Fact]
-    public void EstimateBoundsTheMeasuredPeakWithinAboutTwice()
+    public async Task EstimateBoundsTheMeasuredPeakWithinAboutTwice()
     {
         // The CLI's defaults at width 64, depth 10: n0 = nL = 64, a segment with 64 nodes, float64; 400 networks in one chunk.
         using var process = CliRunner.Start("measure", "--width", "64", "--depth", "10", "--networks", "400", "--chunk", "400", "--no-progress", "--format", "csv");
@@ -59,10 +59,10 @@ public class MemoryEstimateTests
             // VmHWM, the kernel's peak resident set, read while the process lives.
             try { peak = Math.Max(peak, long.Parse(File.ReadLines($"/proc/{process.Id}/status").First(l => l.StartsWith("VmHWM:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024); }
             catch (Exception e) when (e is IOException or InvalidOperationException or FormatException) { }
-            Thread.Sleep(20);
+            await Task.Delay(20);
         }
-        Assert.True(process.ExitCode == 0, stderr.Result);
-        Assert.StartsWith("statistic,", stdout.Result);
+        Assert.True(process.ExitCode == 0, await stderr);
+        Assert.StartsWith("statistic,", await stdout);
         long estimate = Distortion.EstimatePeakBytes(Settings(400), 400);
         Assert.True(peak > 0, "no peak memory read");
         Assert.True(peak <= estimate, $"peak {peak >> 20} MiB above the estimate {estimate >> 20} MiB");
