@@ -31,9 +31,12 @@ internal static class CheckpointMeasure
         var quantiles = MeasureCommand.QuantilesOf(parse);
         int moments = MeasureCommand.MomentsOf(parse);
         string? export = parse.GetValue(MeasureCommand.ExportPoints);
+        // --output went through the guard in MeasureCommand; the guard alone would let --force replace the file being read.
         foreach (var (file, option) in new[] { (output, "--output"), (export, "--export-points") })
-            if (file is not null && (Path.GetFullPath(file) == Path.GetFullPath(path) || Checkpoints.IsRunFile(file)))
-                throw new ArgumentException($"{option}: '{file}' is a file of the checkpoint or its run; choose another name");
+            if (file is not null && Path.GetFullPath(file) == Path.GetFullPath(path))
+                throw new ArgumentException($"{option}: '{file}' is the checkpoint being measured; choose another name");
+        if (export is not null)
+            OutputGuard.Check(export, "--export-points", "measure --export-points", f => OutputGuard.JsonHas(f, "checkpoint", "log_volumes"), parse.GetValue(MeasureCommand.Force));
 
         if (Directory.Exists(path))
         {
@@ -84,7 +87,7 @@ internal static class CheckpointMeasure
         string quantity = geometry.IsCurve ? "length distortion" : $"{geometry.K}-volume distortion";
         double theory = ExactTheory.Moment(spec.Widths, spec.LayerVariances(), geometry.K, 1);
         string theoryNote = $"E[{quantity}] of a freshly initialised network of this shape ({(known ? spec.Init.ToString() : "he assumed: a foreign state_dict names no init")}): {theory.ToString("G6", CultureInfo.InvariantCulture)}";
-        static string F(double? v) => v is double d ? d.ToString("R", CultureInfo.InvariantCulture) : "";
+        static string F(double? v) => Numbers.Csv(v);
         switch (format)
         {
             case "csv":
@@ -98,6 +101,7 @@ internal static class CheckpointMeasure
                 var document = new
                 {
                     Tool = "torchdistortion",
+                    Format = Reports.MeasureFormat,
                     Quantity = quantity,
                     Widths = spec.Widths,
                     Init = known ? spec.Init.ToString() : null,
@@ -106,7 +110,7 @@ internal static class CheckpointMeasure
                     TheoryAtInit = theory,
                     Checkpoints = rows.Select(r => new { r.Checkpoint, r.Step, r.Epoch, r.Distortion, RegionsPerLength = r.Regions }),
                 };
-                return JsonSerializer.Serialize(document, TrainSettings.Json) + "\n";
+                return JsonSerializer.Serialize(document, new JsonSerializerOptions(TrainSettings.Json) { Converters = { new Numbers.FiniteConverter() } }) + "\n";
             default:
                 var writer = new StringWriter();
                 var console = Reports.PlainConsole(writer, 140);

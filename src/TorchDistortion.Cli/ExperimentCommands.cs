@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text;
+using Spectre.Console;
 using TorchDistortion.Cli.Reproduce;
 using TorchDistortion.Experiments;
 using TorchDistortion.Plots;
@@ -118,10 +120,18 @@ internal static class ExperimentCommands
         var folders = new Argument<string[]>("folders") { Description = "Sweep folders (shards) to combine", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string>("--output", "-o") { Description = "Folder for the merged result set", Required = true };
         var allowPartial = new Option<bool>("--allow-partial") { Description = "Merge even when runs of the sweep are missing" };
-        var command = new Command("merge", "Combine shard outputs of one sweep into one result set.") { folders, output, allowPartial, MaxRuns };
+        var force = OutputGuard.ForceOption();
+        var command = new Command("merge", "Combine shard outputs of one sweep into one result set.") { folders, output, allowPartial, MaxRuns, force };
         command.SetAction(parse =>
         {
-            var (runs, expected) = SweepRunner.Merge(parse.GetValue(folders)!, parse.GetValue(output)!, parse.GetValue(allowPartial), MaxRunsOf(parse));
+            string target = parse.GetValue(output)!;
+            if (File.Exists(target)) throw new ArgumentException($"--output: '{target}' is a file; give a folder");
+            // The files merge writes: each may only replace an earlier merge's (or sweep's) own.
+            OutputGuard.Check(Path.Combine(target, "sweep.json"), "--output", "merge", f => SweepSpec.Load(f) is not null, parse.GetValue(force));
+            OutputGuard.Check(Path.Combine(target, "results.json"), "--output", "merge", f => ResultSet.Read(f) is not null, parse.GetValue(force));
+            OutputGuard.Check(Path.Combine(target, "results.csv"), "--output", "merge",
+                f => File.ReadLines(f).SkipWhile(l => l.StartsWith('#')).FirstOrDefault() == string.Join(",", ResultRow.Columns), parse.GetValue(force));
+            var (runs, expected) = SweepRunner.Merge(parse.GetValue(folders)!, target, parse.GetValue(allowPartial), MaxRunsOf(parse));
             Console.WriteLine($"merged {runs} of {expected} runs into {parse.GetValue(output)}");
             if (runs < expected) Console.Error.WriteLine($"warning: {expected - runs} run(s) of the sweep are missing; run their shards, then merge again");
             return 0;
@@ -157,7 +167,8 @@ internal static class ExperimentCommands
         var folder = new Argument<string>("folder") { Description = "A reproduce folder, or a sweep folder with results.json" };
         var x = new Option<string>("--x") { Description = "x axis for a sweep: depth, width, c_w, n0, nl, k", DefaultValueFactory = _ => "depth" };
         var statistic = new Option<string>("--statistic") { Description = "Statistic to plot (mean, E[D^2], std, median, ...)", DefaultValueFactory = _ => "mean" };
-        var command = new Command("plot", "Redraw figures from result files without recomputing.") { folder, x, statistic };
+        var force = OutputGuard.ForceOption();
+        var command = new Command("plot", "Redraw figures from result files without recomputing.") { folder, x, statistic, force };
         command.SetAction(parse =>
         {
             string path = parse.GetValue(folder)!;
@@ -168,7 +179,7 @@ internal static class ExperimentCommands
                 Console.WriteLine($"redrew the figures in {Path.Combine(path, "figures")} and {Path.Combine(path, "report.md")}");
                 return 0;
             }
-            string file = SweepPlot.Draw(ResultSet.Read(path), path, parse.GetValue(x)!, parse.GetValue(statistic)!);
+            string file = SweepPlot.Draw(ResultSet.Read(path), path, parse.GetValue(x)!, parse.GetValue(statistic)!, parse.GetValue(force));
             Console.WriteLine($"wrote {file}.png and {file}.svg");
             return 0;
         });
@@ -183,7 +194,7 @@ internal static class ExperimentCommands
 /// <summary>A generic figure of a sweep: one statistic against one setting, a series per combination of the others.</summary>
 internal static class SweepPlot
 {
-    internal static string Draw(ResultSet set, string folder, string x, string statistic)
+    internal static string Draw(ResultSet set, string folder, string x, string statistic, bool force = false)
     {
         Func<ResultRow, double> X = x.ToLowerInvariant() switch
         {
@@ -221,6 +232,9 @@ internal static class SweepPlot
         var values = rows.Select(r => r.Value).Where(v => v > 0).ToList();
         bool logY = values.Count > 0 && values.Max() / values.Min() > 100;
         string file = Path.Combine(folder, $"plot_{new string(statistic.Where(char.IsLetterOrDigit).ToArray())}_vs_{x}");
+        // An earlier figure is a PNG or an SVG: recognised by its signature.
+        foreach (var (extension, signature) in new[] { (".png", "\x89PNG"), (".svg", "<svg") })
+            OutputGuard.Check(file + extension, "plot", "plot", f => Encoding.Latin1.GetString(File.ReadAllBytes(f).Take(1024).ToArray()).Contains(signature), force);
         FigureExporter.Save(new Figure($"{statistic} vs {x}", x, statistic, series, LogX: x == "depth" && rows.Max(X) / Math.Max(rows.Min(X), 1) >= 16, LogY: logY,
             Subtitle: $"sweep {set.SweepId}; error bars: 1 standard error"), file);
         return file;

@@ -44,6 +44,7 @@ internal static class MeasureCommand
     private static readonly Option<bool> NoProgress = new("--no-progress") { Description = "No progress display" };
     internal static readonly Option<string?> Checkpoint = new("--checkpoint") { Description = "Measure a saved network instead: a checkpoint (.safetensors with sidecar), a PyTorch state_dict (.pt/.safetensors), or a run folder (every checkpoint: distortion vs epoch)" };
     internal static readonly Option<int> Geometries = new("--geometries") { Description = "With --checkpoint: random curves or patches measured on the saved network", DefaultValueFactory = _ => 200 };
+    internal static readonly Option<bool> Force = OutputGuard.ForceOption();
     internal static readonly Option<string?> ExportPoints = new("--export-points") { Description = "With --checkpoint: write the nodes, tangents and our per-node volumes as JSON (for scripts/crosscheck_pytorch.py)" };
 
     internal static Command Create()
@@ -51,7 +52,7 @@ internal static class MeasureCommand
         var command = new Command("measure", "Measure length or volume distortion over random networks, beside the exact theory.")
         {
             Widths, Width, Depth, InputDim, OutputDim, ActivationName, Init, CW, COut, CB, NoBias, Kind, K, Points, Size, Modes, Polyline, Exact,
-            Networks, Seed, Method, DeviceName, DType, Threads, Moments, Quantiles, Chunk, Format, Output, NoProgress, Checkpoint, Geometries, ExportPoints,
+            Networks, Seed, Method, DeviceName, DType, Threads, Moments, Quantiles, Chunk, Format, Output, Force, NoProgress, Checkpoint, Geometries, ExportPoints,
         };
         command.SetAction(Run);
         return command;
@@ -64,12 +65,14 @@ internal static class MeasureCommand
         SetThreads(parse.GetValue(Threads));
         string? output = parse.GetValue(Output);
         CheckOutputFile(output, "--output");
+        if (output is not null) OutputGuard.Check(output, "--output", "measure", IsOutput, parse.GetValue(Force));
         if (parse.GetValue(Checkpoint) is not null) return CheckpointMeasure.Run(parse, format, output);
         foreach (var option in new Option[] { Geometries, ExportPoints })
             if (parse.GetResult(option) is { Implicit: false }) throw new ArgumentException($"{option.Name} needs --checkpoint");
         var settings = Settings(parse);
         settings.Validate();
 
+        if (settings.Networks >= 1_000_000) Console.Error.WriteLine(TimeEstimate(settings));
         bool showProgress = !parse.GetValue(NoProgress) && !Console.IsOutputRedirected && !Console.IsErrorRedirected;
         var measurement = showProgress ? WithProgress(settings) : Distortion.Measure(settings);
         var info = RuntimeInfo.Current();
@@ -80,7 +83,22 @@ internal static class MeasureCommand
             _ => Reports.Table(measurement, info, toConsole: output is null),
         };
         Emit(text, output);
+        // The table on screen carries its notes; a file or a CSV/JSON consumer gets them on stderr too, so nothing is silent.
+        if (format != "table" || output is not null)
+            foreach (var note in Reports.Notes(measurement)) Console.Error.WriteLine($"note: {note}");
         return 0;
+    }
+
+    /// <summary>
+    /// A rough duration for long runs, from the multiply-adds of the engine (point and k tangents through every layer) at
+    /// a nominal 1 GFLOP/s per thread (about what width 64, depth 10 reaches in float64 on one shared core).
+    /// </summary>
+    internal static string TimeEstimate(MeasureSettings s)
+    {
+        double flops = 2.0 * (1 + s.Geometry.K) * s.Geometry.NodeCount * s.Network.WeightCount() * s.Networks;
+        double seconds = flops / (1e9 * get_num_threads() * (s.DType == ScalarType.Float32 ? 2 : 1));
+        string time = seconds < 120 ? $"{seconds:F0} s" : seconds < 7200 ? $"{seconds / 60:F0} min" : $"{seconds / 3600:F1} h";
+        return $"estimate: about {time} for {s.Networks} networks (a rough figure from a nominal speed; the progress display gives the real rate)";
     }
 
     internal static void CheckOutputFile(string? output, string option)
@@ -89,6 +107,16 @@ internal static class MeasureCommand
         if (output.Trim().Length == 0) throw new ArgumentException($"{option}: empty file name");
         if (Directory.Exists(output)) throw new ArgumentException($"{option}: '{output}' is a folder; give a file name");
         Files.EnsureWritableFolder(Path.GetDirectoryName(Path.GetFullPath(output))!, option, output);
+    }
+
+    /// <summary>Whether a file is an earlier report of `measure`, in any of its formats (random networks or a checkpoint).</summary>
+    internal static bool IsOutput(string file)
+    {
+        string first = OutputGuard.FirstLine(file);
+        if (first.StartsWith('{'))
+            return OutputGuard.JsonMarker(file, "format", Reports.MeasureFormat) || OutputGuard.JsonMarker(file, "tool", "torchdistortion");
+        return first.StartsWith("statistic,measured,stderr,theory,") || first.StartsWith("checkpoint,step,epoch,geometries,")
+            || System.Text.RegularExpressions.Regex.IsMatch(first, @"^(length|[0-9]+-volume) distortion of [0-9]+ random ");
     }
 
     /// <summary>Writes a report to the file (atomically) or to stdout.</summary>

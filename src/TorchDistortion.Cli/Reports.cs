@@ -14,9 +14,8 @@ internal static class Reports
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        // Infinite or undefined statistics (e.g. the mean log of a network with zero distortion) stay visible.
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+        // A number is a number or null: undefined or out-of-range statistics are null, with a note and a log field beside them.
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower), new Experiments.Numbers.FiniteConverter() },
     };
 
     internal static string Json(Measurement.Measurement m, RuntimeInfo info)
@@ -25,6 +24,7 @@ internal static class Reports
         var document = new
         {
             Tool = "torchdistortion",
+            Format = MeasureFormat,
             Settings = new
             {
                 Widths = s.Network.Widths,
@@ -58,31 +58,83 @@ internal static class Reports
                 HeThreshold = Theory.ExactTheory.HeVariance,
                 m.Theory.Regime,
                 m.Theory.MeanBound,
+                m.Theory.LogMeanBound,
                 m.Theory.MeanAsymptotic,
+                m.Theory.LogMeanAsymptotic,
                 Rows = m.Theory.Rows.Select(r => new { r.Statistic, r.Measured, r.StdErr, r.Theory, r.Relation, r.Ratio, r.RatioStdErr, r.Z, r.ExactStdErr, r.ZExact, r.LogMeasured, r.LogStdErr, r.LogTheory, r.LogExactStdErr }),
             },
+            Notes = Notes(m),
             ElapsedSeconds = m.Elapsed.TotalSeconds,
         };
         return JsonSerializer.Serialize(document, JsonOptions) + "\n";
     }
 
-    /// <summary>Tidy CSV: one row per statistic, the exact theory beside it where there is one.</summary>
+    /// <summary>Marks a JSON report of `measure` (how an earlier output is recognised before it is replaced).</summary>
+    internal const string MeasureFormat = "torchdistortion-measure/1";
+    internal const string CsvHeader = "statistic,measured,stderr,theory,relation,ratio,ratio_stderr,z,exact_stderr,z_exact,log_measured,log_stderr,log_theory,log_exact_stderr";
+
+    /// <summary>
+    /// Tidy CSV: one row per statistic, the exact theory beside it where there is one, and the logs of every value that can
+    /// leave the double range. An undefined or out-of-range value is an empty cell.
+    /// </summary>
     internal static string Csv(Measurement.Measurement m)
     {
         var s = m.Settings;
-        var csv = new StringBuilder("statistic,measured,stderr,theory,relation,ratio,ratio_stderr,z,exact_stderr,z_exact\n");
+        var csv = new StringBuilder(CsvHeader).Append('\n');
         foreach (var r in m.Theory.Rows)
-            csv.AppendLine(string.Join(",", r.Statistic, F(r.Measured), F(r.StdErr), F(r.Theory), r.Relation, F(r.Ratio), F(r.RatioStdErr), F(r.Z), F(r.ExactStdErr), F(r.ZExact)));
-        void Plain(string name, double value) => csv.AppendLine($"{name},{F(value)},,,,,,,,");
-        Plain("std", m.Summary.Std);
-        Plain("median", m.Summary.Median);
-        foreach (var q in m.Summary.Quantiles) Plain($"q{q.Probability.ToString(CultureInfo.InvariantCulture)}", q.Value);
+            csv.AppendLine(string.Join(",", r.Statistic, F(r.Measured), F(r.StdErr), F(r.Theory), r.Relation, F(r.Ratio), F(r.RatioStdErr), F(r.Z), F(r.ExactStdErr), F(r.ZExact),
+                F(r.LogMeasured), F(r.LogStdErr), F(r.LogTheory), F(r.LogExactStdErr)));
+        void Plain(string name, double value, double? log = null) => csv.AppendLine($"{name},{F(value)},,,,,,,,,{F(log)},,,");
+        Plain("std", m.Summary.Std, m.Summary.LogStd);
+        Plain("median", m.Summary.Median, m.Summary.LogMedian);
+        foreach (var q in m.Summary.Quantiles) Plain($"q{q.Probability.ToString(CultureInfo.InvariantCulture)}", q.Value, q.LogValue);
         Plain("mean_log", m.Summary.MeanLog);
         Plain("std_log", m.Summary.StdLog);
         if (m.QuadratureError is double e) Plain(s.Geometry.Exact ? "quadrature_error_vs_exact" : "quadrature_error", e);
         if (m.Regions is { } regions)
-            csv.AppendLine($"regions_per_length,{F(regions.Mean)},{F(regions.StdErr)},,,,,,,");
+            csv.AppendLine($"regions_per_length,{F(regions.Mean)},{F(regions.StdErr)},,,,,,,,{F(regions.LogMean)},{F(regions.LogStdErr)},,");
         return csv.ToString();
+    }
+
+    /// <summary>
+    /// One line per kind of statistic that is undefined or beyond the double range (null in JSON, empty in CSV), saying why.
+    /// Empty when every number is an ordinary one.
+    /// </summary>
+    internal static List<string> Notes(Measurement.Measurement m)
+    {
+        var outOfRange = new List<string>();
+        var undefined = new List<string>();
+        void Check(string name, double value, double log)
+        {
+            if (double.IsFinite(value)) return;
+            (double.IsFinite(log) ? outOfRange : undefined).Add(name);
+        }
+        foreach (var r in m.Theory.Rows)
+        {
+            Check(r.Statistic, r.Measured, r.LogMeasured);
+            Check($"s.e. of {r.Statistic}", r.StdErr, r.LogStdErr);
+            Check($"exact {r.Statistic}", r.Theory, r.LogTheory);
+            Check($"exact s.e. of {r.Statistic}", r.ExactStdErr, r.LogExactStdErr);
+            Check($"ratio of {r.Statistic}", r.Ratio, r.LogMeasured - r.LogTheory);
+            Check($"ratio s.e. of {r.Statistic}", r.RatioStdErr, r.LogStdErr - r.LogTheory);
+            Check($"z of {r.Statistic}", r.Z, double.NaN);
+            Check($"z (exact s.e.) of {r.Statistic}", r.ZExact, double.NaN);
+        }
+        Check("std", m.Summary.Std, m.Summary.LogStd);
+        Check("median", m.Summary.Median, m.Summary.LogMedian);
+        foreach (var q in m.Summary.Quantiles) Check($"q{q.Probability.ToString(CultureInfo.InvariantCulture)}", q.Value, q.LogValue);
+        Check("mean log D", m.Summary.MeanLog, double.NaN);
+        Check("std log D", m.Summary.StdLog, double.NaN);
+        var notes = new List<string>();
+        int zeros = m.Summary.Zeros, n = m.Summary.Count;
+        if (zeros > 0)
+            notes.Add((zeros == n ? $"every one of the {n} networks has" : $"{zeros} of {n} networks have") +
+                $" distortion exactly 0 (a hidden layer with fewer than k = {m.Settings.Geometry.K} active neurons): log D is -infinity" +
+                (zeros == n ? ", standard errors are 0 and z is undefined" : ""));
+        else if (n == 1) notes.Add("one network: standard errors and spreads are undefined");
+        if (outOfRange.Count > 0) notes.Add($"beyond the double range (null in JSON, empty in CSV; the log fields hold them): {string.Join(", ", outOfRange)}");
+        if (undefined.Count > 0) notes.Add($"undefined (null in JSON, empty in CSV): {string.Join(", ", undefined)}");
+        return notes;
     }
 
     internal static string Table(Measurement.Measurement m, RuntimeInfo info, bool toConsole)
@@ -101,28 +153,29 @@ internal static class Reports
             .AddColumns("statistic", "measured", "± s.e.", "", "exact", "ratio", "± s.e.", "z", "exact s.e.", "z (exact s.e.)");
         foreach (var r in m.Theory.Rows)
             table.AddRow(Markup.Escape(r.Statistic), FromLog(r.LogMeasured), FromLog(r.LogStdErr), Markup.Escape(r.Relation), FromLog(r.LogTheory),
-                r.Ratio.ToString("F4", CultureInfo.InvariantCulture), r.RatioStdErr.ToString("F4", CultureInfo.InvariantCulture), r.Relation == "=" ? r.Z.ToString("F2", CultureInfo.InvariantCulture) : "bound",
-                FromLog(r.LogExactStdErr), r.Relation == "=" ? r.ZExact.ToString("F2", CultureInfo.InvariantCulture) : "bound");
+                Fixed(r.Ratio, "F4"), Fixed(r.RatioStdErr, "F4"), r.Relation == "=" ? Fixed(r.Z, "F2") : "bound",
+                FromLog(r.LogExactStdErr), r.Relation == "=" ? Fixed(r.ZExact, "F2") : "bound");
         console.Write(table);
 
         var spread = new Table().Title("spread over networks").AddColumns("std", "median", "quantiles", "mean log D", "zeros");
-        spread.AddRow(G(m.Summary.Std), G(m.Summary.Median),
-            string.Join("  ", m.Summary.Quantiles.Select(q => $"q{q.Probability.ToString(CultureInfo.InvariantCulture)}={G(q.Value)}")),
-            G(m.Summary.MeanLog), m.Summary.Zeros.ToString(CultureInfo.InvariantCulture));
+        spread.AddRow(FromLog(m.Summary.LogStd), FromLog(m.Summary.LogMedian),
+            string.Join("  ", m.Summary.Quantiles.Select(q => $"q{q.Probability.ToString(CultureInfo.InvariantCulture)}={FromLog(q.LogValue)}")),
+            Fixed(m.Summary.MeanLog, "G6"), m.Summary.Zeros.ToString(CultureInfo.InvariantCulture));
         console.Write(spread);
 
         console.MarkupLine($"theory: {Markup.Escape(m.Theory.Note)}");
         console.WriteLine("exact s.e.: the spread the exact law gives the sample mean; where it exceeds the sample s.e. the tail is heavy and z (exact s.e.) is the fair test.");
         console.MarkupLine($"regime: {Markup.Escape(m.Theory.Regime)}; He threshold C_W = {Theory.ExactTheory.HeVariance}");
         console.WriteLine(s.Geometry.K == 1
-            ? $"mean bound sqrt(E[D^2]) = {G(m.Theory.MeanBound)}; large-width approximation {G(m.Theory.MeanAsymptotic)}"
-            : $"sqrt(E[vol^2]) = {G(m.Theory.MeanBound)}");
+            ? $"mean bound sqrt(E[D^2]) = {FromLog(m.Theory.LogMeanBound)}; large-width approximation {FromLog(m.Theory.LogMeanAsymptotic)}"
+            : $"sqrt(E[vol^2]) = {FromLog(m.Theory.LogMeanBound)}");
         if (m.QuadratureError is double e)
             console.WriteLine(s.Geometry.Exact
                 ? $"{s.Geometry.Points}-node quadrature error against the exact length (mean relative): {G(e)}"
                 : $"quadrature error estimate (vs half the nodes, mean relative): {G(e)}");
         if (m.Regions is { } regions)
             console.WriteLine($"linear regions crossed per unit input length: {G(regions.Mean)} ± {G(regions.StdErr)} (median {G(regions.Median)})");
+        foreach (var note in Notes(m)) console.WriteLine($"note: {note}");
         return writer.ToString();
     }
 
@@ -134,15 +187,16 @@ internal static class Reports
         return console;
     }
 
-    private static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+    private static string F(double? v) => Experiments.Numbers.Csv(v);
     private static string G(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
+    /// <summary>A table cell: "-" for an undefined value (the notes below the table say why).</summary>
+    private static string Fixed(double v, string format) => double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "-";
 
     /// <summary>Formats e^logValue with 6 significant digits, also beyond the double range (e.g. 1.2345E-400).</summary>
     internal static string FromLog(double logValue)
     {
-        if (double.IsNaN(logValue)) return "NaN";
         if (double.IsNegativeInfinity(logValue)) return "0";
-        if (double.IsPositiveInfinity(logValue)) return "Infinity";
+        if (!double.IsFinite(logValue)) return "-";
         double value = Math.Exp(logValue);
         if (value > 1e-300 && value < 1e300) return G(value);
         double decimalLog = logValue / Math.Log(10);

@@ -16,7 +16,8 @@ internal static class BenchCommand
         var threads = new Option<string?>("--threads") { Description = "Thread counts to compare (default: 1 and all cores)" };
         var seconds = new Option<double>("--seconds") { Description = "Time budget per case", DefaultValueFactory = _ => 0.4 };
         var output = new Option<string>("--output", "-o") { Description = "JSON result file", DefaultValueFactory = _ => "results/bench.json" };
-        var command = new Command("bench", "Benchmark the engine against a plain forward pass (one process, one run).") { widths, dtypes, threads, seconds, output };
+        var force = OutputGuard.ForceOption();
+        var command = new Command("bench", "Benchmark the engine against a plain forward pass (one process, one run).") { widths, dtypes, threads, seconds, output, force };
         command.SetAction(parse =>
         {
             var widthList = Ints(parse.GetValue(widths)!, "--widths");
@@ -33,7 +34,8 @@ internal static class BenchCommand
             double budget = parse.GetValue(seconds);
             if (!(budget > 0 && budget <= 60)) throw new ArgumentException("--seconds must be in (0, 60]");
             string path = parse.GetValue(output)!;
-            Files.EnsureWritableFolder(Path.GetDirectoryName(Path.GetFullPath(path))!, "--output", path);
+            MeasureCommand.CheckOutputFile(path, "--output");
+            OutputGuard.Check(path, "--output", "bench", IsOutput, parse.GetValue(force));
 
             if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 150; // no terminal to fit
             var report = Benchmark.Run(widthList, dtypeList, threadList, budget, s => Console.Error.WriteLine($"bench: {s}"));
@@ -55,6 +57,10 @@ internal static class BenchCommand
         });
         return command;
     }
+
+    /// <summary>An earlier bench report: its format marker, or (older reports) its cases and targets.</summary>
+    internal static bool IsOutput(string file) =>
+        OutputGuard.JsonMarker(file, "format", BenchReport.FormatName) || OutputGuard.JsonHas(file, "cases", "targets", "environment");
 
     private static List<int> Ints(string text, string option) => Cli.Ints(text, option);
 }

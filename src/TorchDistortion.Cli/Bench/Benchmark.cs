@@ -19,7 +19,12 @@ internal sealed record BenchCase(
 internal sealed record BenchTarget(string Target, double Measured, double Limit, bool Met, string Note);
 
 internal sealed record BenchReport(RuntimeInfo Environment, string Machine, List<BenchCase> Cases, List<BenchTarget> Targets, double PeakResidentMiB, DateTimeOffset Date,
-    IReadOnlyDictionary<string, double> MeasureProfileSeconds);
+    IReadOnlyDictionary<string, double> MeasureProfileSeconds)
+{
+    internal const string FormatName = "torchdistortion-bench/1";
+    /// <summary>Marks the file as a bench report (so a later bench may replace it).</summary>
+    public string Format => FormatName;
+}
 
 /// <summary>
 /// `bench`: the engine against a plain forward pass (its reference cost; the arithmetic limit of one tangent is 2x),

@@ -67,7 +67,7 @@ public sealed record ResultRow(
 
     internal string ToCsv()
     {
-        static string N(double? v) => v is double d ? d.ToString("R", CultureInfo.InvariantCulture) : "";
+        static string N(double? v) => Numbers.Csv(v);
         return string.Join(",", SweepId, RunId, Widths, N0, NL, Width, Depth, Init, N(CW), N(COut), N(CB), Geometry, K, Points,
             Networks, Seed, Statistic, N(Value), N(StdErr), N(Theory), Relation ?? "", N(Ratio), N(RatioStdErr), N(Z), N(ExactStdErr), N(ZExact), N(LogValue), N(LogTheory));
     }
@@ -76,7 +76,8 @@ public sealed record ResultRow(
     {
         var f = line.Split(',');
         if (f.Length != Columns.Length) throw new FormatException($"expected {Columns.Length} columns, got {f.Length}");
-        static double D(string s) => double.Parse(s, CultureInfo.InvariantCulture);
+        // An empty cell is a value that is undefined or beyond the double range (its log column holds it).
+        static double D(string s) => s.Length == 0 ? double.NaN : double.Parse(s, CultureInfo.InvariantCulture);
         static double? O(string s) => s.Length == 0 ? null : D(s);
         return new ResultRow(f[0], f[1], f[2], int.Parse(f[3]), int.Parse(f[4]), int.Parse(f[5]), int.Parse(f[6]), f[7], D(f[8]), D(f[9]),
             D(f[10]), f[11], int.Parse(f[12]), int.Parse(f[13]), int.Parse(f[14]), long.Parse(f[15]), f[16], D(f[17]), O(f[18]), O(f[19]),
@@ -120,6 +121,8 @@ public sealed record RunFile(string SweepId, string RunId, RunSpec Run, long See
 public sealed record ResultSet(string SweepId, Provenance Provenance, List<ResultRow> Rows)
 {
     internal static readonly JsonSerializerOptions Json = new(SweepSpec.JsonOptions) { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip };
+    // The result set is for other programs: a number is a number or null (runs/*.json keep -infinity logs for ourselves).
+    private static readonly JsonSerializerOptions FiniteJson = new(Json) { Converters = { new Numbers.FiniteConverter() } };
 
     public void Write(string folder)
     {
@@ -129,7 +132,7 @@ public sealed record ResultSet(string SweepId, Provenance Provenance, List<Resul
         csv.Append(string.Join(",", ResultRow.Columns)).Append('\n');
         foreach (var row in Rows) csv.Append(row.ToCsv()).Append('\n');
         Files.WriteAtomically(Path.Combine(folder, "results.csv"), csv.ToString());
-        Files.WriteAtomically(Path.Combine(folder, "results.json"), JsonSerializer.Serialize(this, Json));
+        Files.WriteAtomically(Path.Combine(folder, "results.json"), JsonSerializer.Serialize(this, FiniteJson));
     }
 
     /// <summary>Reads results.json of a folder (or the file itself).</summary>
@@ -137,8 +140,36 @@ public sealed record ResultSet(string SweepId, Provenance Provenance, List<Resul
     {
         string file = Directory.Exists(path) ? Path.Combine(path, "results.json") : path;
         if (!File.Exists(file)) throw new ArgumentException($"no result file at '{file}'");
-        try { return JsonSerializer.Deserialize<ResultSet>(File.ReadAllText(file), Json) ?? throw new JsonException("empty"); }
+        try { return JsonSerializer.Deserialize<ResultSet>(File.ReadAllText(file), FiniteJson) ?? throw new JsonException("empty"); }
         catch (JsonException e) { throw new ArgumentException($"'{file}' is not a result file ({e.Message.Split('.')[0]})"); }
+    }
+}
+
+/// <summary>
+/// Numbers in files for other programs: a JSON number is a number or null, a CSV cell a number or empty; never
+/// "NaN" or "Infinity". Undefined and out-of-range values have log fields beside them.
+/// </summary>
+public static class Numbers
+{
+    public static string Csv(double? v) => v is double d && double.IsFinite(d) ? d.ToString("R", CultureInfo.InvariantCulture) : "";
+
+    /// <summary>Writes a non-finite double as null; reads null (and the named literals of older files) back as NaN or infinity.</summary>
+    public sealed class FiniteConverter : System.Text.Json.Serialization.JsonConverter<double>
+    {
+        public override bool HandleNull => true;
+
+        public override double Read(ref Utf8JsonReader reader, Type type, JsonSerializerOptions options) => reader.TokenType switch
+        {
+            JsonTokenType.Null => double.NaN,
+            JsonTokenType.String => double.Parse(reader.GetString()!, CultureInfo.InvariantCulture),
+            _ => reader.GetDouble(),
+        };
+
+        public override void Write(Utf8JsonWriter writer, double value, JsonSerializerOptions options)
+        {
+            if (double.IsFinite(value)) writer.WriteNumberValue(value);
+            else writer.WriteNullValue();
+        }
     }
 }
 

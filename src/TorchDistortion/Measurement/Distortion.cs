@@ -36,6 +36,7 @@ public sealed record MeasureSettings(
         if (Math.Abs(decades) > (DType == ScalarType.Float32 ? 30 : 290))
             throw new ArgumentException($"--dtype: typical distortions near 1e{decades:+0;-0} leave the {(DType == ScalarType.Float32 ? "float32" : "float64")} range at these settings" +
                 (DType == ScalarType.Float32 ? "; use --dtype float64" : " (depth, C_W, --size)"));
+        Distortion.ChunkFor(this); // refuses a chunk that does not fit in memory, before any computation
         return this;
     }
 }
@@ -85,7 +86,7 @@ public static class Distortion
         settings.Validate();
         var device = ResolveDevice(settings.Device);
         var stopwatch = Stopwatch.StartNew();
-        int chunk = settings.ChunkSize > 0 ? settings.ChunkSize : AutomaticChunk(settings);
+        int chunk = ChunkFor(settings);
         var logDistortions = new double[settings.Networks];
         var quadratureErrors = new double[settings.Networks];
         var logRegions = settings.Geometry.Exact ? new double[settings.Networks] : null;
@@ -282,11 +283,68 @@ public static class Distortion
         _ => throw new ArgumentException($"--device: unknown device '{name}'; allowed: auto, cpu, cuda"),
     };
 
-    /// <summary>Networks per chunk: about 4 M activation entries per layer in flight, at most 1000 networks.</summary>
-    private static int AutomaticChunk(MeasureSettings settings)
+    /// <summary>Networks per chunk: the given --chunk, or automatic; refused with one line where it would not fit in memory.</summary>
+    internal static int ChunkFor(MeasureSettings settings)
+    {
+        long available = AvailableMemoryBytes();
+        int chunk = Math.Min(settings.ChunkSize > 0 ? settings.ChunkSize : AutomaticChunk(settings, available), settings.Networks);
+        long needed = EstimatePeakBytes(settings, chunk);
+        if (needed > available)
+            throw new ArgumentException(settings.ChunkSize > 0
+                ? $"--chunk: {chunk} networks per chunk need about {GiB(needed)} of memory (estimate), but {GiB(available)} is available; use a smaller --chunk, or 0 (automatic)"
+                : $"--networks: one network at a time needs about {GiB(needed)} of memory (estimate), but {GiB(available)} is available; use fewer --points or smaller --widths");
+        return chunk;
+    }
+
+    /// <summary>
+    /// Networks per chunk: about 4 M activation entries per layer in flight, at most 1000 networks, and within 3/4 of
+    /// <paramref name="available"/> memory by <see cref="EstimatePeakBytes"/>.
+    /// </summary>
+    internal static int AutomaticChunk(MeasureSettings settings, long available)
     {
         long perNetwork = (long)settings.Geometry.NodeCount * (settings.Geometry.K + 1) * settings.Network.Widths.Max()
             + settings.Network.WeightCount();
-        return (int)Math.Clamp(4_000_000 / Math.Max(perNetwork, 1), 1, 1000);
+        long fixedBytes = EstimatePeakBytes(settings, 0);
+        long fits = (available / 4 * 3 - fixedBytes) / Math.Max(EstimatePeakBytes(settings, 1) - fixedBytes, 1);
+        return (int)Math.Clamp(Math.Min(4_000_000 / Math.Max(perNetwork, 1), fits), 1, 1000);
     }
+
+    /// <summary>
+    /// Upper bound on the peak resident memory of a measurement with <paramref name="chunk"/> networks per chunk. Calibrated
+    /// against peak RSS (VmHWM) at width 64, depth 10, 64 nodes, chunks of 1-8000 networks, k = 1 and 3, float32 and float64:
+    /// measured 0.53-0.8 of this. Per network of the chunk: its weights (always drawn in float64, then cast), the engine's
+    /// point and tangents at every layer ((1 + k) x nodes x width, the dispose scope keeps each layer's until the chunk
+    /// ends), the image frames in float64 for the log-volumes, and the geometry; per network of the run, its float64 results.
+    /// </summary>
+    internal static long EstimatePeakBytes(MeasureSettings settings, int chunk)
+    {
+        var widths = settings.Network.Widths;
+        long size = settings.DType == ScalarType.Float32 ? 4 : 8, nodes = settings.Geometry.NodeCount, k = settings.Geometry.K;
+        long layers = widths.Skip(1).Sum(w => (long)w);
+        long perNetwork = 8 * settings.Network.WeightCount()
+            + size * (1 + k) * nodes * layers
+            + 16 * nodes * k * widths[^1]
+            + size * (1 + k) * nodes * widths[0];
+        const long runtime = 256L << 20; // .NET and libtorch themselves: about 170 MiB measured
+        return runtime + 32L * settings.Networks + chunk * perNetwork;
+    }
+
+    /// <summary>Memory this process may still use: MemAvailable, or the cgroup's limit where lower; the GC's view elsewhere.</summary>
+    internal static long AvailableMemoryBytes()
+    {
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/meminfo"))
+                if (line.StartsWith("MemAvailable:") && long.TryParse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], out long kb))
+                    available = Math.Min(available, kb * 1024);
+            if (long.TryParse(File.ReadAllText("/sys/fs/cgroup/memory.max").Trim(), out long max)
+                && long.TryParse(File.ReadAllText("/sys/fs/cgroup/memory.current").Trim(), out long current))
+                available = Math.Min(available, max - current);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // not Linux: the GC's view stands
+        return Math.Max(available, 0);
+    }
+
+    private static string GiB(long bytes) => $"{bytes / (double)(1L << 30):F1} GiB";
 }

@@ -4,30 +4,52 @@ namespace TorchDistortion.Measurement;
 
 /// <summary>
 /// An estimate of E[D^m] with the standard error of the sample mean of D^m. The log fields are exact even
-/// where the plain values leave the double range (a volume of 1e-200 squared).
+/// where the plain values leave the double range (a volume of 1e-200 squared); there the plain value is NaN.
 /// </summary>
-public sealed record MomentEstimate(int Order, double Value, double LogValue, double StdErr, double LogStdErr);
+public sealed record MomentEstimate(int Order, double LogValue, double LogStdErr)
+{
+    public double Value => Summary.ExpInRange(LogValue);
+    public double StdErr => Summary.ExpInRange(LogStdErr);
+}
 
-/// <summary>A quantile of the distortion over networks.</summary>
-public sealed record QuantileEstimate(double Probability, double Value);
+/// <summary>A quantile of the distortion over networks (NaN where it leaves the double range; the log holds it).</summary>
+public sealed record QuantileEstimate(double Probability, double LogValue)
+{
+    public double Value => Summary.ExpInRange(LogValue);
+}
 
 /// <summary>
 /// Statistics of a distortion over networks, computed from log values so that distortions like 1e-200
 /// or 1e+200 keep their digits. A network with zero distortion (every neuron of a layer off) has log -infinity.
+/// A plain value that leaves the double range is NaN, never a silent infinity or 0: its log field holds it.
 /// </summary>
 public sealed record Summary(
     int Count,
-    double Mean,
-    double Std,
-    double StdErr,
-    double Median,
     IReadOnlyList<QuantileEstimate> Quantiles,
     IReadOnlyList<MomentEstimate> Moments,
+    double LogMedian,
     double MeanLog,
     double StdLog,
     int Zeros)
 {
     public static readonly double[] DefaultQuantiles = [0.05, 0.25, 0.75, 0.95];
+
+    public double Mean => Moments[0].Value;
+    public double LogMean => Moments[0].LogValue;
+    public double StdErr => Moments[0].StdErr;
+    public double LogStdErr => Moments[0].LogStdErr;
+    /// <summary>Sample standard deviation: the standard error times sqrt(n).</summary>
+    public double Std => ExpInRange(LogStd);
+    public double LogStd => LogStdErr + 0.5 * Math.Log(Count);
+    public double Median => ExpInRange(LogMedian);
+
+    /// <summary>e^log, or NaN where that leaves the range of normal doubles (overflow, or underflow of a nonzero value).</summary>
+    public static double ExpInRange(double log)
+    {
+        if (double.IsNegativeInfinity(log)) return 0;
+        double value = Math.Exp(log);
+        return double.IsNormal(value) ? value : double.NaN;
+    }
 
     /// <summary>Summarises log distortions: moments m = 1..<paramref name="maxMoment"/> and the given quantiles.</summary>
     public static Summary FromLog(IReadOnlyList<double> logValues, int maxMoment = 4, IReadOnlyList<double>? quantiles = null)
@@ -43,23 +65,23 @@ public sealed record Summary(
         for (int m = 1; m <= maxMoment; m++) moments[m - 1] = Moment(logValues, m);
 
         var sorted = logValues.OrderBy(v => v).ToArray();
-        double Quantile(double p)
+        double LogQuantile(double p)
         {
-            // Linear interpolation between order statistics (type 7), on the distortion scale.
+            // Linear interpolation between order statistics (type 7) on the distortion scale, done in log space:
+            // log((1 - f) e^a + f e^b) with a <= b.
             double position = p * (n - 1);
             int lo = (int)Math.Floor(position), hi = Math.Min(lo + 1, n - 1);
-            double a = Math.Exp(sorted[lo]), b = Math.Exp(sorted[hi]);
-            return a + (position - lo) * (b - a);
+            double a = sorted[lo], b = sorted[hi], f = position - lo;
+            if (f == 0 || a == b) return a;
+            return b + Math.Log(f + (1 - f) * Math.Exp(a - b));
         }
 
         int zeros = logValues.Count(double.IsNegativeInfinity);
         double meanLog = logValues.Average();
         double stdLog = n > 1 && zeros == 0
             ? Math.Sqrt(logValues.Sum(v => (v - meanLog) * (v - meanLog)) / (n - 1)) : double.NaN;
-        var first = moments[0];
-        double std = first.StdErr * Math.Sqrt(n);
-        return new Summary(n, first.Value, std, first.StdErr, Quantile(0.5),
-            quantiles.Select(p => new QuantileEstimate(p, Quantile(p))).ToArray(), moments, meanLog, stdLog, zeros);
+        return new Summary(n, quantiles.Select(p => new QuantileEstimate(p, LogQuantile(p))).ToArray(), moments, LogQuantile(0.5),
+            meanLog, stdLog, zeros);
     }
 
     /// <summary>Sample mean of D^m and its standard error, scaled by the largest value to stay in range.</summary>
@@ -67,7 +89,7 @@ public sealed record Summary(
     {
         int n = logValues.Count;
         double max = logValues.Max() * m;
-        if (double.IsNegativeInfinity(max)) return new MomentEstimate(m, 0, double.NegativeInfinity, 0, double.NegativeInfinity);
+        if (double.IsNegativeInfinity(max)) return new MomentEstimate(m, double.NegativeInfinity, double.NegativeInfinity);
         double mean = 0, sumSquares = 0;
         for (int i = 0; i < n; i++)
         {
@@ -78,6 +100,6 @@ public sealed record Summary(
         }
         double logStdErr = n > 1 ? 0.5 * Math.Log(sumSquares / (n - 1) / n) + max : double.NaN;
         double logValue = max + Math.Log(mean);
-        return new MomentEstimate(m, Math.Exp(logValue), logValue, Math.Exp(logStdErr), logStdErr);
+        return new MomentEstimate(m, logValue, logStdErr);
     }
 }

@@ -15,18 +15,21 @@ namespace TorchDistortion.Measurement;
 /// </param>
 public sealed record TheoryRow(string Statistic, double LogMeasured, double LogStdErr, double LogTheory, string Relation, double LogExactStdErr)
 {
-    public double Measured => Math.Exp(LogMeasured);
-    public double StdErr => Math.Exp(LogStdErr);
-    public double Theory => Math.Exp(LogTheory);
+    // Plain values are NaN where they leave the double range or are undefined (0 / 0); the logs hold them.
+    public double Measured => Summary.ExpInRange(LogMeasured);
+    public double StdErr => Summary.ExpInRange(LogStdErr);
+    public double Theory => Summary.ExpInRange(LogTheory);
     /// <summary>Measured / theory.</summary>
-    public double Ratio => Math.Exp(LogMeasured - LogTheory);
+    public double Ratio => Summary.ExpInRange(LogMeasured - LogTheory);
     /// <summary>Standard error of <see cref="Ratio"/>.</summary>
-    public double RatioStdErr => Math.Exp(LogStdErr - LogTheory);
-    /// <summary>(measured - theory) / standard error.</summary>
-    public double Z => (Ratio - 1) / RatioStdErr;
-    public double ExactStdErr => Math.Exp(LogExactStdErr);
+    public double RatioStdErr => Summary.ExpInRange(LogStdErr - LogTheory);
+    /// <summary>(measured - theory) / standard error; NaN where the standard error is 0 (every distortion 0) or undefined.</summary>
+    public double Z => Finite((Ratio - 1) / RatioStdErr);
+    public double ExactStdErr => Summary.ExpInRange(LogExactStdErr);
     /// <summary>(measured - theory) / the exact law's standard error: valid however heavy the tail.</summary>
-    public double ZExact => (Ratio - 1) / Math.Exp(LogExactStdErr - LogTheory);
+    public double ZExact => Finite((Ratio - 1) / Summary.ExpInRange(LogExactStdErr - LogTheory));
+
+    private static double Finite(double v) => double.IsFinite(v) ? v : double.NaN;
 }
 
 /// <summary>The exact theory for a measurement's settings, and how the measurement compares.</summary>
@@ -36,10 +39,15 @@ public sealed record TheoryComparison(
     string Note,
     double CW,
     double COut,
-    double MeanBound,
-    double MeanAsymptotic,
+    double LogMeanBound,
+    double LogMeanAsymptotic,
     string Regime)
 {
+    /// <summary>sqrt(E[D^2]) (sqrt(E[vol^2]) for k &gt; 1); NaN beyond the double range.</summary>
+    public double MeanBound => Summary.ExpInRange(LogMeanBound);
+    /// <summary>Large-width approximation of E[D] (k = 1; NaN otherwise or beyond the double range).</summary>
+    public double MeanAsymptotic => Summary.ExpInRange(LogMeanAsymptotic);
+
     internal static TheoryComparison Build(NetworkSpec network, GeometrySpec geometry, Summary summary)
     {
         var widths = network.Widths;
@@ -67,9 +75,19 @@ public sealed record TheoryComparison(
             : Math.Abs(cW - ExactTheory.HeVariance) < 1e-12 ? "C_W = 2 (He): the mean stays bounded with depth"
             : cW < ExactTheory.HeVariance ? $"C_W = {cW:G4} < 2: the mean decays like (C_W/2)^((L-1)/2)"
             : $"C_W = {cW:G4} > 2: the mean grows like (C_W/2)^((L-1)/2)";
+        double logBound = 0.5 * ExactTheory.LogSecondMomentClosedForm(widths, variances, k);
         return new TheoryComparison(rows, exact, note, cW, variances[^1],
-            k == 1 ? ExactTheory.MeanBound(widths, variances) : Math.Exp(0.5 * ExactTheory.LogSecondMomentClosedForm(widths, variances, k)),
-            k == 1 ? ExactTheory.MeanAsymptotic(widths, variances) : double.NaN,
+            logBound, k == 1 ? logBound + AsymptoticCorrection(widths) : double.NaN,
             regime);
+    }
+
+    /// <summary>
+    /// log(E[D] approximation / bound): depends on the widths only, so it is taken at He variances, where neither
+    /// value leaves the double range whatever the depth.
+    /// </summary>
+    private static double AsymptoticCorrection(IReadOnlyList<int> widths)
+    {
+        var he = Enumerable.Repeat(ExactTheory.HeVariance, widths.Count - 1).ToArray();
+        return Math.Log(ExactTheory.MeanAsymptotic(widths, he) / ExactTheory.MeanBound(widths, he));
     }
 }

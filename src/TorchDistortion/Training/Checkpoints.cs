@@ -129,13 +129,10 @@ internal static class Checkpoints
     internal static bool IsCheckpointFile(string name, string extension) =>
         System.Text.RegularExpressions.Regex.IsMatch(name, @"^(epoch-[0-9]{4,}|step-[0-9]{8,})" + System.Text.RegularExpressions.Regex.Escape(extension) + "$");
 
-    /// <summary>Whether writing <paramref name="output"/> would replace a file of a run folder (a checkpoint, run.json, the history).</summary>
-    internal static bool IsRunFile(string output)
-    {
-        string full = Path.GetFullPath(output), name = Path.GetFileName(full);
-        if (!File.Exists(Path.Combine(Path.GetDirectoryName(full)!, RunFile))) return false;
-        return name is RunFile or "history.csv" or "history.json" || new[] { ".json", ".safetensors", ".optimizer" }.Any(e => IsCheckpointFile(name, e));
-    }
+    /// <summary>Whether a folder is a training run's: it holds run.json or a checkpoint sidecar.</summary>
+    internal static bool IsRunFolder(string folder) =>
+        File.Exists(Path.Combine(folder, RunFile))
+        || (Directory.Exists(folder) && Directory.EnumerateFiles(folder, "*-*.json").Any(f => IsCheckpointFile(Path.GetFileName(f), ".json")));
 
     internal static CheckpointInfo ReadInfo(string sidecar)
     {

@@ -36,6 +36,13 @@ public class SummaryTests
             Assert.Equal(plain.Moments[m - 1].LogValue - 600 * m, tiny.Moments[m - 1].LogValue, 9);
         }
         Assert.True(tiny.Mean > 0);
+        // Quantiles, median and std shift the same way in log space; plain values beyond the double range are NaN, never infinity or 0.
+        for (int i = 0; i < plain.Quantiles.Count; i++) Assert.Equal(Math.Log(plain.Quantiles[i].Value) + 600, huge.Quantiles[i].LogValue, 9);
+        Assert.Equal(Math.Log(plain.Median) - 600, tiny.LogMedian, 9);
+        Assert.Equal(Math.Log(plain.Std) + 600, huge.LogStd, 9);
+        Assert.True(double.IsNaN(huge.Moments[1].Value) && double.IsNaN(tiny.Moments[1].Value));
+        Assert.Equal(0, Summary.ExpInRange(double.NegativeInfinity));
+        Assert.Equal(Math.E, Summary.ExpInRange(1), 15);
     }
 
     [Fact]

@@ -228,8 +228,8 @@ public class TrainingTests : IDisposable
         var error = Assert.Throws<ArgumentException>(() => Checkpoints.LoadNetwork(Path.Combine(a.Folder, "epoch-0001.safetensors"), ScalarType.Float64));
         Assert.Contains($"belongs to run {b.RunId}", error.Message);
         Assert.Contains("not a network file", Assert.Throws<ArgumentException>(() => Checkpoints.LoadNetwork(Path.Combine(a.Folder, "epoch-0000.optimizer"), ScalarType.Float64)).Message);
-        Assert.True(Checkpoints.IsRunFile(Path.Combine(a.Folder, "epoch-0000.json")) && Checkpoints.IsRunFile(Path.Combine(a.Folder, "history.csv")));
-        Assert.False(Checkpoints.IsRunFile(Path.Combine(a.Folder, "nodes.json")));
+        Assert.True(Checkpoints.IsRunFolder(a.Folder));
+        Assert.False(Checkpoints.IsRunFolder(_root));
     }
 
     [Fact]
