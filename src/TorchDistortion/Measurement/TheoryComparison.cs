@@ -50,35 +50,28 @@ public sealed record TheoryComparison(
 
     internal static TheoryComparison Build(NetworkSpec network, GeometrySpec geometry, Summary summary)
     {
-        var widths = network.Widths;
-        var variances = network.LayerVariances();
-        int k = geometry.K;
+        var law = TheoryLaw.For(network, geometry.K);
         bool pointwise = geometry.NodeCount == 1 && !geometry.Exact;
-        bool exact = network.Init.IsGaussian;
         var rows = summary.Moments.Select(moment =>
         {
-            double logTheory = ExactTheory.LogMoment(widths, variances, k, moment.Order);
             string name = moment.Order == 1 ? "mean" : $"E[D^{moment.Order}]";
-            // "~": the weights are not Gaussian, so the law is a comparison, not an identity.
-            string relation = !exact ? "~" : moment.Order == 1 || pointwise ? "=" : "<=";
+            double logTheory = law.LogMoment(moment.Order);
+            if (double.IsNaN(logTheory))
+                return new TheoryRow(name, moment.LogValue, moment.LogStdErr, double.NaN, "", double.NaN);
+            // "~": an approximation (weights not Gaussian, or a mean-field law), a comparison rather than an identity.
+            string relation = !law.Exact ? "~" : moment.Order == 1 || pointwise ? "=" : "<=";
             // Var(D^m) = E[D^2m] - E[D^m]^2, in log space.
-            double logSecond = ExactTheory.LogMoment(widths, variances, k, 2 * moment.Order);
+            double logSecond = law.LogMoment(2 * moment.Order);
             double logVariance = logSecond + Math.Log(-double.ExpM1(2 * logTheory - logSecond));
             return new TheoryRow(name, moment.LogValue, moment.LogStdErr, logTheory, relation, 0.5 * (logVariance - Math.Log(summary.Count)));
         }).ToArray();
-
-        string note = exact
-            ? "exact law: Gaussian weights, " + (network.Bias && network.BiasVariance > 0 ? "symmetric (Gaussian) biases" : "zero biases")
-            : $"approximate: {network.Init.Name} weights are not Gaussian, the law is exact only for Gaussian weights (same variance used)";
+        var variances = network.LayerVariances();
         double cW = variances.Length > 1 ? variances[0] : double.NaN;
-        string regime = double.IsNaN(cW) ? "no hidden layer"
-            : Math.Abs(cW - ExactTheory.HeVariance) < 1e-12 ? "C_W = 2 (He): the mean stays bounded with depth"
-            : cW < ExactTheory.HeVariance ? $"C_W = {cW:G4} < 2: the mean decays like (C_W/2)^((L-1)/2)"
-            : $"C_W = {cW:G4} > 2: the mean grows like (C_W/2)^((L-1)/2)";
-        double logBound = 0.5 * ExactTheory.LogSecondMomentClosedForm(widths, variances, k);
-        return new TheoryComparison(rows, exact, note, cW, variances[^1],
-            logBound, k == 1 ? logBound + AsymptoticCorrection(widths) : double.NaN,
-            regime);
+        double logBound = 0.5 * law.LogMoment(2);
+        bool relu = network.Activation == Activation.ReLU;
+        return new TheoryComparison(rows, law.Exact, law.Note, cW, variances[^1],
+            logBound, relu && geometry.K == 1 ? logBound + AsymptoticCorrection(network.Widths) : double.NaN,
+            law.Regime);
     }
 
     /// <summary>
