@@ -15,6 +15,7 @@ internal static class MeasureCommand
     private static readonly Option<string?> Widths = new("--widths") { Description = "Layer widths n0,n1,...,nL (e.g. 32,64,64,32); or use --width/--depth" };
     private static readonly Option<int> Width = new("--width") { Description = "Hidden width (shorthand)", DefaultValueFactory = _ => 32 };
     private static readonly Option<int> Depth = new("--depth") { Description = "Number of weight layers L (shorthand)", DefaultValueFactory = _ => 20 };
+    internal static Option<int?> InputDimOption => InputDim;
     private static readonly Option<int?> InputDim = new("--n0") { Description = "Input dimension (shorthand; default: --width)" };
     private static readonly Option<int?> OutputDim = new("--nL") { Description = "Output dimension (shorthand; default: --width)" };
     private static readonly Option<string> Init = new("--init") { Description = $"Init scheme: {string.Join(", ", InitScheme.Names)}", DefaultValueFactory = _ => "he" };
@@ -43,6 +44,7 @@ internal static class MeasureCommand
     private static readonly Option<string?> Output = new("--output", "-o") { Description = "Write the result to this file (atomically) instead of stdout" };
     private static readonly Option<bool> NoProgress = new("--no-progress") { Description = "No progress display" };
     internal static readonly Option<string?> Checkpoint = new("--checkpoint") { Description = "Measure a saved network instead: a checkpoint (.safetensors with sidecar), a PyTorch state_dict (.pt/.safetensors), or a run folder (every checkpoint: distortion vs epoch)" };
+    internal static readonly Option<string?> Model = new("--model") { Description = "Measure a TorchScript model saved by PyTorch (torch.jit.script/trace then save) by double-VJP; its input dimension is --n0 or found by probing" };
     internal static readonly Option<int> Geometries = new("--geometries") { Description = "With --checkpoint: random curves or patches measured on the saved network", DefaultValueFactory = _ => 200 };
     internal static readonly Option<bool> Force = OutputGuard.ForceOption();
     internal static readonly Option<string?> ExportPoints = new("--export-points") { Description = "With --checkpoint: write the nodes, tangents and our per-node volumes as JSON (for scripts/crosscheck_pytorch.py)" };
@@ -52,7 +54,7 @@ internal static class MeasureCommand
         var command = new Command("measure", "Measure length or volume distortion over random networks, beside the exact theory.")
         {
             Widths, Width, Depth, InputDim, OutputDim, ActivationName, Init, CW, COut, CB, NoBias, Kind, K, Points, Size, Modes, Polyline, Exact,
-            Networks, Seed, Method, DeviceName, DType, Threads, Moments, Quantiles, Chunk, Format, Output, Force, NoProgress, Checkpoint, Geometries, ExportPoints,
+            Networks, Seed, Method, DeviceName, DType, Threads, Moments, Quantiles, Chunk, Format, Output, Force, NoProgress, Checkpoint, Model, Geometries, ExportPoints,
         };
         command.SetAction(Run);
         return command;
@@ -66,9 +68,10 @@ internal static class MeasureCommand
         string? output = parse.GetValue(Output);
         CheckOutputFile(output, "--output");
         if (output is not null) OutputGuard.Check(output, "--output", "measure", IsOutput, parse.GetValue(Force));
+        if (parse.GetValue(Model) is not null) return ModelMeasure.Run(parse, format, output);
         if (parse.GetValue(Checkpoint) is not null) return CheckpointMeasure.Run(parse, format, output);
         foreach (var option in new Option[] { Geometries, ExportPoints })
-            if (parse.GetResult(option) is { Implicit: false }) throw new ArgumentException($"{option.Name} needs --checkpoint");
+            if (parse.GetResult(option) is { Implicit: false }) throw new ArgumentException($"{option.Name} needs --checkpoint or --model");
         var settings = Settings(parse);
         settings.Validate();
 

@@ -99,7 +99,12 @@ public sealed class ScriptedModel : IDisposable
         }
     }
 
-    private static string FirstLine(string message) => message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "unknown error";
+    /// <summary>The line that says what failed: TorchScript puts a traceback first and "RuntimeError: ..." last.</summary>
+    private static string FirstLine(string message)
+    {
+        var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return lines.LastOrDefault(l => l.Contains("Error: ", StringComparison.Ordinal)) ?? lines.FirstOrDefault() ?? "unknown error";
+    }
 
     public void Dispose() => Module.Dispose();
 }

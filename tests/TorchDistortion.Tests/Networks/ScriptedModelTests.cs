@@ -81,6 +81,40 @@ public sealed class ScriptedModelTests : IDisposable
         Assert.Contains("no such file", Assert.Throws<ArgumentException>(() => ScriptedModel.Load(Path.Combine(_folder, "missing.pt"))).Message);
     }
 
+    [PyTorchFact]
+    public void MeasureModelReportsTheDistortionAndRefusesBadInputInOneLine()
+    {
+        MakeModels(_folder);
+        string tanh = Path.Combine(_folder, "tanh.pt"), report = Path.Combine(_folder, "report.json");
+        var ok = Cli.CliRunner.Run("measure", "--model", tanh, "--geometries", "20", "--format", "json", "-o", report);
+        Assert.True(ok.ExitCode == 0, ok.Stderr);
+        using (var document = JsonDocument.Parse(File.ReadAllText(report)))
+        {
+            Assert.Equal(5, document.RootElement.GetProperty("input_dim").GetInt32());
+            Assert.True(document.RootElement.GetProperty("input_dim_inferred").GetBoolean());
+            // The same numbers as the library's measurement of the same geometries.
+            using var model = ScriptedModel.Load(tanh);
+            var logs = Distortion.MeasureModule(model.Module, 5, new GeometrySpec(GeometryKind.Segment), 20, seed: 0);
+            Assert.Equal(logs.Select(Math.Exp).Average(), document.RootElement.GetProperty("distortion").GetProperty("mean").GetDouble(), 12);
+        }
+        var before = Directory.GetFiles(_folder).ToDictionary(f => f, File.ReadAllBytes);
+        string notAModule = Path.Combine(_folder, "reference.json");
+        foreach (var (args, subject) in new[]
+        {
+            (new[] { "--model", tanh, "--n0", "3" }, "does not take inputs of dimension 3"),
+            (new[] { "--model", notAModule }, "is not a TorchScript file"),
+            (new[] { "--model", tanh, "--exact" }, "--exact"),
+            (new[] { "--model", tanh, "--activation", "tanh" }, "drop --activation"),
+            (new[] { "--model", Path.Combine(_folder, "none.pt") }, "no such file"),
+        })
+        {
+            var result = Cli.CliRunner.Run(["measure", .. args, "-o", Path.Combine(_folder, "out.json")]);
+            Cli.CliRunner.AssertOneLineError(result, subject);
+        }
+        Assert.Equal(before.Keys.Order(), Directory.GetFiles(_folder).Order());
+        foreach (var (file, bytes) in before) Assert.Equal(bytes, File.ReadAllBytes(file));
+    }
+
     private static Tensor Matrix(JsonElement rows) =>
         tensor(rows.EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetDouble()).ToArray()).ToArray().SelectMany(r => r).ToArray(), float64)
             .reshape(rows.GetArrayLength(), -1);
