@@ -331,7 +331,7 @@ public static class Trainer
     /// --data-probes the segments between pairs of test inputs. Piecewise-linear networks are measured exactly along
     /// segments (with their pieces); smooth ones by a 64-node quadrature.
     /// </summary>
-    private sealed class Probes
+    internal sealed class Probes
     {
         private const int SmoothNodes = 64;
         private readonly TrainSettings _settings;
@@ -359,7 +359,7 @@ public static class Trainer
         /// Pairs of test inputs fixed by the data seed: in a random order of the test split, the i-th input is paired with
         /// the next one (cyclically) of its class and the next one of another class.
         /// </summary>
-        private static (List<(double[], double[])> Same, List<(double[], double[])> Different) DataPairs(ToyData data, int count, long seed)
+        internal static (List<(double[], double[])> Same, List<(double[], double[])> Different) DataPairs(ToyData data, int count, long seed)
         {
             using var generator = new Generator(Seeds.Derive(seed, 0, DataProbeStream));
             using var permutation = randperm(data.Spec.TestSize, generator: generator);
