@@ -25,6 +25,7 @@ internal static class TrainCommand
     private static readonly Option<long> DataSeed = new("--data-seed") { Description = "Seed of the data and the probe geometry", DefaultValueFactory = _ => 0 };
     private static readonly Option<int> Width = new("--width") { Description = "Hidden width", DefaultValueFactory = _ => 64 };
     private static readonly Option<int> Depth = new("--depth") { Description = "Weight layers L", DefaultValueFactory = _ => 6 };
+    private static readonly Option<string> ActivationName = new("--activation") { Description = $"Activation(s) after every hidden layer, comma separated: {string.Join(", ", Activation.Names)}", DefaultValueFactory = _ => "relu" };
     private static readonly Option<string> Init = new("--init") { Description = $"Init scheme(s), comma separated: {string.Join(", ", InitScheme.Names)}", DefaultValueFactory = _ => "he" };
     private static readonly Option<double?> CW = new("--cw") { Description = "C_W for --init variance or orthogonal" };
     private static readonly Option<bool> NoBias = new("--no-bias") { Description = "Layers without biases" };
@@ -44,15 +45,19 @@ internal static class TrainCommand
     private static readonly Option<string> CheckpointRoot = new("--checkpoints") { Description = "Folder of the run folders (checkpoints, history)", DefaultValueFactory = _ => "checkpoints" };
     private static readonly Option<string> Output = new("--out") { Description = "Folder for the figure and the summary across runs", DefaultValueFactory = _ => Path.Combine("results", "train") };
     private static readonly Option<string?> Resume = new("--resume") { Description = "Continue the run in this run folder from its last complete checkpoint" };
-    private static readonly Option<bool> NoProgress = new("--no-progress") { Description = "No progress display" };
+    private static readonly Option<bool> NoProgress = new("--no-progress") { Description = "No progress display (a redirected output still gets one line per evaluation)" };
+    private static readonly Option<int> DataProbes = new("--data-probes") { Description = "Segments between N pairs of test inputs of the same class and N of different classes, measured at every evaluation", DefaultValueFactory = _ => 0 };
+    private static readonly Option<string?> ExportData = new("--export-data") { Description = "Write the task's train and test splits as CSV into this folder, and stop" };
+    private static readonly Option<string> Keep = new("--keep") { Description = "Checkpoints kept: all, last or every:N (default: every evaluation up to 50, then thinned; the last always)" };
+    private static readonly Option<string?> TensorBoard = new("--tensorboard") { Description = "Write every evaluation's scalars as TensorBoard event files, one subfolder per run" };
 
     internal static Command Create()
     {
         var command = new Command("train", "Train networks on a toy task and track their length and volume distortion at every epoch.")
         {
-            Task, InputDim, Classes, TrainSize, TestSize, Noise, TeacherWidth, TeacherDepth, DataSeed, Width, Depth, Init, CW, NoBias,
-            Optimizer, LearningRate, Momentum, WeightDecay, BatchSize, Epochs, ProbeSteps, Probes, PatchPoints, SeedList, DType,
-            DeviceName, Threads, CheckpointRoot, Output, Resume, NoProgress,
+            Task, InputDim, Classes, TrainSize, TestSize, Noise, TeacherWidth, TeacherDepth, DataSeed, Width, Depth, ActivationName, Init, CW, NoBias,
+            Optimizer, LearningRate, Momentum, WeightDecay, BatchSize, Epochs, ProbeSteps, Probes, PatchPoints, DataProbes, SeedList, DType,
+            DeviceName, Threads, CheckpointRoot, Output, Resume, NoProgress, ExportData, Keep, TensorBoard,
         };
         command.SetAction(Run);
         return command;
@@ -66,24 +71,39 @@ internal static class TrainCommand
         string output = parse.GetValue(Output)!;
         var results = new List<TrainingResult>();
         bool progress = SweepProgress.Enabled(parse.GetValue(NoProgress));
+        var keep = parse.GetValue(Keep) is string k ? Retention.Parse(k) : Retention.Thinned;
+        string? tensorboard = parse.GetValue(TensorBoard);
         if (parse.GetValue(Resume) is string folder)
         {
             var given = parse.CommandResult.Children.OfType<System.CommandLine.Parsing.OptionResult>()
-                .Where(o => !o.Implicit && o.Option != Resume && o.Option != NoProgress && o.Option != DeviceName && o.Option != Threads && o.Option != Output)
+                .Where(o => !o.Implicit && o.Option != Resume && o.Option != NoProgress && o.Option != DeviceName && o.Option != Threads && o.Option != Output
+                    && o.Option != Keep && o.Option != TensorBoard)
                 .Select(o => o.Option.Name).ToList();
             if (given.Count > 0) throw new ArgumentException($"--resume: the run keeps the settings it was started with; drop {given[0]}");
             if (!Directory.Exists(folder)) throw new ArgumentException($"--resume: folder '{folder}' does not exist");
             Files.EnsureWritableFolder(output, "--out");
-            WithProgress(progress, 1, p => results.Add(Trainer.Resume(folder, device, p, warn: Warn)));
+            if (tensorboard is not null) Files.EnsureWritableFolder(tensorboard, "--tensorboard");
+            string? runLog = tensorboard is null ? null : Path.Combine(tensorboard, Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))));
+            WithProgress(progress, 1, p => results.Add(Trainer.Resume(folder, device, p, warn: Warn, keep: keep, tensorboard: runLog)));
         }
         else
         {
             var runs = Settings(parse);
+            if (parse.GetValue(ExportData) is string export)
+            {
+                var written = ToyTasks.Export(runs[0].Task, runs[0].DataSeed, export);
+                Console.WriteLine($"data: {string.Join(", ", written)}");
+                return 0;
+            }
             Files.EnsureWritableFolder(parse.GetValue(CheckpointRoot)!, "--checkpoints");
             Files.EnsureWritableFolder(output, "--out");
+            if (tensorboard is not null) Files.EnsureWritableFolder(tensorboard, "--tensorboard");
+            var logNames = RunLabels(runs);
             WithProgress(progress, runs.Count, p =>
             {
-                foreach (var run in runs) results.Add(Trainer.Run(run, parse.GetValue(CheckpointRoot)!, device, p, warn: Warn));
+                for (int i = 0; i < runs.Count; i++)
+                    results.Add(Trainer.Run(runs[i], parse.GetValue(CheckpointRoot)!, device, p, warn: Warn, keep: keep,
+                        tensorboard: tensorboard is null ? null : Path.Combine(tensorboard, logNames[i])));
             });
         }
         Console.Write(SummaryTable(results));
@@ -96,6 +116,32 @@ internal static class TrainCommand
     }
 
     private static void Warn(string line) => Console.Error.WriteLine($"warning: {line}");
+
+    /// <summary>
+    /// A name per run from the settings that vary between the runs ("activation=tanh,init=he,seed=1"); the run id where
+    /// nothing varies. Settings are compared as they are stored (run.json), so a setting that becomes a list needs nothing here.
+    /// </summary>
+    internal static List<string> RunLabels(IReadOnlyList<TrainSettings> runs)
+    {
+        var flat = runs.Select(r => Flatten(System.Text.Json.JsonSerializer.SerializeToElement(r, TrainSettings.Json), "")).ToList();
+        var keys = flat.SelectMany(f => f.Keys).Distinct().Where(key => flat.Select(f => f.GetValueOrDefault(key, "")).Distinct().Count() > 1).ToList();
+        if (keys.Count == 0) return runs.Select(r => r.RunId()).ToList();
+        // A field left out of the JSON has its default: ReLU for the activation, none otherwise.
+        return flat.Select(f => string.Join(",", keys.Select(key => $"{key}={f.GetValueOrDefault(key) ?? (key == "activation" ? "relu" : "none")}")).Replace('/', '_')).ToList();
+
+        static Dictionary<string, string> Flatten(System.Text.Json.JsonElement element, string prefix)
+        {
+            var values = new Dictionary<string, string>();
+            foreach (var property in element.EnumerateObject())
+            {
+                if (property.Value.ValueKind == System.Text.Json.JsonValueKind.Object)
+                    foreach (var (key, value) in Flatten(property.Value, property.Name + ".")) values[key] = value;
+                else if (property.Value.ValueKind != System.Text.Json.JsonValueKind.Null)
+                    values[prefix + property.Name] = property.Value.ValueKind == System.Text.Json.JsonValueKind.String ? property.Value.GetString()! : property.Value.GetRawText();
+            }
+            return values;
+        }
+    }
 
     /// <summary>One run per init scheme and seed.</summary>
     private static List<TrainSettings> Settings(ParseResult parse)
@@ -114,6 +160,8 @@ internal static class TrainCommand
         var seeds = Cli.ParseList(parse.GetValue(SeedList)!, "--seeds", s => long.Parse(s, CultureInfo.InvariantCulture));
         if (seeds.Distinct().Count() != seeds.Count || inits.Distinct().Count() != inits.Count)
             throw new ArgumentException("--seeds and --init: each value once");
+        var activations = Activation.SplitList(parse.GetValue(ActivationName)!).Select(TrainSettings.ActivationField).ToList();
+        if (activations.Distinct().Count() != activations.Count) throw new ArgumentException("--activation: each value once");
         string dtype = parse.GetValue(DType)!.ToLowerInvariant() switch
         {
             "float32" or "float" => "float32",
@@ -121,19 +169,41 @@ internal static class TrainCommand
             var other => throw new ArgumentException($"--dtype: unknown dtype '{other}'; allowed: float32, float64"),
         };
         var runs = new List<TrainSettings>();
-        foreach (var init in inits)
-            foreach (var seed in seeds)
-                runs.Add(new TrainSettings(task, parse.GetValue(DataSeed), parse.GetValue(Width), parse.GetValue(Depth), init,
-                    CwFor(init), !parse.GetValue(NoBias), parse.GetValue(Optimizer)!.ToLowerInvariant(),
-                    parse.GetValue(LearningRate), parse.GetValue(Momentum), parse.GetValue(WeightDecay), parse.GetValue(BatchSize),
-                    parse.GetValue(Epochs), parse.GetValue(ProbeSteps), parse.GetValue(Probes), parse.GetValue(PatchPoints), seed, dtype).Validate());
+        foreach (var activation in activations)
+            foreach (var init in inits)
+                foreach (var seed in seeds)
+                    runs.Add(new TrainSettings(task, parse.GetValue(DataSeed), parse.GetValue(Width), parse.GetValue(Depth), init,
+                        CwFor(init), !parse.GetValue(NoBias), parse.GetValue(Optimizer)!.ToLowerInvariant(),
+                        parse.GetValue(LearningRate), parse.GetValue(Momentum), parse.GetValue(WeightDecay), parse.GetValue(BatchSize),
+                        parse.GetValue(Epochs), parse.GetValue(ProbeSteps), parse.GetValue(Probes), parse.GetValue(PatchPoints), seed, dtype,
+                        activation, parse.GetValue(DataProbes)).Validate());
         return runs;
     }
 
     private static void WithProgress(bool enabled, int runs, Action<Trainer.IProgress?> work)
     {
+        // Redirected (a Slurm log, a pipe): one plain line per evaluation on stdout instead of the live display.
+        if (Console.IsOutputRedirected || Console.IsErrorRedirected) { work(new LineProgress()); return; }
         if (!enabled) { work(null); return; }
         SweepProgress.OnStderr().Start(context => work(new TrainProgress(context.AddTask("runs", maxValue: runs), context.AddTask("steps", maxValue: 1))));
+    }
+
+    /// <summary>One line per evaluation: run, epoch, loss, metric and length distortion.</summary>
+    private sealed class LineProgress : Trainer.IProgress
+    {
+        private TrainSettings? _settings;
+        private string _run = "";
+
+        public void Started(string runId, TrainSettings settings, long startStep) => (_settings, _run) = (settings, runId);
+
+        public void Stepped(long step) { }
+
+        public void Evaluated(HistoryRow row)
+        {
+            if (_settings is null) return;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"run {_run} epoch {row.Epoch:0.##}/{_settings.Epochs} step {row.Step} train loss {row.TrainLoss:G6} test {_settings.Task.MetricName} {row.TestMetric:F4} length D {row.Length:G6}"));
+        }
     }
 
     /// <summary>Progress lines: runs done, and the current run's steps with its latest loss, metric and distortion.</summary>
@@ -148,7 +218,7 @@ internal static class TrainCommand
             if (_started) overall.Increment(1);
             _started = true;
             _settings = settings;
-            _run = $"{settings.Init} seed {settings.Seed}";
+            _run = $"{(settings.Activation is null ? "" : settings.Activation + " ")}{settings.Init} seed {settings.Seed}";
             current.MaxValue = settings.TotalSteps;
             current.Value = startStep;
             current.Description = Markup.Escape($"{_run}: epoch {startStep / settings.StepsPerEpoch}/{settings.Epochs}" + (startStep > 0 ? " (resumed)" : ""));
@@ -204,7 +274,7 @@ internal static class TrainingFigures
         var withHistory = results.Where(r => r.History.Count > 0).ToList();
         if (withHistory.Count == 0) return;
         var task = withHistory[0].Settings.Task;
-        var groups = withHistory.GroupBy(r => r.Settings.Init + (r.Settings.CW is double c ? $"(C_W={c:G3})" : "")).ToList();
+        var groups = withHistory.GroupBy(r => (r.Settings.Activation is null ? "" : r.Settings.Activation + " ") + r.Settings.Init + (r.Settings.CW is double c ? $"(C_W={c:G3})" : "")).ToList();
         var quantities = new List<Quantity>
         {
             new("Loss", $"{task.LossName} (train solid, test dashed)", r => r.TrainLoss, LogY: true),

@@ -61,6 +61,23 @@ internal static class Checkpoints
         }
     }
 
+    /// <summary>
+    /// Deletes the checkpoints of earlier evaluations that <paramref name="keep"/> leaves out, after the newest was written:
+    /// the sidecar first, so a checkpoint half deleted by a kill reads as incomplete and is never used. Only those kept one
+    /// evaluation earlier can be there, unless <paramref name="everything"/> (the first prune of a session: a rerun may have
+    /// been started with another --keep).
+    /// </summary>
+    internal static void Prune(string folder, TrainSettings settings, IReadOnlyList<HistoryRow> history, Retention keep, bool everything)
+    {
+        for (int i = 0; i < history.Count - 1; i++)
+        {
+            if (keep.Keeps(i, history.Count) || !(everything || keep.Keeps(i, history.Count - 1))) continue;
+            string name = Name(settings, history[i].Step);
+            foreach (var extension in new[] { ".json", ".safetensors", ".optimizer" })
+                File.Delete(Path.Combine(folder, name + extension));
+        }
+    }
+
     private static byte[] OptimizerBytes(optim.Optimizer optimizer)
     {
         using var stream = new MemoryStream();

@@ -1,3 +1,5 @@
+using System.Globalization;
+using TorchDistortion.Experiments;
 using TorchDistortion.Networks;
 using static TorchSharp.torch;
 
@@ -115,6 +117,36 @@ internal static class ToyTasks
         var (testX, testY) = Draw(spec, task, spec.TestSize, generator);
         return new ToyData(spec, trainX.MoveToOuterDisposeScope(), trainY.MoveToOuterDisposeScope(),
             testX.MoveToOuterDisposeScope(), testY.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// Writes the splits of <paramref name="spec"/> drawn from <paramref name="seed"/> as train.csv and test.csv in
+    /// <paramref name="folder"/> (columns x0..x{n0-1} and label or y; float64 in round-trip notation). Returns the paths.
+    /// </summary>
+    internal static string[] Export(TaskSpec spec, long seed, string folder)
+    {
+        Files.EnsureWritableFolder(folder, "--export-data");
+        using var data = Generate(spec, seed);
+        var paths = new[] { Path.Combine(folder, "train.csv"), Path.Combine(folder, "test.csv") };
+        Files.WriteAtomically(paths[0], Csv(spec, data.TrainX, data.TrainY));
+        Files.WriteAtomically(paths[1], Csv(spec, data.TestX, data.TestY));
+        return paths;
+    }
+
+    private static string Csv(TaskSpec spec, Tensor x, Tensor y)
+    {
+        int n0 = spec.InputDim;
+        var text = new System.Text.StringBuilder();
+        text.AppendLine(string.Join(",", Enumerable.Range(0, n0).Select(i => $"x{i}").Append(spec.IsClassification ? "label" : "y")));
+        var inputs = x.data<double>().ToArray();
+        var targets = spec.IsClassification ? y.data<long>().ToArray().Select(l => l.ToString(CultureInfo.InvariantCulture)).ToArray()
+            : y.data<double>().ToArray().Select(v => v.ToString("R", CultureInfo.InvariantCulture)).ToArray();
+        for (int i = 0; i < targets.Length; i++)
+        {
+            for (int j = 0; j < n0; j++) text.Append(inputs[i * n0 + j].ToString("R", CultureInfo.InvariantCulture)).Append(',');
+            text.AppendLine(targets[i]);
+        }
+        return text.ToString();
     }
 
     private sealed record TaskParameters(Tensor? Frequencies, Tensor? Phases, Tensor? Means, Mlp? Teacher);

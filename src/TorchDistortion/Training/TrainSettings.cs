@@ -28,6 +28,10 @@ namespace TorchDistortion.Training;
 /// <param name="PatchPoints">Quadrature nodes per side of a probe patch.</param>
 /// <param name="Seed">Seed of the initial weights and of the batch order.</param>
 /// <param name="DType">"float32" or "float64".</param>
+/// <param name="Activation">Canonical activation name (see <see cref="Networks.Activation.Names"/>); null for ReLU, and then left out
+/// of the JSON so that ReLU runs keep the ids they had before activations existed.</param>
+/// <param name="DataProbes">Pairs of test inputs of the same class, and as many of different classes, whose segments are measured
+/// at every evaluation (0: none; left out of the JSON then, for the same reason).</param>
 public sealed record TrainSettings(
     TaskSpec Task,
     long DataSeed = 0,
@@ -46,7 +50,9 @@ public sealed record TrainSettings(
     int Probes = 16,
     int PatchPoints = 8,
     long Seed = 0,
-    string DType = "float32")
+    string DType = "float32",
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Activation = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int DataProbes = 0)
 {
     internal static readonly JsonSerializerOptions Json = new()
     {
@@ -57,7 +63,21 @@ public sealed record TrainSettings(
     };
 
     public NetworkSpec Network() =>
-        new(NetworkSpec.Shorthand(Width, Depth, Task.InputDim, Task.OutputDim), InitScheme.Parse(Init, CW), Bias: Bias);
+        new(NetworkSpec.Shorthand(Width, Depth, Task.InputDim, Task.OutputDim), InitScheme.Parse(Init, CW), Bias: Bias, Nonlinearity: Nonlinearity());
+
+    /// <summary>The activation these settings name; null for ReLU (the default).</summary>
+    internal Networks.Activation? Nonlinearity() => Activation is null ? null : Networks.Activation.Parse(Activation);
+
+    /// <summary>The value of <see cref="Activation"/> for an activation the user named: canonical, and null for ReLU.</summary>
+    public static string? ActivationField(string name)
+    {
+        try
+        {
+            var activation = Networks.Activation.Parse(name);
+            return activation == Networks.Activation.ReLU ? null : activation.Name;
+        }
+        catch (ArgumentException e) { throw new ArgumentException($"--activation: {e.Message}"); }
+    }
 
     public ScalarType ScalarType => DType == "float64" ? ScalarType.Float64 : ScalarType.Float32;
 
@@ -65,9 +85,9 @@ public sealed record TrainSettings(
 
     public long TotalSteps => (long)StepsPerEpoch * Epochs;
 
-    /// <summary>Readable and unique: task, init, seed, and twelve hex digits of the settings' hash.</summary>
+    /// <summary>Readable and unique: task, activation (unless ReLU), init, seed, and twelve hex digits of the settings' hash.</summary>
     public string RunId() =>
-        $"{Task.Kind.ToString().ToLowerInvariant()}-{Init}{(CW is double c ? c.ToString("G4", System.Globalization.CultureInfo.InvariantCulture) : "")}-seed{Seed}-" +
+        $"{Task.Kind.ToString().ToLowerInvariant()}-{(Activation is null ? "" : Activation.Replace(":", "").Replace(',', '_') + "-")}{Init}{(CW is double c ? c.ToString("G4", System.Globalization.CultureInfo.InvariantCulture) : "")}-seed{Seed}-" +
         RunSpec.Hash(JsonSerializer.Serialize(this, Json));
 
     public TrainSettings Validate()
@@ -89,6 +109,13 @@ public sealed record TrainSettings(
         if (Probes < 1 || Probes > 100_000) throw new ArgumentException($"--probes must be between 1 and 100000, got {Probes}");
         if (PatchPoints < 2 || PatchPoints > 256) throw new ArgumentException($"--patch-points must be between 2 and 256, got {PatchPoints}");
         if (DType is not ("float32" or "float64")) throw new ArgumentException($"--dtype: unknown dtype '{DType}'; allowed: float32, float64");
+        // A hand-edited file may spell ReLU or an activation otherwise: one spelling per activation keeps one run id per run.
+        if (Activation is not null && ActivationField(Activation) != Activation)
+            throw new ArgumentException($"--activation: '{Activation}' is not the canonical name (relu is left out; otherwise '{ActivationField(Activation)}')");
+        if (DataProbes < 0 || DataProbes > 10_000) throw new ArgumentException($"--data-probes must be between 0 and 10000, got {DataProbes}");
+        if (DataProbes > 0 && !Task.IsClassification)
+            throw new ArgumentException("--data-probes needs a classification task: its pairs are of the same class or of different classes");
+        if (DataProbes > Task.TestSize) throw new ArgumentException($"--data-probes must be at most --test-size ({Task.TestSize}), got {DataProbes}");
         return this;
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using TorchDistortion.Experiments;
 using TorchDistortion.Geometry;
 using TorchDistortion.Measurement;
@@ -15,7 +16,9 @@ namespace TorchDistortion.Training;
 /// Length: mean exact length distortion over the probe segments (with its standard error over probes);
 /// regions: linear pieces per unit input length along them; data: the exact length distortion of, and the pieces
 /// along, the segment between two training inputs of different classes; volume: mean k = 2 volume distortion over
-/// the probe patches (null where n0 or nL is below 2).
+/// the probe patches (null where n0 or nL is below 2). With a smooth activation lengths come from a 64-node quadrature
+/// and there are no pieces (null). DataSame/DataDifferent: with --data-probes, the mean length distortion of, and mean
+/// pieces along, the segments between pairs of test inputs of the same class and of different classes.
 /// </summary>
 public sealed record HistoryRow(
     long Step,
@@ -26,15 +29,19 @@ public sealed record HistoryRow(
     double TestMetric,
     double Length,
     double LengthStdErr,
-    double RegionsPerLength,
+    double? RegionsPerLength,
     double DataLength,
-    int DataPieces,
+    int? DataPieces,
     double? Volume,
-    double? VolumeStdErr);
+    double? VolumeStdErr,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? DataSameLength = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? DataSamePieces = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? DataDifferentLength = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? DataDifferentPieces = null);
 
 /// <summary>How a run ended.</summary>
 /// <param name="Failure">Null when it finished; otherwise why it stopped (e.g. divergence), the last good checkpoint kept.</param>
-/// <param name="TheoryLength">E[length distortion] at initialization, exact.</param>
+/// <param name="TheoryLength">E[length distortion] at initialization, exact (null where the law is not available: see Trainer.InitTheory).</param>
 /// <param name="TheoryVolume">E[2-volume distortion] at initialization, exact (null where it does not apply).</param>
 public sealed record TrainingResult(
     string RunId,
@@ -43,13 +50,13 @@ public sealed record TrainingResult(
     IReadOnlyList<HistoryRow> History,
     long ResumedFromStep,
     string? Failure,
-    double TheoryLength,
+    double? TheoryLength,
     double? TheoryVolume);
 
 /// <summary>Trains one network on a toy task, probing its distortion and checkpointing at every evaluation.</summary>
 public static class Trainer
 {
-    private const ulong ShuffleStream = 4, ProbeStream = 5;
+    private const ulong ShuffleStream = 4, ProbeStream = 5, DataProbeStream = 6;
 
     public interface IProgress
     {
@@ -63,8 +70,10 @@ public static class Trainer
     /// A folder holding checkpoints of the same settings continues from its last intact checkpoint; a finished run returns at once.
     /// Damaged checkpoints passed over on the way are told to <paramref name="warn"/> in one line.
     /// </summary>
+    /// <param name="keep">Which checkpoints stay on disk (default: <see cref="Retention.Thinned"/>).</param>
+    /// <param name="tensorboard">A folder for this run's TensorBoard event files, or null.</param>
     public static TrainingResult Run(TrainSettings settings, string checkpointRoot, string device = "cpu", IProgress? progress = null,
-        CancellationToken cancel = default, Action<string>? warn = null)
+        CancellationToken cancel = default, Action<string>? warn = null, Retention? keep = null, string? tensorboard = null)
     {
         settings.Validate();
         string runId = settings.RunId();
@@ -72,7 +81,7 @@ public static class Trainer
         Files.EnsureWritableFolder(folder, "--checkpoints");
         string runFile = Path.Combine(folder, Checkpoints.RunFile);
         if (!File.Exists(runFile)) Files.WriteAtomically(runFile, JsonSerializer.Serialize(new RunDescription(runId, settings), TrainSettings.Json));
-        return Continue(folder, runId, settings, device, progress, cancel, "--checkpoints", warn);
+        return Continue(folder, runId, settings, device, progress, cancel, "--checkpoints", warn, keep ?? Retention.Thinned, tensorboard);
     }
 
     /// <summary>
@@ -80,7 +89,7 @@ public static class Trainer
     /// damaged later checkpoints are passed over (one line to <paramref name="warn"/>) and written again as the run gets there.
     /// </summary>
     public static TrainingResult Resume(string folder, string device = "cpu", IProgress? progress = null, CancellationToken cancel = default,
-        Action<string>? warn = null)
+        Action<string>? warn = null, Retention? keep = null, string? tensorboard = null)
     {
         string runFile = Path.Combine(folder, Checkpoints.RunFile);
         if (!File.Exists(runFile)) throw new ArgumentException($"--resume: '{folder}' is not a run folder (no {Checkpoints.RunFile})");
@@ -92,7 +101,7 @@ public static class Trainer
         catch (ArgumentException e) { throw new ArgumentException($"--resume: '{runFile}' holds invalid settings ({e.Message})"); }
         if (run.Settings.RunId() != run.RunId) throw new ArgumentException($"--resume: '{runFile}' was edited: its settings no longer give run id {run.RunId}");
         Files.EnsureWritableFolder(folder, "--resume");
-        return Continue(folder, run.RunId, run.Settings, device, progress, cancel, "--resume", warn);
+        return Continue(folder, run.RunId, run.Settings, device, progress, cancel, "--resume", warn, keep ?? Retention.Thinned, tensorboard);
     }
 
     private sealed record RunDescription(string RunId, TrainSettings Settings);
@@ -109,7 +118,7 @@ public static class Trainer
 
     /// <param name="option">The option that named the folder (--resume, or --checkpoints for a rerun): checkpoint errors name it.</param>
     private static TrainingResult Continue(string folder, string runId, TrainSettings settings, string device, IProgress? progress, CancellationToken cancel,
-        string option, Action<string>? warn)
+        string option, Action<string>? warn, Retention keep, string? tensorboard)
     {
         var target = Distortion.ResolveDevice(device);
         var dtype = settings.ScalarType;
@@ -121,7 +130,7 @@ public static class Trainer
         var trainY = settings.Task.IsClassification ? data.TrainY.to(target) : data.TrainY.to(dtype, target);
         var testY = settings.Task.IsClassification ? data.TestY.to(target) : data.TestY.to(dtype, target);
         var probes = new Probes(settings, data, spec);
-        var (theoryLength, theoryVolume) = probes.Theory();
+        var (theoryLength, theoryVolume) = InitTheory(spec, probes.HasPatches);
 
         // Temporary files of a write that a kill interrupted: never part of a checkpoint, safe to drop.
         foreach (var temp in Directory.EnumerateFiles(folder, ".*.tmp")) File.Delete(temp);
@@ -148,6 +157,15 @@ public static class Trainer
         long resumedFrom = step;
         var optimizer = CreateOptimizer(settings, net);
         if (latest is var (saved, _, state, _)) Checkpoints.LoadOptimizer(optimizer, state, Path.Combine(folder, saved.OptimizerState), settings, option);
+
+        // Event files follow the history: a resumed run writes its history so far into a new file and drops the old ones.
+        TensorBoardLog? log = tensorboard is null ? null : new TensorBoardLog(tensorboard);
+        if (log is not null)
+        {
+            foreach (var row in history) log.Write(row.Step, Scalars(row));
+            log.DropEarlierFiles();
+        }
+        bool pruned = false;
 
         progress?.Started(runId, settings, step);
         string? failure = null;
@@ -206,8 +224,26 @@ public static class Trainer
             history.Add(row);
             Checkpoints.Save(folder, runId, settings, row.Step, net, optimizer, history, device);
             WriteHistory(folder, runId, settings, history, null, theoryLength, theoryVolume);
+            Checkpoints.Prune(folder, settings, history, keep, everything: !pruned);
+            pruned = true;
+            log?.Write(row.Step, Scalars(row));
             progress?.Evaluated(row);
         }
+
+        IEnumerable<(string, double)> Scalars(HistoryRow row) =>
+            HistoryColumns(settings).Skip(1).Select(c => (c.Name, c.Value(row))).Where(c => c.Item2 is not null).Select(c => (c.Name, c.Item2!.Value));
+    }
+
+    /// <summary>
+    /// The exact E[length distortion] and E[2-volume distortion] of a freshly initialised network, where the law applies
+    /// and is implemented: the ReLU law (ExactTheory), for ReLU networks only. The law of the other piecewise-linear
+    /// activations is exact too but not yet computed here (null); smooth activations have no exact law (null).
+    /// </summary>
+    internal static (double? Length, double? Volume) InitTheory(NetworkSpec spec, bool patches)
+    {
+        if (spec.Activation != Activation.ReLU) return (null, null);
+        var variances = spec.LayerVariances();
+        return (ExactTheory.Moment(spec.Widths, variances, 1, 1), patches ? ExactTheory.Moment(spec.Widths, variances, 2, 1) : null);
     }
 
     private static optim.Optimizer CreateOptimizer(TrainSettings settings, Mlp net) => settings.Optimizer switch
@@ -256,54 +292,131 @@ public static class Trainer
     }
 
     internal static void WriteHistory(string folder, string runId, TrainSettings settings, IReadOnlyList<HistoryRow> history, string? failure,
-        double theoryLength, double? theoryVolume)
+        double? theoryLength, double? theoryVolume)
     {
-        Files.WriteAtomically(Path.Combine(folder, "history.csv"), HistoryCsv(settings.Task, history));
+        Files.WriteAtomically(Path.Combine(folder, "history.csv"), HistoryCsv(settings, history));
         var document = new { RunId = runId, Settings = settings, Failure = failure, TheoryLength = theoryLength, TheoryVolume = theoryVolume, History = history };
         Files.WriteAtomically(Path.Combine(folder, "history.json"), JsonSerializer.Serialize(document, TrainSettings.Json));
     }
 
-    internal static string HistoryCsv(TaskSpec task, IReadOnlyList<HistoryRow> history)
+    /// <summary>The columns of history.csv, declared once: the CSV and the TensorBoard scalars (all but the step) are written from them.</summary>
+    internal static IReadOnlyList<(string Name, Func<HistoryRow, double?> Value)> HistoryColumns(TrainSettings settings)
     {
-        var text = new StringBuilder();
-        text.AppendLine($"step,epoch,train_loss,train_{task.MetricName},test_loss,test_{task.MetricName},length_distortion,length_stderr,regions_per_length,data_length_distortion,data_pieces,volume_distortion,volume_stderr");
-        foreach (var r in history)
-            text.AppendLine(string.Join(",", r.Step.ToString(CultureInfo.InvariantCulture), N(r.Epoch), N(r.TrainLoss), N(r.TrainMetric), N(r.TestLoss),
-                N(r.TestMetric), N(r.Length), N(r.LengthStdErr), N(r.RegionsPerLength), N(r.DataLength), r.DataPieces.ToString(CultureInfo.InvariantCulture),
-                N(r.Volume), N(r.VolumeStdErr)));
-        return text.ToString();
-
-        static string N(double? v) => v is double d ? d.ToString("R", CultureInfo.InvariantCulture) : "";
+        string metric = settings.Task.MetricName;
+        var columns = new List<(string Name, Func<HistoryRow, double?> Value)>
+        {
+            ("step", r => r.Step), ("epoch", r => r.Epoch), ("train_loss", r => r.TrainLoss), ($"train_{metric}", r => r.TrainMetric),
+            ("test_loss", r => r.TestLoss), ($"test_{metric}", r => r.TestMetric), ("length_distortion", r => r.Length),
+            ("length_stderr", r => r.LengthStdErr), ("regions_per_length", r => r.RegionsPerLength), ("data_length_distortion", r => r.DataLength),
+            ("data_pieces", r => r.DataPieces), ("volume_distortion", r => r.Volume), ("volume_stderr", r => r.VolumeStdErr),
+        };
+        if (settings.DataProbes > 0)
+            columns.AddRange([("data_same_length_distortion", r => r.DataSameLength), ("data_same_pieces", r => r.DataSamePieces),
+                ("data_different_length_distortion", r => r.DataDifferentLength), ("data_different_pieces", r => r.DataDifferentPieces)]);
+        return columns;
     }
 
-    /// <summary>The fixed probes of a run: random segments and k = 2 patches (from the data seed) and the data segment.</summary>
-    private sealed class Probes(TrainSettings settings, ToyData data, NetworkSpec spec)
+    internal static string HistoryCsv(TrainSettings settings, IReadOnlyList<HistoryRow> history)
     {
-        private readonly long _seed = (long)(Seeds.Derive(settings.DataSeed, 0, ProbeStream) >> 1);
-        private readonly (double[] Start, double[] End) _dataSegment = data.DataSegment();
-        private readonly GeometrySpec _segments = new(GeometryKind.Segment, Points: 1, Size: 1.0, Exact: true);
+        var columns = HistoryColumns(settings);
+        var text = new StringBuilder();
+        text.AppendLine(string.Join(",", columns.Select(c => c.Name)));
+        foreach (var r in history)
+            text.AppendLine(string.Join(",", columns.Select(c => c.Value(r) is double d ? d.ToString("R", CultureInfo.InvariantCulture) : "")));
+        return text.ToString();
+    }
+
+    /// <summary>
+    /// The fixed probes of a run: random segments and k = 2 patches (from the data seed), the data segment, and with
+    /// --data-probes the segments between pairs of test inputs. Piecewise-linear networks are measured exactly along
+    /// segments (with their pieces); smooth ones by a 64-node quadrature.
+    /// </summary>
+    internal sealed class Probes
+    {
+        private const int SmoothNodes = 64;
+        private readonly TrainSettings _settings;
+        private readonly long _seed;
+        private readonly (double[] Start, double[] End) _dataSegment;
+        private readonly GeometrySpec _segments;
         // A 2-volume needs two dimensions everywhere: in the input, the output and every hidden layer.
-        private readonly GeometrySpec? _patches = spec.Widths.Min() >= 2
-            ? new GeometrySpec(GeometryKind.Patch, settings.PatchPoints, K: 2, Size: 1.0) : null;
+        private readonly GeometrySpec? _patches;
+        private readonly List<(double[] Start, double[] End)> _same = [], _different = [];
+
+        internal Probes(TrainSettings settings, ToyData data, NetworkSpec spec)
+        {
+            _settings = settings;
+            _seed = (long)(Seeds.Derive(settings.DataSeed, 0, ProbeStream) >> 1);
+            _dataSegment = data.DataSegment();
+            bool exact = spec.Activation.IsPiecewiseLinear;
+            _segments = new GeometrySpec(GeometryKind.Segment, Points: exact ? 1 : SmoothNodes, Size: 1.0, Exact: exact);
+            _patches = spec.Widths.Min() >= 2 ? new GeometrySpec(GeometryKind.Patch, settings.PatchPoints, K: 2, Size: 1.0) : null;
+            if (settings.DataProbes > 0) (_same, _different) = DataPairs(data, settings.DataProbes, settings.DataSeed);
+        }
+
+        internal bool HasPatches => _patches is not null;
+
+        /// <summary>
+        /// Pairs of test inputs fixed by the data seed: in a random order of the test split, the i-th input is paired with
+        /// the next one (cyclically) of its class and the next one of another class.
+        /// </summary>
+        internal static (List<(double[], double[])> Same, List<(double[], double[])> Different) DataPairs(ToyData data, int count, long seed)
+        {
+            using var generator = new Generator(Seeds.Derive(seed, 0, DataProbeStream));
+            using var permutation = randperm(data.Spec.TestSize, generator: generator);
+            var order = permutation.data<long>().ToArray();
+            var labels = data.TestY.data<long>().ToArray();
+            var x = data.TestX.data<double>().ToArray();
+            int n0 = data.Spec.InputDim;
+            double[] Row(long i) => x[(int)(i * n0)..(int)((i + 1) * n0)];
+            long Next(int from, Func<long, bool> accept)
+            {
+                for (int j = 1; j < order.Length; j++)
+                    if (accept(order[(from + j) % order.Length])) return order[(from + j) % order.Length];
+                throw new ArgumentException("--data-probes: the test split needs two inputs of some class and inputs of two classes; use a larger --test-size");
+            }
+            var same = new List<(double[], double[])>();
+            var different = new List<(double[], double[])>();
+            for (int i = 0; i < count; i++)
+            {
+                long a = order[i];
+                same.Add((Row(a), Row(Next(i, b => labels[b] == labels[a]))));
+                different.Add((Row(a), Row(Next(i, b => labels[b] != labels[a]))));
+            }
+            return (same, different);
+        }
 
         internal HistoryRow Measure(Mlp net, long step, double epoch, double trainLoss, double trainMetric, double testLoss, double testMetric)
         {
-            var lengths = Distortion.MeasureNetwork(net, _segments, settings.Probes, _seed);
+            var lengths = Distortion.MeasureNetwork(net, _segments, _settings.Probes, _seed);
             var (length, lengthError) = MeanAndStdErr(lengths.LogDistortions);
-            double regions = lengths.LogRegionsPerLength!.Average(Math.Exp);
-            var dataPieces = PiecewiseLinear.Segment(net, 0, _dataSegment.Start, _dataSegment.End);
+            double? regions = lengths.LogRegionsPerLength?.Average(Math.Exp);
+            var (dataLength, dataPieces) = Segment(net, _dataSegment.Start, _dataSegment.End);
             double? volume = null, volumeError = null;
             if (_patches is not null)
-                (volume, volumeError) = MeanAndStdErr(Distortion.MeasureNetwork(net, _patches, settings.Probes, _seed).LogDistortions);
+                (volume, volumeError) = MeanAndStdErr(Distortion.MeasureNetwork(net, _patches, _settings.Probes, _seed).LogDistortions);
+            var (sameLength, samePieces) = Mean(net, _same);
+            var (differentLength, differentPieces) = Mean(net, _different);
             return new HistoryRow(step, epoch, trainLoss, trainMetric, testLoss, testMetric, length, lengthError, regions,
-                dataPieces.LengthDistortion, dataPieces.Pieces, volume, volumeError);
+                dataLength, dataPieces, volume, volumeError, sameLength, samePieces, differentLength, differentPieces);
         }
 
-        /// <summary>The exact expected length and 2-volume distortion of a freshly initialised network of this shape and scheme.</summary>
-        internal (double Length, double? Volume) Theory()
+        /// <summary>Length distortion along one segment, with its linear pieces (exact), or by quadrature for a smooth network.</summary>
+        private static (double Length, int? Pieces) Segment(Mlp net, double[] start, double[] end)
         {
-            var variances = spec.LayerVariances();
-            return (ExactTheory.Moment(spec.Widths, variances, 1, 1), _patches is null ? null : ExactTheory.Moment(spec.Widths, variances, 2, 1));
+            if (net.Spec.Activation.IsPiecewiseLinear)
+            {
+                var pieces = PiecewiseLinear.Segment(net, 0, start, end);
+                return (pieces.LengthDistortion, pieces.Pieces);
+            }
+            var line = new GeometrySpec(GeometryKind.Polyline, SmoothNodes, PolylinePoints: [start, end]);
+            return (Math.Exp(Distortion.MeasureNetwork(net, line, 1).LogDistortions[0]), null);
+        }
+
+        private static (double? Length, double? Pieces) Mean(Mlp net, List<(double[] Start, double[] End)> pairs)
+        {
+            if (pairs.Count == 0) return (null, null);
+            var measured = pairs.Select(p => Segment(net, p.Start, p.End)).ToList();
+            return (measured.Average(m => m.Length), measured[0].Pieces is null ? null : measured.Average(m => m.Pieces!.Value));
         }
 
         private static (double Mean, double StdErr) MeanAndStdErr(double[] logValues)

@@ -138,12 +138,12 @@ public class TrainingTests : IDisposable
         var second = Trainer.Run(settings, Path.Combine(_root, "b"));
         Assert.Null(first.Failure);
         Assert.Equal(settings.Epochs + 1, first.History.Count);
-        Assert.Equal(Trainer.HistoryCsv(settings.Task, first.History), Trainer.HistoryCsv(settings.Task, second.History));
+        Assert.Equal(Trainer.HistoryCsv(settings, first.History), Trainer.HistoryCsv(settings, second.History));
         Assert.Equal(File.ReadAllBytes(Path.Combine(first.Folder, "epoch-0002.safetensors")), File.ReadAllBytes(Path.Combine(second.Folder, "epoch-0002.safetensors")));
         // The same command again finds the finished run and returns its history without training.
         var again = Trainer.Run(settings, Path.Combine(_root, "a"));
         Assert.Equal(settings.TotalSteps, again.ResumedFromStep);
-        Assert.Equal(Trainer.HistoryCsv(settings.Task, first.History), Trainer.HistoryCsv(settings.Task, again.History));
+        Assert.Equal(Trainer.HistoryCsv(settings, first.History), Trainer.HistoryCsv(settings, again.History));
         // Another seed is another run.
         var other = Trainer.Run(settings with { Seed = 1 }, Path.Combine(_root, "a"));
         Assert.NotEqual(first.RunId, other.RunId);
@@ -162,7 +162,7 @@ public class TrainingTests : IDisposable
             foreach (var file in Directory.GetFiles(partial.Folder, Path.GetFileNameWithoutExtension(path) + ".*")) File.Delete(file);
         var resumed = Trainer.Resume(partial.Folder);
         Assert.Equal(15, resumed.ResumedFromStep);
-        Assert.Equal(Trainer.HistoryCsv(settings.Task, full.History), Trainer.HistoryCsv(settings.Task, resumed.History));
+        Assert.Equal(Trainer.HistoryCsv(settings, full.History), Trainer.HistoryCsv(settings, resumed.History));
     }
 
     [Fact]
