@@ -85,7 +85,7 @@ internal static class CheckpointMeasure
     private static string Report(List<Row> rows, NetworkSpec spec, GeometrySpec geometry, int count, string format, bool run, bool known = true)
     {
         string quantity = geometry.IsCurve ? "length distortion" : $"{geometry.K}-volume distortion";
-        double theory = ExactTheory.Moment(spec.Widths, spec.LayerVariances(), geometry.K, 1);
+        double theory = Math.Exp(TheoryLaw.For(spec, geometry.K).LogMoment(1));
         string theoryNote = $"E[{quantity}] of a freshly initialised network of this shape ({(known ? spec.Init.ToString() : "he assumed: a foreign state_dict names no init")}): {theory.ToString("G6", CultureInfo.InvariantCulture)}";
         static string F(double? v) => Numbers.Csv(v);
         switch (format)

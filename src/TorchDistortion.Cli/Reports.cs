@@ -56,7 +56,7 @@ internal static class Reports
                 m.Theory.Note,
                 m.Theory.CW,
                 m.Theory.COut,
-                HeThreshold = Theory.ExactTheory.HeVariance,
+                HeThreshold = s.Network.Activation is PiecewiseLinearActivation ? s.Network.Activation.CriticalVariance : (double?)null,
                 m.Theory.Regime,
                 m.Theory.MeanBound,
                 m.Theory.LogMeanBound,

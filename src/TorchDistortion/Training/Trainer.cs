@@ -235,15 +235,19 @@ public static class Trainer
     }
 
     /// <summary>
-    /// The exact E[length distortion] and E[2-volume distortion] of a freshly initialised network, where the law applies
-    /// and is implemented: the ReLU law (ExactTheory), for ReLU networks only. The law of the other piecewise-linear
-    /// activations is exact too but not yet computed here (null); smooth activations have no exact law (null).
+    /// The exact E[length distortion] and E[2-volume distortion] of a freshly initialised network, where an exact law
+    /// gives them (the piecewise-linear family; for k = 2 only ReLU has the mean in closed form); null elsewhere. The law
+    /// is that of Gaussian weights, also drawn for other inits as a comparison.
     /// </summary>
     internal static (double? Length, double? Volume) InitTheory(NetworkSpec spec, bool patches)
     {
-        if (spec.Activation != Activation.ReLU) return (null, null);
-        var variances = spec.LayerVariances();
-        return (ExactTheory.Moment(spec.Widths, variances, 1, 1), patches ? ExactTheory.Moment(spec.Widths, variances, 2, 1) : null);
+        double? Mean(int k)
+        {
+            var law = Measurement.TheoryLaw.For(spec, k);
+            double log = law.LogMoment(1);
+            return double.IsNaN(log) ? null : Math.Exp(log);
+        }
+        return (Mean(1), patches ? Mean(2) : null);
     }
 
     private static optim.Optimizer CreateOptimizer(TrainSettings settings, Mlp net) => settings.Optimizer switch
