@@ -89,6 +89,21 @@ internal static class PaperFigures
                 Networks = [Count(scale, 60, 1000)], Seed = 7, Moments = 2,
             },
             DrawRegions, row => row.Statistic == "mean"),
+
+        new("fig7_activations", "Beyond ReLU: piecewise-linear activations vs tanh",
+            "At their critical C_W = 2 / (a^2 + b^2) (He), leaky ReLU and abs keep the mean length distortion bounded with depth, " +
+            "exactly as their law says, like ReLU. Below the critical C_W every activation shrinks lengths exponentially; above it " +
+            "they grow exponentially. For tanh at sigma_w^2 = 4 (the chaotic phase of Poole et al. 2016) lengths grow exponentially: " +
+            "the regime behind the belief in exponential growth (Raghu et al. 2017), which the exact law shows does not carry over to " +
+            "ReLU-like networks at He initialization. The piecewise-linear runs are tested against their exact law; tanh is shown " +
+            "beside its mean-field prediction (an approximation, not tested).",
+            scale => new SweepSpec
+            {
+                SchemaVersion = 1, Name = "fig7", Width = [32], Depth = [.. Depths], Activation = ["relu", "leaky-relu:0.2", "abs", "tanh"],
+                Init = ["he", "variance"], CW = [0.5, 4.0], Geometry = ["segment"], Points = [8], Networks = [Count(scale, 200, 2000)],
+                Seed = 7, Moments = 2,
+            },
+            DrawActivations, row => row.Statistic == "mean" && row.Relation == "="),
     ];
 
     /// <summary>n0 = nL = 16; 256 hidden neurons spread over 1..16 layers, and 32 neurons per layer for 1..16 layers.</summary>
@@ -180,6 +195,52 @@ internal static class PaperFigures
 
     private static NetworkSpec Shape(ResultRow r, int depth) =>
         new(NetworkSpec.Shorthand(r.Width, depth), InitScheme.Parse(r.Init, r.Init is "variance" or "orthogonal" ? r.CW : null));
+
+    private static NetworkSpec ActivationShape(ResultRow r, int depth) =>
+        new(NetworkSpec.Shorthand(r.Width, depth), InitScheme.Parse(r.Init, r.Init == "variance" ? r.CW : null),
+            Nonlinearity: Activation.Parse(r.Activation));
+
+    /// <summary>
+    /// The law's mean vs depth for each group: exact for the piecewise-linear family (dashed), the mean-field
+    /// sqrt(E[D^2]) for smooth activations (dotted; an approximate upper bound on the mean).
+    /// </summary>
+    private static Series LawVsDepth(ResultRow sample, int group)
+    {
+        var depths = Enumerable.Range(1, Depths[^1]).ToArray();
+        bool exact = Activation.Parse(sample.Activation).IsPiecewiseLinear;
+        var values = depths.Select(d =>
+        {
+            var law = Measurement.TheoryLaw.For(ActivationShape(sample, d), 1);
+            return Math.Exp(exact ? law.LogMoment(1) : 0.5 * law.LogMoment(2));
+        }).ToArray();
+        return new Series(null, depths.Select(d => (double)d).ToArray(), values, exact ? SeriesStyle.Dashed : SeriesStyle.Dotted, Group: group);
+    }
+
+    private static IReadOnlyList<(string, Figure)> DrawActivations(ResultSet set, string folder)
+    {
+        string Label(ResultRow r) => r.Init == "he" ? $"{r.Activation} (He, C_W = {r.CW.ToString("G3", CultureInfo.InvariantCulture)})"
+            : $"{r.Activation}, C_W = {r.CW.ToString("G3", CultureInfo.InvariantCulture)}";
+        (string, Figure) Panel(string file, string title, string subtitle, Func<ResultRow, bool> keep)
+        {
+            var series = new List<Series>();
+            int group = 0;
+            foreach (var byGroup in Stat(set, "mean").Where(keep).GroupBy(Label).OrderBy(g => g.First().CW).ThenBy(g => g.Key))
+            {
+                series.Add(Measured(byGroup.Key, byGroup, r => r.Depth, group));
+                series.Add(LawVsDepth(byGroup.First(), group++));
+            }
+            series.Add(new Series("exact law (dashed)", [], [], SeriesStyle.Dashed, Group: 15));
+            series.Add(new Series("tanh mean field (dotted)", [], [], SeriesStyle.Dotted, Group: 15));
+            return (file, new Figure(title, "depth L", "mean length distortion (log scale)", series, LogX: true, LogY: true, Subtitle: subtitle));
+        }
+        return
+        [
+            Panel("fig7_activations_critical", "Mean length distortion at the critical C_W of each activation",
+                "width 32, C_out = C_W, zero biases; tanh's critical C_W is 1 (mean field, C_b = 0)", r => r.Init == "he"),
+            Panel("fig7b_activations_off_critical", "Below (C_W = 0.5) and above (C_W = 4) the critical variance",
+                "width 32: exponential decay below, exponential growth above, for every activation; tanh at C_W = 4 is chaotic", r => r.Init != "he"),
+        ];
+    }
 
     private static IReadOnlyList<(string, Figure)> DrawInitialization(ResultSet set, string folder)
     {

@@ -57,31 +57,51 @@ public sealed record ResultRow(
     double? ExactStdErr,
     double? ZExact,
     double? LogValue,
-    double? LogTheory)
+    double? LogTheory,
+    string Activation = "relu")
 {
     internal static readonly string[] Columns =
     [
         "sweep_id", "run_id", "widths", "n0", "nl", "width", "depth", "init", "c_w", "c_out", "c_b", "geometry", "k", "points",
-        "networks", "seed", "statistic", "value", "stderr", "theory", "relation", "ratio", "ratio_stderr", "z", "exact_stderr", "z_exact", "log_value", "log_theory",
+        "networks", "seed", "statistic", "value", "stderr", "theory", "relation", "ratio", "ratio_stderr", "z", "exact_stderr", "z_exact", "log_value", "log_theory", "activation",
     ];
 
     internal string ToCsv()
     {
         static string N(double? v) => Numbers.Csv(v);
         return string.Join(",", SweepId, RunId, Widths, N0, NL, Width, Depth, Init, N(CW), N(COut), N(CB), Geometry, K, Points,
-            Networks, Seed, Statistic, N(Value), N(StdErr), N(Theory), Relation ?? "", N(Ratio), N(RatioStdErr), N(Z), N(ExactStdErr), N(ZExact), N(LogValue), N(LogTheory));
+            Networks, Seed, Statistic, N(Value), N(StdErr), N(Theory), Relation ?? "", N(Ratio), N(RatioStdErr), N(Z), N(ExactStdErr), N(ZExact), N(LogValue), N(LogTheory), Csv(Activation));
     }
+
+    /// <summary>A text cell: quoted when it holds a comma (abrelu:a,b).</summary>
+    private static string Csv(string text) => text.Contains(',') ? $"\"{text}\"" : text;
 
     internal static ResultRow FromCsv(string line)
     {
-        var f = line.Split(',');
+        var f = SplitCsv(line);
         if (f.Length != Columns.Length) throw new FormatException($"expected {Columns.Length} columns, got {f.Length}");
         // An empty cell is a value that is undefined or beyond the double range (its log column holds it).
         static double D(string s) => s.Length == 0 ? double.NaN : double.Parse(s, CultureInfo.InvariantCulture);
         static double? O(string s) => s.Length == 0 ? null : D(s);
         return new ResultRow(f[0], f[1], f[2], int.Parse(f[3]), int.Parse(f[4]), int.Parse(f[5]), int.Parse(f[6]), f[7], D(f[8]), D(f[9]),
             D(f[10]), f[11], int.Parse(f[12]), int.Parse(f[13]), int.Parse(f[14]), long.Parse(f[15]), f[16], D(f[17]), O(f[18]), O(f[19]),
-            f[20].Length == 0 ? null : f[20], O(f[21]), O(f[22]), O(f[23]), O(f[24]), O(f[25]), O(f[26]), O(f[27]));
+            f[20].Length == 0 ? null : f[20], O(f[21]), O(f[22]), O(f[23]), O(f[24]), O(f[25]), O(f[26]), O(f[27]), f[28]);
+    }
+
+    /// <summary>Cells of one line; a cell in double quotes may hold commas.</summary>
+    private static string[] SplitCsv(string line)
+    {
+        var cells = new List<string>();
+        var cell = new StringBuilder();
+        bool quoted = false;
+        foreach (char c in line)
+        {
+            if (c == '"') quoted = !quoted;
+            else if (c == ',' && !quoted) { cells.Add(cell.ToString()); cell.Clear(); }
+            else cell.Append(c);
+        }
+        cells.Add(cell.ToString());
+        return cells.ToArray();
     }
 
     /// <summary>The tidy rows of one finished run.</summary>
@@ -93,8 +113,9 @@ public sealed record ResultRow(
             double? ratio = null, double? ratioStdErr = null, double? z = null, double? exactStdErr = null, double? zExact = null,
             double? logValue = null, double? logTheory = null) =>
             new(sweepId, runId, string.Join(";", w), w[0], w[^1], w.Length > 2 ? w[1] : w[0], run.Depth, run.Init,
-                m.Settings.Network.Init.Variance(w[0], w[1]), variances[^1], run.CB, run.Geometry, run.K, run.Points, run.Networks, seed,
-                statistic, value, stdErr, theory, relation, ratio, ratioStdErr, z, exactStdErr, zExact, logValue, logTheory);
+                m.Settings.Network.ResolvedInit.Variance(w[0], w[1]), variances[^1], run.CB, run.Geometry, run.K, run.Points, run.Networks, seed,
+                statistic, value, stdErr, theory, relation, ratio, ratioStdErr, z, exactStdErr, zExact, logValue, logTheory,
+                m.Settings.Network.Activation.Name);
 
         var rows = new List<ResultRow>();
         foreach (var t in m.Theory.Rows)
