@@ -52,11 +52,15 @@ internal static class Benchmark
         status?.Invoke("ensembles and exact length");
         cases.AddRange(Ensembles(threads[0], secondsPerCase));
         cases.AddRange(Exact(threads[0], secondsPerCase));
+        status?.Invoke("activations: leaky ReLU and tanh");
+        var activationCases = ActivationCases(threads[0], secondsPerCase);
+        cases.AddRange(activationCases);
         status?.Invoke("profile of a full measure: 1000 He networks, width 64, depth 20, 1000 nodes, float32");
         var profile = Distortion.Measure(new MeasureSettings(new NetworkSpec(NetworkSpec.Shorthand(64, Depth), InitScheme.He),
             new GeometrySpec(Points: 1000), Networks: 1000, Seed: 9, DType: ScalarType.Float32));
         var seconds = new Dictionary<string, double>(profile.SecondsByStage!) { ["total"] = profile.Elapsed.TotalSeconds };
         var targets = Targets(cases, widths, threads);
+        targets.AddRange(ActivationTargets(activationCases));
         double share = seconds.GetValueOrDefault("jacobian engine") / seconds["total"];
         targets.Add(new("share of a full measure spent in the Jacobian engine", share, 0.8, share >= 0.8,
             string.Join(", ", seconds.Where(p => p.Key != "total").Select(p => $"{p.Key} {p.Value:F1} s")) + $" of {seconds["total"]:F1} s"));
@@ -94,6 +98,38 @@ internal static class Benchmark
             yield return Case("double-vjp k=1", Time(() => Jacobians.DoubleVjp(net, x, u1).Dispose(), seconds), 3);
     }
 
+    /// <summary>One tangent against a forward pass with the same activation, float32, widths 64 and 256.</summary>
+    private static List<BenchCase> ActivationCases(int threads, double seconds)
+    {
+        var cases = new List<BenchCase>();
+        foreach (var activation in new Activation[] { Activation.ReLU, Activation.LeakyReLU(), SmoothActivation.Tanh })
+        foreach (int width in new[] { 64, 256 })
+        {
+            const int batch = 4096;
+            var spec = new NetworkSpec(NetworkSpec.Shorthand(width, Depth), InitScheme.WithVariance(1.0), Nonlinearity: activation);
+            using var scope = NewDisposeScope();
+            using var net = Mlp.Create(spec, 1, seed: 1, dtype: ScalarType.Float32);
+            using var generator = new Generator(7);
+            var x = randn([1, batch, width], ScalarType.Float32, generator: generator);
+            var u = randn([1, batch, 1, width], ScalarType.Float32, generator: generator);
+            double layerFlops = 2.0 * batch * spec.Widths.Zip(spec.Widths.Skip(1), (a, b) => (double)a * b).Sum();
+            double forward = Time(() => PlainForward(net, x), seconds);
+            double tangent = Time(() => Dispose(Jacobians.TangentPropagation(net, x, u)), seconds);
+            cases.Add(new($"{activation.Name} forward", width, Depth, "float32", threads, 1, batch, forward, batch / forward, layerFlops / forward / 1e9, 1));
+            cases.Add(new($"{activation.Name} tangent k=1", width, Depth, "float32", threads, 1, batch, tangent, batch / tangent, 2 * layerFlops / tangent / 1e9, tangent / forward));
+        }
+        return cases;
+    }
+
+    /// <summary>One tangent costs at most 2.5x a forward pass for leaky ReLU and 3x for tanh (the slope of tanh is extra work).</summary>
+    private static IEnumerable<BenchTarget> ActivationTargets(List<BenchCase> cases) =>
+        cases.Where(c => c.Case.EndsWith("tangent k=1") && !c.Case.StartsWith("relu")).Select(c =>
+        {
+            double limit = c.Case.StartsWith("tanh") ? 3.0 : 2.5;
+            return new BenchTarget($"{c.Case} / forward, width {c.Width}, float32", c.RatioToForward, limit, c.RatioToForward <= limit,
+                "same network and points, one process");
+        });
+
     /// <summary>
     /// The reference cost: relu(h W^T + b) per layer, nothing else, written as carefully as the engine: one network uses a
     /// plain mm, BLAS takes the transposed weight as it is, and each layer's input is freed at once so the allocator hands
@@ -112,7 +148,11 @@ internal static class Benchmark
             var next = single ? h.mm(weight.squeeze(0)) : bmm(h, weight);
             if (l > 0) h.Dispose();
             next.add_(single ? net.Biases[l]!.detach().squeeze(0) : net.Biases[l]!.detach().unsqueeze(1), one);
-            if (l < net.Weights.Count - 1) next.relu_();
+            if (l < net.Weights.Count - 1)
+            {
+                if (net.Spec.Activation == Activation.ReLU) next.relu_();
+                else { var activated = net.Spec.Activation.Forward(next); next.Dispose(); next = activated; }
+            }
             h = next.MoveToOuterDisposeScope();
         }
     }
