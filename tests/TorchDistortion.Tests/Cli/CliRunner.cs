@@ -33,6 +33,24 @@ internal static class CliRunner
         return new Result(process.ExitCode, stdout.Result, stderr.Result);
     }
 
+    /// <summary>
+    /// The same command line run in this process (no process start, no JIT of a new runtime): stdout and stderr are
+    /// captured by swapping the console writers, which is safe because the tests run one at a time.
+    /// </summary>
+    internal static Result RunInProcess(params string[] args)
+    {
+        var (stdout, stderr) = (new StringWriter(), new StringWriter());
+        var (oldOut, oldError) = (Console.Out, Console.Error);
+        Console.SetOut(stdout);
+        Console.SetError(stderr);
+        try { return new Result(global::TorchDistortion.Cli.Cli.Run(global::TorchDistortion.Cli.Cli.Root(), args), stdout.ToString(), stderr.ToString()); }
+        finally
+        {
+            Console.SetOut(oldOut);
+            Console.SetError(oldError);
+        }
+    }
+
     /// <summary>What bad input must give: exit code 2, one line on stderr starting "error:" and naming <paramref name="subject"/>, no stack trace.</summary>
     internal static void AssertOneLineError(Result result, string subject, int exitCode = 2)
     {

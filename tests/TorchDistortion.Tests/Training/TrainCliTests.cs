@@ -172,6 +172,10 @@ public class TrainCliTests : IDisposable
         var rows = measured.Stdout.Trim().Split('\n');
         Assert.Equal(4, rows.Length);
         Assert.StartsWith("epoch-0000,0,0,10,", rows[1]);
+        // The law beside a trained network is the one of its initialization, and the table says so.
+        var table = CliRunner.RunInProcess("measure", "--checkpoint", Path.Combine(runs[0], "epoch-0002.safetensors"), "--geometries", "4", "-o", Path.Combine(_root, "trained.txt"));
+        Assert.True(table.ExitCode == 0, table.Stderr);
+        Assert.Contains("the law describes initialization, not the trained network", File.ReadAllText(Path.Combine(_root, "trained.txt")));
     }
 
     [Fact]
