@@ -56,7 +56,19 @@ public class CliTests
     [MemberData(nameof(BadInputs))]
     public void BadInputGetsOneLineErrorAndExitCode2(string arguments, string option)
     {
-        CliRunner.AssertOneLineError(CliRunner.Run(arguments.Split(' ')), option);
+        CliRunner.AssertOneLineError(CliRunner.RunInProcess(arguments.Split(' ')), option);
+    }
+
+    /// <summary>The in-process runs above see what Cli.Run returns; these few check the real executable's exit code and stderr too.</summary>
+    [Theory]
+    [InlineData("measure --widths 32,0,32", "--widths")]
+    [InlineData("sweep --shard 3/3", "--shard")]
+    [InlineData("frobnicate", "unknown command")]
+    public void TheRealExecutableGivesTheSameOneLineError(string arguments, string subject)
+    {
+        var real = CliRunner.Run(arguments.Split(' '));
+        CliRunner.AssertOneLineError(real, subject);
+        Assert.Equal(CliRunner.RunInProcess(arguments.Split(' ')), real);
     }
 
     [Fact]

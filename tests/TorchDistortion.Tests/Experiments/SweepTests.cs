@@ -277,10 +277,10 @@ public sealed class SweepTests : IDisposable
     public void CliRefusesAHugeSweepInOneLineAndListsARaisedOneAsItExpands()
     {
         string path = WriteSweep(System.Text.Json.JsonSerializer.Serialize(Huge(), SweepSpec.JsonOptions));
-        var refused = CliRunner.Run("sweep", path, "--list");
+        var refused = CliRunner.RunInProcess("sweep", path, "--list");
         CliRunner.AssertOneLineError(refused, "1280000000");
         Assert.Equal("", refused.Stdout);
-        CliRunner.AssertOneLineError(CliRunner.Run("sweep", path, "--list", "--max-runs", "0"), "--max-runs");
+        CliRunner.AssertOneLineError(CliRunner.RunInProcess("sweep", path, "--list", "--max-runs", "0"), "--max-runs");
 
         // Listing 1.28e9 runs would never finish: the first ones must arrive while it is still expanding.
         using var listing = CliRunner.Start("sweep", path, "--list", "--max-runs", "2000000000");
@@ -303,7 +303,7 @@ public sealed class SweepTests : IDisposable
     public void CliRefusesDuplicateKeysInOneLine()
     {
         string path = WriteSweep("{\"schema_version\":1,\"name\":\"dup\",\"width\":[8],\"width\":[16],\"depth\":[1],\"networks\":[10]}");
-        CliRunner.AssertOneLineError(CliRunner.Run("sweep", path, "--list"), "width");
+        CliRunner.AssertOneLineError(CliRunner.RunInProcess("sweep", path, "--list"), "width");
     }
 
     /// <summary>Two shards of a six-run sweep, each holding some of its runs.</summary>
@@ -380,7 +380,7 @@ public sealed class SweepTests : IDisposable
         var runIds = DataLines(Folder("m")).Skip(1).Select(l => l.Split(',')[1]).Distinct().Order();
         Assert.Equal(Directory.GetFiles(Path.Combine(shard0, "runs"), "*.json").Select(Path.GetFileNameWithoutExtension).Order(), runIds);
 
-        CliRunner.AssertOneLineError(CliRunner.Run("merge", shard0, "-o", Folder("cli")), "missing");
+        CliRunner.AssertOneLineError(CliRunner.RunInProcess("merge", shard0, "-o", Folder("cli")), "missing");
         var partial = CliRunner.Run("merge", shard0, "-o", Folder("cli"), "--allow-partial");
         Assert.Equal(0, partial.ExitCode);
         Assert.Contains($"merged {present} of 6", partial.Stdout);

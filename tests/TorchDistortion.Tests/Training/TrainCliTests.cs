@@ -107,7 +107,7 @@ public class TrainCliTests : IDisposable
     [MemberData(nameof(BadInputs))]
     public void BadInputGetsOneLineErrorAndExitCode2(string arguments, string option)
     {
-        CliRunner.AssertOneLineError(CliRunner.Run(arguments.Split(' ')), option);
+        CliRunner.AssertOneLineError(CliRunner.RunInProcess(arguments.Split(' ')), option);
     }
 
     [Fact]
@@ -189,9 +189,9 @@ public class TrainCliTests : IDisposable
         string weights = Path.Combine(run, "epoch-0002.safetensors");
         File.WriteAllBytes(weights, File.ReadAllBytes(weights)[..100]);
         // Outputs may not replace the files of a run.
-        CliRunner.AssertOneLineError(CliRunner.Run("measure", "--checkpoint", Path.Combine(run, "epoch-0001.safetensors"), "--export-points", Path.Combine(run, "epoch-0001.json")), "--export-points");
-        CliRunner.AssertOneLineError(CliRunner.Run("measure", "--checkpoint", Path.Combine(run, "epoch-0001.safetensors"), "-o", Path.Combine(run, "run.json")), "--output");
-        CliRunner.AssertOneLineError(CliRunner.Run("measure", "--checkpoint", weights), "corrupted or truncated");
+        CliRunner.AssertOneLineError(CliRunner.RunInProcess("measure", "--checkpoint", Path.Combine(run, "epoch-0001.safetensors"), "--export-points", Path.Combine(run, "epoch-0001.json")), "--export-points");
+        CliRunner.AssertOneLineError(CliRunner.RunInProcess("measure", "--checkpoint", Path.Combine(run, "epoch-0001.safetensors"), "-o", Path.Combine(run, "run.json")), "--output");
+        CliRunner.AssertOneLineError(CliRunner.RunInProcess("measure", "--checkpoint", weights), "corrupted or truncated");
         // --resume passes over a damaged checkpoint: CheckpointEdgeTests.
     }
 
