@@ -68,7 +68,8 @@ internal static class CheckpointMeasure
             var row = Measure(network, Path.GetFileName(path), checkpoint?.Step, checkpoint?.Epoch, geometry, count, seed, moments, quantiles);
             // Written only once the measurement has succeeded: a failed command leaves no file that looks complete.
             if (export is not null) Files.WriteAtomically(export, ExportNodes(network, geometry, count, seed, path));
-            MeasureCommand.Emit(Report([row], network.Spec, geometry, count, format, run: false, known: checkpoint is not null), output);
+            MeasureCommand.Emit(Report([row], network.Spec, geometry, count, format, run: false,
+                checkpoint is null ? EstimateVariances(network) : null), output);
         }
         return 0;
     }
@@ -82,11 +83,34 @@ internal static class CheckpointMeasure
             measured.LogRegionsPerLength is { } r ? Summary.FromLog(r, 2, quantiles) : null);
     }
 
-    private static string Report(List<Row> rows, NetworkSpec spec, GeometrySpec geometry, int count, string format, bool run, bool known = true)
+    /// <summary>
+    /// Per-layer C_W = fan_in x sample variance of the weights and C_b = sample variance of the biases: a foreign
+    /// state_dict names no init, and assuming He gives a law for other networks (PyTorch's nn.Linear default has C_W = 1/3).
+    /// </summary>
+    internal static (double[] CW, double[] CB) EstimateVariances(Mlp net)
+    {
+        using var scope = NewDisposeScope();
+        var cw = new double[net.Spec.Depth];
+        var cb = new double[net.Spec.Depth];
+        for (int l = 0; l < cw.Length; l++)
+        {
+            var w = net.Weights[l].detach().to(float64);
+            cw[l] = w.numel() > 1 ? net.Spec.Widths[l] * w.var().item<double>() : double.NaN;
+            cb[l] = net.Biases[l] is { } b && b.numel() > 1 ? b.detach().to(float64).var().item<double>() : 0;
+        }
+        return (cw, cb);
+    }
+
+    private static string Report(List<Row> rows, NetworkSpec spec, GeometrySpec geometry, int count, string format, bool run,
+        (double[] CW, double[] CB)? estimated = null)
     {
         string quantity = geometry.IsCurve ? "length distortion" : $"{geometry.K}-volume distortion";
-        double theory = Math.Exp(TheoryLaw.For(spec, geometry.K).LogMoment(1));
-        string theoryNote = $"E[{quantity}] of a freshly initialised network of this shape ({(known ? spec.Init.ToString() : "he assumed: a foreign state_dict names no init")}): {theory.ToString("G6", CultureInfo.InvariantCulture)}";
+        // Estimated per-layer variances take the ReLU law (a foreign state_dict is read as a ReLU MLP); a run of train
+        // carries its activation, and its own law.
+        double theory = estimated is { } est ? ExactTheory.Moment(spec.Widths, est.CW, geometry.K, 1) : Math.Exp(TheoryLaw.For(spec, geometry.K).LogMoment(1));
+        string theoryNote = estimated is { } e
+            ? $"E[{quantity}] for per-layer C_W = {List(e.CW)}, C_b = {List(e.CB)}, estimated from the weights; exact only for Gaussian weights at initialization: {G(theory)}"
+            : $"E[{quantity}] at initialization with this shape, activation and init ({spec.Activation}, {spec.Init}); the law describes initialization, not the trained network: {G(theory)}";
         static string F(double? v) => Numbers.Csv(v);
         switch (format)
         {
@@ -104,7 +128,10 @@ internal static class CheckpointMeasure
                     Format = Reports.MeasureFormat,
                     Quantity = quantity,
                     Widths = spec.Widths,
-                    Init = known ? spec.Init.ToString() : null,
+                    Init = estimated is null ? spec.Init.ToString() : null,
+                    EstimatedCw = estimated?.CW,
+                    EstimatedCb = estimated?.CB,
+                    TheoryNote = theoryNote,
                     Geometry = geometry.ToString(),
                     Geometries = count,
                     TheoryAtInit = theory,
@@ -115,7 +142,7 @@ internal static class CheckpointMeasure
                 var writer = new StringWriter();
                 var console = Reports.PlainConsole(writer, 140);
                 console.WriteLine($"{quantity} of {count} random {geometry} on {(run ? "each checkpoint of a run" : "one saved network")}");
-                console.WriteLine($"network: {spec}");
+                console.WriteLine($"network: {(estimated is null ? spec.ToString() : $"[{string.Join(",", spec.Widths)}] (foreign state_dict: init unknown)")}");
                 var table = new Table().AddColumns("checkpoint", "epoch", "mean", "± s.e.", "std", "median", "q5 .. q95");
                 if (rows.Any(r => r.Regions is not null)) table.AddColumn("regions per unit length");
                 foreach (var r in rows)
@@ -136,6 +163,7 @@ internal static class CheckpointMeasure
     }
 
     private static string G(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
+    private static string List(double[] values) => string.Join(",", values.Select(v => v.ToString("G4", CultureInfo.InvariantCulture)));
 
     /// <summary>
     /// The quadrature nodes and tangents of the geometries, with our log vol(J U) per node and log distortion per

@@ -9,6 +9,19 @@ internal static class Cli
 {
     internal const int UsageError = 2;
 
+    /// <summary>Every command of `torchdist`: one tree for the executable and for the tests that run it in-process.</summary>
+    internal static RootCommand Root() => new("TorchDistortion: exact length and volume distortion of random ReLU networks, beside the exact theory.")
+    {
+        MeasureCommand.Create(),
+        ExperimentCommands.Reproduce(),
+        TrainCommand.Create(),
+        ExperimentCommands.Sweep(),
+        ExperimentCommands.Merge(),
+        ExperimentCommands.Plot(),
+        Bench.BenchCommand.Create(),
+        DoctorCommand.Create(),
+    };
+
     internal static int Run(RootCommand root, string[] args)
     {
         var parsed = root.Parse(args);

@@ -211,6 +211,7 @@ public static class Files
                 stream.Write(bytes);
                 stream.Flush(flushToDisk: true);
             }
+            KillPoint.Reached(full);
             File.Move(temp, full, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -262,5 +263,24 @@ public static class Files
             IOException { HResult: 122 } => "disk quota exceeded",
             _ => e.Message.Split('\n')[0].Trim().TrimEnd('.'),
         };
+    }
+}
+
+/// <summary>
+/// Fault injection for the kill tests: with TORCHDIST_KILL_AT set to a regular expression, the process kills itself
+/// (SIGKILL) at the TORCHDIST_KILL_AT_NTH-th (default first) atomic write whose full path matches, after the temporary
+/// file is written and before the rename: a deterministic point mid-write. Unset in normal use.
+/// </summary>
+internal static class KillPoint
+{
+    private static readonly System.Text.RegularExpressions.Regex? Pattern =
+        Environment.GetEnvironmentVariable("TORCHDIST_KILL_AT") is { Length: > 0 } p ? new(p) : null;
+    private static readonly int Nth = int.TryParse(Environment.GetEnvironmentVariable("TORCHDIST_KILL_AT_NTH"), out int n) ? n : 1;
+    private static int _seen;
+
+    internal static void Reached(string path)
+    {
+        if (Pattern is null || !Pattern.IsMatch(path.Replace('\\', '/'))) return;
+        if (Interlocked.Increment(ref _seen) == Nth) System.Diagnostics.Process.GetCurrentProcess().Kill();
     }
 }

@@ -14,11 +14,11 @@ public class MessageTests : IDisposable
         Directory.GetFiles(folder, "*", SearchOption.AllDirectories).ToDictionary(f => Path.GetRelativePath(folder, f),
             f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))));
 
-    /// <summary>Runs torchdist in a folder of its own and returns its one stderr line, after checking exit code 2 and that nothing changed.</summary>
+    /// <summary>Runs torchdist (in-process) in a folder of its own and returns its one stderr line, after checking exit code 2 and that nothing changed.</summary>
     private string ErrorLine(params string[] args)
     {
         var before = Snapshot(_root);
-        var result = CliRunner.Run(args);
+        var result = CliRunner.RunInProcess(args);
         CliRunner.AssertOneLineError(result, "error:");
         Assert.Equal(before, Snapshot(_root));
         return result.Stderr.TrimEnd('\n');

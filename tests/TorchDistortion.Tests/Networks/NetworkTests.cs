@@ -10,6 +10,57 @@ namespace TorchDistortion.Tests.Networks;
 /// </summary>
 public class NetworkTests
 {
+    // ----- biases and depth -----
+
+    [Fact]
+    public void BiasSampleVarianceIsCbAtEveryFanIn()
+    {
+        // Biases are N(0, C_b), not N(0, C_b / fan_in): the layers with fan-in 4 and 300 must both give C_b.
+        using var scope = NewDisposeScope();
+        const double cB = 0.7;
+        using var net = Mlp.Create(new NetworkSpec([4, 300, 200], InitScheme.He, BiasVariance: cB), count: 20, seed: 5);
+        int[] fanIns = [4, 300];
+        foreach (int l in new[] { 0, 1 })
+        {
+            var b = net.Biases[l]!;
+            long count = b.numel();
+            double variance = b.var().item<double>();
+            // The sample variance of N Gaussians has standard deviation C_b sqrt(2 / (N - 1)).
+            Assert.True(Math.Abs(variance / cB - 1) < 4 * Math.Sqrt(2.0 / (count - 1)), $"layer {l + 1} (fan-in {fanIns[l]}): variance {variance}, C_b {cB}");
+            Assert.True(Math.Abs(b.mean().item<double>()) < 4 * Math.Sqrt(cB / count), $"layer {l + 1}: mean {b.mean().item<double>()}");
+        }
+    }
+
+    [Fact]
+    public void DepthCountsWeightLayers()
+    {
+        // --depth 20: 20 weight layers, 19 hidden layers, widths n0, n1..n19, nL (21 entries).
+        Assert.Equal([3, .. Enumerable.Repeat(32, 19), 5], NetworkSpec.Shorthand(32, 20, inputDim: 3, outputDim: 5));
+        Assert.Equal(Enumerable.Repeat(32, 21), NetworkSpec.Shorthand(32, 20));
+        Assert.Equal([7, 1], NetworkSpec.Shorthand(9, 1, inputDim: 7, outputDim: 1));
+        var spec = new NetworkSpec(NetworkSpec.Shorthand(32, 20), InitScheme.WithVariance(3));
+        Assert.Equal(20, spec.Depth);
+        using (var net = Mlp.Create(spec)) Assert.Equal(20, net.Weights.Count);
+
+        // The CLI and the theory agree: E[D^2] at a point = (C_out nL / n0) (C_W / 2)^(L - 1) = 3 * 1.5^19 for L = 20
+        // (one layer more or less changes it by 1.5x).
+        string file = Path.Combine(Path.GetTempPath(), $"torchdist-depth-{Guid.NewGuid():N}.json");
+        try
+        {
+            var result = TorchDistortion.Tests.Cli.CliRunner.RunInProcess("measure", "--width", "32", "--depth", "20", "--init", "variance", "--cw", "3",
+                "--networks", "2", "--points", "1", "--format", "json", "-o", file);
+            Assert.True(result.ExitCode == 0, result.Stderr);
+            using var document = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+            var root = document.RootElement;
+            Assert.Equal(21, root.GetProperty("settings").GetProperty("widths").GetArrayLength());
+            Assert.Equal(20, root.GetProperty("settings").GetProperty("layer_variances").GetArrayLength());
+            var second = root.GetProperty("theory").GetProperty("rows")[1];
+            Assert.Equal("E[D^2]", second.GetProperty("statistic").GetString());
+            Assert.Equal(1.0, second.GetProperty("theory").GetDouble() / (3 * Math.Pow(1.5, 19)), 12);
+        }
+        finally { File.Delete(file); }
+    }
+
     // ----- seeds and chunks -----
 
     [Fact]

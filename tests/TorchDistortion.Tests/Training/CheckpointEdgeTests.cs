@@ -24,7 +24,7 @@ public class CheckpointEdgeTests : IDisposable
     private string MeasureError(string path)
     {
         var before = MessageTests.Snapshot(_root);
-        var result = CliRunner.Run("measure", "--checkpoint", path, "--geometries", "3");
+        var result = CliRunner.RunInProcess("measure", "--checkpoint", path, "--geometries", "3");
         CliRunner.AssertOneLineError(result, $"--checkpoint: '{path}'");
         Assert.Equal(before, MessageTests.Snapshot(_root));
         Assert.DoesNotContain("alloc", result.Stderr);
@@ -97,7 +97,7 @@ public class CheckpointEdgeTests : IDisposable
     private string ResumeError(string run)
     {
         var before = MessageTests.Snapshot(_root);
-        var result = CliRunner.Run("train", "--resume", run, "--out", Path.Combine(_root, "out"), "--no-progress");
+        var result = CliRunner.RunInProcess("train", "--resume", run, "--out", Path.Combine(_root, "out"), "--no-progress");
         CliRunner.AssertOneLineError(result, "error: --resume: ");
         Assert.Equal(before, MessageTests.Snapshot(_root));
         return result.Stderr.TrimEnd('\n');
