@@ -86,7 +86,11 @@ public static class Distortion
     /// Measures <see cref="MeasureSettings.Networks"/> random networks in chunks; <paramref name="progress"/>
     /// receives the number of networks done. Each chunk runs in its own dispose scope.
     /// </summary>
-    public static Measurement Measure(MeasureSettings settings, Action<int>? progress = null, CancellationToken cancel = default)
+    public static Measurement Measure(MeasureSettings settings, Action<int>? progress = null, CancellationToken cancel = default) =>
+        Measure(settings, progress, cancel, Parallelism.Threads);
+
+    /// <summary>As above, on <paramref name="threads"/> chunk workers (a sweep running several runs at once gives each fewer).</summary>
+    internal static Measurement Measure(MeasureSettings settings, Action<int>? progress, CancellationToken cancel, int threads)
     {
         settings.Validate();
         var device = ResolveDevice(settings.Device);
@@ -98,10 +102,10 @@ public static class Distortion
         var stages = new StageTimes();
         int chunks = (settings.Networks + chunk - 1) / chunk, done = 0;
         var progressGate = new object();
-        // Chunks run on Parallelism.Threads workers (on the CPU; a GPU runs one chunk at a time anyway); each writes only its own
+        // Chunks run on that many workers (on the CPU; a GPU runs one chunk at a time anyway); each writes only its own
         // slots, and the statistics are reduced below in index order, so the result is the same bit for bit on any number of threads.
-        int workers = device.type == DeviceType.CPU ? Parallelism.Threads : 1;
-        Parallelism.ForEachChunk(chunks, workers, stages, (index, times) =>
+        int workers = device.type == DeviceType.CPU ? threads : 1;
+        Parallelism.ForEach(chunks, workers, stages, (index, times) =>
         {
             int first = index * chunk, count = Math.Min(chunk, settings.Networks - first);
             MeasureChunk(settings, device, first, count, logDistortions, quadratureErrors, logRegions, times);

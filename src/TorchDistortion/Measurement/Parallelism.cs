@@ -21,11 +21,12 @@ public static class Parallelism
     }
 
     /// <summary>
-    /// Runs <paramref name="work"/>(chunk, stages) for chunks 0 .. count - 1 on up to <paramref name="threads"/> dedicated threads, each
-    /// taking the next chunk index; stage times are summed over the workers into <paramref name="stages"/>. The first exception
-    /// stops the others from taking new chunks and is rethrown as it was (one-line errors stay one line).
+    /// Runs <paramref name="work"/>(index, stages) for items 0 .. count - 1 (chunks of networks, or a sweep's runs) on up to
+    /// <paramref name="threads"/> dedicated threads, each taking the next index; stage times are summed over the workers into
+    /// <paramref name="stages"/>. The first exception stops the others from taking new items and is rethrown as it was (one-line
+    /// errors stay one line).
     /// </summary>
-    internal static void ForEachChunk(int count, int threads, StageTimes stages, Action<int, StageTimes> work, CancellationToken cancel)
+    internal static void ForEach(int count, int threads, StageTimes stages, Action<int, StageTimes> work, CancellationToken cancel)
     {
         int workers = Math.Min(threads, count);
         if (workers <= 1)
@@ -58,7 +59,7 @@ public static class Parallelism
                         work(chunk, times[worker]);
                 }
                 catch (Exception e) { Interlocked.CompareExchange(ref failure, e, null); }
-            }) { IsBackground = true, Name = $"measure worker {worker}" };
+            }) { IsBackground = true, Name = $"torchdist worker {worker}" };
         }
         foreach (var thread in pool) thread.Start();
         foreach (var thread in pool) thread.Join();
