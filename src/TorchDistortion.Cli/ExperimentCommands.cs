@@ -12,7 +12,10 @@ namespace TorchDistortion.Cli;
 internal static class ExperimentCommands
 {
     private static readonly Option<string> DeviceName = new("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "auto" };
-    private static readonly Option<int> Threads = new("--threads") { Description = "CPU threads", DefaultValueFactory = _ => 1 };
+    private static readonly Option<int> Threads = new("--threads")
+    {
+        Description = "CPU threads measuring chunks of networks at once (the results do not depend on it)", DefaultValueFactory = _ => Environment.ProcessorCount,
+    };
     private static readonly Option<bool> NoProgress = new("--no-progress") { Description = "No progress display" };
     private static readonly Option<long> MaxRuns = new("--max-runs")
     {
@@ -101,7 +104,7 @@ internal static class ExperimentCommands
                 return 0;
             }
             var runs = spec.Expand(source, maxRuns);
-            MeasureCommand.SetThreads(parse.GetValue(Threads));
+            MeasureCommand.SetWorkers(parse.GetValue(Threads));
             string folder = parse.GetValue(output)!;
             string device = parse.GetValue(DeviceName)!;
             Measurement.Distortion.ResolveDevice(device);
@@ -149,7 +152,7 @@ internal static class ExperimentCommands
         {
             if (parse.GetValue(quick) && parse.GetValue(full)) throw new ArgumentException("--full: choose --quick or --full, not both");
             var scale = parse.GetValue(full) ? Scale.Full : Scale.Quick;
-            MeasureCommand.SetThreads(parse.GetValue(Threads));
+            MeasureCommand.SetWorkers(parse.GetValue(Threads));
             string device = parse.GetValue(DeviceName)!, folder = parse.GetValue(output)!;
             Measurement.Distortion.ResolveDevice(device);
             var stopwatch = System.Diagnostics.Stopwatch.StartNew();

@@ -36,7 +36,11 @@ internal static class MeasureCommand
     private static readonly Option<string> Method = new("--method") { Description = "Jacobian method: tangent (default), double-vjp, reverse", DefaultValueFactory = _ => "tangent" };
     private static readonly Option<string> DeviceName = new("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "auto" };
     private static readonly Option<string> DType = new("--dtype") { Description = "float64 or float32", DefaultValueFactory = _ => "float64" };
-    private static readonly Option<int> Threads = new("--threads") { Description = "CPU threads (1 is safe; see README on OMP_WAIT_POLICY)", DefaultValueFactory = _ => 1 };
+    private static readonly Option<int> Threads = new("--threads")
+    {
+        Description = "CPU threads measuring chunks of networks at once (each with one libtorch thread; the result does not depend on it)",
+        DefaultValueFactory = _ => Environment.ProcessorCount,
+    };
     private static readonly Option<int> Moments = new("--moments") { Description = "Highest moment E[D^m] to report", DefaultValueFactory = _ => 4 };
     private static readonly Option<string> Quantiles = new("--quantiles") { Description = "Quantile probabilities, comma separated", DefaultValueFactory = _ => "0.05,0.25,0.75,0.95" };
     private static readonly Option<int> Chunk = new("--chunk") { Description = "Networks per batch (0 = automatic)", DefaultValueFactory = _ => 0 };
@@ -64,7 +68,7 @@ internal static class MeasureCommand
     {
         string format = parse.GetValue(Format)!.ToLowerInvariant();
         if (format is not ("table" or "json" or "csv")) return Cli.Fail($"--format: unknown format '{format}'; allowed: table, json, csv");
-        SetThreads(parse.GetValue(Threads));
+        SetWorkers(parse.GetValue(Threads));
         string? output = parse.GetValue(Output);
         CheckOutputFile(output, "--output");
         if (output is not null) OutputGuard.Check(output, "--output", "measure", IsOutput, parse.GetValue(Force));
@@ -144,6 +148,17 @@ internal static class MeasureCommand
         return result!;
     }
 
+    /// <summary>
+    /// measure, sweep, reproduce: --threads workers over chunks of networks, each running libtorch on one thread, so no OpenMP
+    /// team spin-waits between ops (no OMP_WAIT_POLICY needed) and results are the same bit for bit as with one thread.
+    /// </summary>
+    internal static void SetWorkers(int threads)
+    {
+        Parallelism.Threads = threads;
+        set_num_threads(1);
+    }
+
+    /// <summary>train, doctor: libtorch's intra-op threads (OpenMP inside each op).</summary>
     internal static void SetThreads(int threads)
     {
         if (threads < 1 || threads > 1024) throw new ArgumentException($"--threads must be between 1 and 1024, got {threads}");

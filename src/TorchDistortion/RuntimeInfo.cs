@@ -33,7 +33,8 @@ public sealed record RuntimeInfo(
             native!,
             cudaAvailable,
             cudaAvailable ? cuda.device_count() : 0,
-            get_num_threads(),
+            // Threads in use: measurement workers times libtorch's intra-op threads (one of the two is 1 in every command).
+            Measurement.Parallelism.Threads * get_num_threads(),
             Environment.ProcessorCount,
             Environment.GetEnvironmentVariable("OMP_WAIT_POLICY"),
             System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,

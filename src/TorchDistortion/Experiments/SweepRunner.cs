@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using TorchDistortion.Measurement;
+using TorchSharp;
 
 namespace TorchDistortion.Experiments;
 
@@ -70,23 +71,30 @@ public static class SweepRunner
 
         var mine = runs.Where(r => shard.Contains(r.Id(sweep.Seed))).ToList();
         RemoveLeftovers(folder, mine.Select(r => r.Id(sweep.Seed)).ToHashSet());
+        var pending = Enumerable.Range(0, mine.Count)
+            .Where(i => !(ReadRun(RunPath(folder, mine[i].Id(sweep.Seed))) is { } done && done.SweepId == sweepId)).ToList();
+        // Parallelism.Threads workers take whole runs: most runs of a sweep are one chunk of networks, which chunk workers could
+        // not share. With fewer runs left than threads, each run gets the spare threads as chunk workers. A run's numbers do not
+        // depend on either. (A GPU runs one thing at a time anyway.)
+        int threads = Distortion.ResolveDevice(device).type == DeviceType.CPU ? Parallelism.Threads : 1;
+        int concurrent = Math.Max(1, Math.Min(threads, pending.Count)), chunkWorkers = Math.Max(1, threads / concurrent);
         int computed = 0;
-        for (int i = 0; i < mine.Count; i++)
+        var progressGate = new object();
+        Parallelism.ForEach(pending.Count, concurrent, new StageTimes(), (j, _) =>
         {
-            cancel.ThrowIfCancellationRequested();
+            int i = pending[j];
             var run = mine[i];
             string runId = run.Id(sweep.Seed);
-            string path = RunPath(folder, runId);
-            if (ReadRun(path) is { } done && done.SweepId == sweepId) continue;
-            progress?.RunStarted(i, mine.Count, run);
+            if (progress is not null) lock (progressGate) progress.RunStarted(i, mine.Count, run);
             var settings = run.ToSettings(sweep.Seed, device);
-            var measurement = Distortion.Measure(settings, n => progress?.NetworksDone(n, settings.Networks), cancel);
+            Action<int>? networksDone = progress is null ? null : n => { lock (progressGate) progress.NetworksDone(n, settings.Networks); };
+            var measurement = Distortion.Measure(settings, networksDone, cancel, chunkWorkers);
             var file = new RunFile(sweepId, runId, run, settings.Seed, measurement.Elapsed.TotalSeconds,
                 Provenance.Current(measurement.DeviceUsed, run.DType), ResultRow.FromMeasurement(sweepId, runId, run, settings.Seed, measurement),
                 measurement.LogDistortions);
-            Files.WriteAtomically(path, JsonSerializer.Serialize(file, ResultSet.Json));
-            computed++;
-        }
+            Files.WriteAtomically(RunPath(folder, runId), JsonSerializer.Serialize(file, ResultSet.Json));
+            Interlocked.Increment(ref computed);
+        }, cancel);
         if (runs.All(r => File.Exists(RunPath(folder, r.Id(sweep.Seed)))))
         {
             var files = new Dictionary<string, (RunFile File, string Folder)>();

@@ -72,6 +72,12 @@ internal sealed class StageTimes
     }
 
     internal IReadOnlyDictionary<string, double> Seconds => _seconds;
+
+    /// <summary>Adds another worker's times (stages then sum thread time, not wall time).</summary>
+    internal void Add(StageTimes other)
+    {
+        foreach (var (stage, seconds) in other._seconds) _seconds[stage] = _seconds.GetValueOrDefault(stage) + seconds;
+    }
 }
 
 /// <summary>The measurement engine: exact Jacobian–tangent products on quadrature nodes, chunked over networks.</summary>
@@ -81,7 +87,11 @@ public static class Distortion
     /// Measures <see cref="MeasureSettings.Networks"/> random networks in chunks; <paramref name="progress"/>
     /// receives the number of networks done. Each chunk runs in its own dispose scope.
     /// </summary>
-    public static Measurement Measure(MeasureSettings settings, Action<int>? progress = null, CancellationToken cancel = default)
+    public static Measurement Measure(MeasureSettings settings, Action<int>? progress = null, CancellationToken cancel = default) =>
+        Measure(settings, progress, cancel, Parallelism.Threads);
+
+    /// <summary>As above, on <paramref name="threads"/> chunk workers (a sweep running several runs at once gives each fewer).</summary>
+    internal static Measurement Measure(MeasureSettings settings, Action<int>? progress, CancellationToken cancel, int threads)
     {
         settings.Validate();
         var device = ResolveDevice(settings.Device);
@@ -91,44 +101,18 @@ public static class Distortion
         var quadratureErrors = new double[settings.Networks];
         var logRegions = settings.Geometry.Exact ? new double[settings.Networks] : null;
         var stages = new StageTimes();
-        for (int first = 0; first < settings.Networks; first += chunk)
+        int chunks = (settings.Networks + chunk - 1) / chunk, done = 0;
+        var progressGate = new object();
+        // Chunks run on that many workers (on the CPU; a GPU runs one chunk at a time anyway); each writes only its own
+        // slots, and the statistics are reduced below in index order, so the result is the same bit for bit on any number of threads.
+        int workers = device.type == DeviceType.CPU ? threads : 1;
+        Parallelism.ForEach(chunks, workers, stages, (index, times) =>
         {
-            cancel.ThrowIfCancellationRequested();
-            int count = Math.Min(chunk, settings.Networks - first);
-            using var scope = NewDisposeScope();
-            using var net = stages.Time("draw networks", () => Mlp.Create(settings.Network, count, settings.Seed, first, settings.DType, device));
-            Tensor? quadrature = null, reference = null;
-            if (settings.Geometry.Exact)
-            {
-                var pieces = stages.Time("exact breakpoints", () => ExactPieces(net, settings.Geometry, settings.Seed, first));
-                for (int i = 0; i < count; i++)
-                {
-                    logDistortions[first + i] = Math.Log(pieces[i].LengthDistortion);
-                    logRegions![first + i] = Math.Log(pieces[i].Pieces / pieces[i].InputLength);
-                }
-                if (settings.Geometry.Points > 1)
-                {
-                    // The quadrature on the same segments, judged against the exact length.
-                    using var geometry = stages.Time("draw geometry", () => GeometrySampler.Sample(settings.Geometry, settings.Network.InputDim, count, settings.Seed, first, settings.DType, device));
-                    quadrature = LogDistortion(net, settings.Method, geometry, stages).Fine;
-                    reference = tensor(logDistortions[first..(first + count)], float64, quadrature.device);
-                }
-            }
-            else
-            {
-                using var geometry = stages.Time("draw geometry", () => GeometrySampler.Sample(settings.Geometry, settings.Network.InputDim, count, settings.Seed, first, settings.DType, device));
-                var (fine, coarse) = LogDistortion(net, settings.Method, geometry, stages);
-                stages.Time("volumes and logs", () => { fine.cpu().data<double>().CopyTo(logDistortions, first); return 0; });
-                (quadrature, reference) = (coarse, fine);
-            }
-            if (quadrature is not null && reference is not null)
-            {
-                // Relative error of the quadrature: against the exact length, or the half-resolution rule against the full one.
-                var error = (quadrature - reference).exp_().sub_(1).abs_();
-                error.cpu().data<double>().CopyTo(quadratureErrors, first);
-            }
-            progress?.Invoke(first + count);
-        }
+            int first = index * chunk, count = Math.Min(chunk, settings.Networks - first);
+            MeasureChunk(settings, device, first, count, logDistortions, quadratureErrors, logRegions, times);
+            if (progress is null) return;
+            lock (progressGate) progress(done += count); // one call at a time, counts only growing
+        }, cancel);
         if (logDistortions.Any(v => double.IsNaN(v) || double.IsPositiveInfinity(v)))
             throw new ArgumentException($"--dtype: values overflowed {settings.DType.ToString().ToLowerInvariant()} (a distortion is NaN or infinite); use --dtype float64, a smaller --size, or fewer layers");
         var summary = Summary.FromLog(logDistortions, settings.MaxMoment, settings.Quantiles);
@@ -138,6 +122,44 @@ public static class Distortion
         return new Measurement(settings, logDistortions, quadratureError, summary,
             TheoryComparison.Build(settings.Network, settings.Geometry, summary), device.type.ToString().ToLowerInvariant(), stopwatch.Elapsed,
             logRegions is null ? null : Summary.FromLog(logRegions, 2, settings.Quantiles), stages.Seconds);
+    }
+
+    /// <summary>Networks first .. first + count - 1: their log distortions (and errors, regions) written into their slots.</summary>
+    private static void MeasureChunk(MeasureSettings settings, Device device, int first, int count, double[] logDistortions,
+        double[] quadratureErrors, double[]? logRegions, StageTimes times)
+    {
+        using var scope = NewDisposeScope();
+        using var net = times.Time("draw networks", () => Mlp.Create(settings.Network, count, settings.Seed, first, settings.DType, device));
+        Tensor? quadrature = null, reference = null;
+        if (settings.Geometry.Exact)
+        {
+            var pieces = times.Time("exact breakpoints", () => ExactPieces(net, settings.Geometry, settings.Seed, first));
+            for (int i = 0; i < count; i++)
+            {
+                logDistortions[first + i] = Math.Log(pieces[i].LengthDistortion);
+                logRegions![first + i] = Math.Log(pieces[i].Pieces / pieces[i].InputLength);
+            }
+            if (settings.Geometry.Points > 1)
+            {
+                // The quadrature on the same segments, judged against the exact length.
+                using var geometry = times.Time("draw geometry", () => GeometrySampler.Sample(settings.Geometry, settings.Network.InputDim, count, settings.Seed, first, settings.DType, device));
+                quadrature = LogDistortion(net, settings.Method, geometry, times).Fine;
+                reference = tensor(logDistortions[first..(first + count)], float64, quadrature.device);
+            }
+        }
+        else
+        {
+            using var geometry = times.Time("draw geometry", () => GeometrySampler.Sample(settings.Geometry, settings.Network.InputDim, count, settings.Seed, first, settings.DType, device));
+            var (fine, coarse) = LogDistortion(net, settings.Method, geometry, times);
+            times.Time("volumes and logs", () => { fine.cpu().data<double>().CopyTo(logDistortions, first); return 0; });
+            (quadrature, reference) = (coarse, fine);
+        }
+        if (quadrature is not null && reference is not null)
+        {
+            // Relative error of the quadrature: against the exact length, or the half-resolution rule against the full one.
+            var error = (quadrature - reference).exp_().sub_(1).abs_();
+            error.cpu().data<double>().CopyTo(quadratureErrors, first);
+        }
     }
 
     /// <summary>The exact pieces of each network of the chunk along its segment (or the shared polyline).</summary>

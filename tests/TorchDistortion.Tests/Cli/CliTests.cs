@@ -72,6 +72,19 @@ public class CliTests
     }
 
     [Fact]
+    public void MeasureUsesAllCoresByDefaultAndPrintsTheOneThreadNumbers()
+    {
+        // Chunks of 4 networks: several chunks for the workers; the CSV holds every statistic to the last digit.
+        string[] args = ["measure", "--width", "12", "--depth", "5", "--networks", "30", "--chunk", "4", "--format", "csv", "--no-progress"];
+        var one = CliRunner.Run([.. args, "--threads", "1"]);
+        var three = CliRunner.Run([.. args, "--threads", "3"]);
+        Assert.Equal(0, one.ExitCode);
+        Assert.Equal(one.Stdout, three.Stdout);
+        var table = CliRunner.Run("measure", "--width", "12", "--depth", "5", "--networks", "30", "--no-progress");
+        Assert.Contains($"{Environment.ProcessorCount} thread(s)", table.Stdout);
+    }
+
+    [Fact]
     public void JsonOutputCarriesMeasurementAndTheory()
     {
         var result = CliRunner.Run("measure", "--widths", "6,16,16,4", "--networks", "300", "--points", "8", "--format", "json", "--seed", "3");
