@@ -97,6 +97,7 @@ public static class Distortion
         var device = ResolveDevice(settings.Device);
         var stopwatch = Stopwatch.StartNew();
         int chunk = ChunkFor(settings);
+        int workers = device.type == DeviceType.CPU ? WorkersFor(settings, chunk, threads) : 1;
         var logDistortions = new double[settings.Networks];
         var quadratureErrors = new double[settings.Networks];
         var logRegions = settings.Geometry.Exact ? new double[settings.Networks] : null;
@@ -105,7 +106,6 @@ public static class Distortion
         var progressGate = new object();
         // Chunks run on that many workers (on the CPU; a GPU runs one chunk at a time anyway); each writes only its own
         // slots, and the statistics are reduced below in index order, so the result is the same bit for bit on any number of threads.
-        int workers = device.type == DeviceType.CPU ? threads : 1;
         Parallelism.ForEach(chunks, workers, stages, (index, times) =>
         {
             int first = index * chunk, count = Math.Min(chunk, settings.Networks - first);
@@ -316,6 +316,18 @@ public static class Distortion
                 ? $"--chunk: {chunk} networks per chunk need about {GiB(needed)} of memory (estimate), but {GiB(available)} is available; use a smaller --chunk, or 0 (automatic)"
                 : $"--networks: one network at a time needs about {GiB(needed)} of memory (estimate), but {GiB(available)} is available; use fewer --points or smaller --widths");
         return chunk;
+    }
+
+    /// <summary>
+    /// Chunk workers that fit in memory together: each holds one chunk, so fewer threads run where
+    /// <paramref name="threads"/> chunks at once would not fit (the chunk size, and with it every bit of the result, stays).
+    /// </summary>
+    internal static int WorkersFor(MeasureSettings settings, int chunk, int threads)
+    {
+        long available = AvailableMemoryBytes(), fixedBytes = EstimatePeakBytes(settings, 0);
+        long perChunk = Math.Max(EstimatePeakBytes(settings, chunk) - fixedBytes, 1);
+        long fit = Math.Max((available - fixedBytes) / perChunk, 1);
+        return (int)Math.Clamp(Math.Min(threads, fit), 1, Math.Max(1, (settings.Networks + chunk - 1) / chunk));
     }
 
     /// <summary>
