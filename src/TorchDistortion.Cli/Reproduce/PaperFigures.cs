@@ -90,7 +90,7 @@ internal static class PaperFigures
             },
             DrawRegions, row => row.Statistic == "mean"),
 
-        new("fig7_activations", "Beyond ReLU: piecewise-linear activations vs tanh",
+        new("fig8_activations", "Beyond ReLU: piecewise-linear activations vs tanh",
             "At their critical C_W = 2 / (a^2 + b^2) (He), leaky ReLU and abs keep the mean length distortion bounded with depth, " +
             "exactly as their law says, like ReLU. Below the critical C_W every activation shrinks lengths exponentially; above it " +
             "they grow exponentially. For tanh at sigma_w^2 = 4 (the chaotic phase of Poole et al. 2016) lengths grow exponentially: " +
@@ -99,7 +99,7 @@ internal static class PaperFigures
             "beside its mean-field prediction (an approximation, not tested).",
             scale => new SweepSpec
             {
-                SchemaVersion = 1, Name = "fig7", Width = [32], Depth = [.. Depths], Activation = ["relu", "leaky-relu:0.2", "abs", "tanh"],
+                SchemaVersion = 1, Name = "fig8", Width = [32], Depth = [.. Depths], Activation = ["relu", "leaky-relu:0.2", "abs", "tanh"],
                 Init = ["he", "variance"], CW = [0.5, 4.0], Geometry = ["segment"], Points = [8], Networks = [Count(scale, 200, 2000)],
                 Seed = 7, Moments = 2,
             },
@@ -235,9 +235,9 @@ internal static class PaperFigures
         }
         return
         [
-            Panel("fig7_activations_critical", "Mean length distortion at the critical C_W of each activation",
+            Panel("fig8_activations_critical", "Mean length distortion at the critical C_W of each activation",
                 "width 32, C_out = C_W, zero biases; tanh's critical C_W is 1 (mean field, C_b = 0)", r => r.Init == "he"),
-            Panel("fig7b_activations_off_critical", "Below (C_W = 0.5) and above (C_W = 4) the critical variance",
+            Panel("fig8b_activations_off_critical", "Below (C_W = 0.5) and above (C_W = 4) the critical variance",
                 "width 32: exponential decay below, exponential growth above, for every activation; tanh at C_W = 4 is chaotic", r => r.Init != "he"),
         ];
     }

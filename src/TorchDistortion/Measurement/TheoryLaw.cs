@@ -40,7 +40,7 @@ internal sealed record TheoryLaw(Func<int, double> LogMoment, bool Exact, string
             case SmoothActivation smooth:
             {
                 // Inputs are N(0, I) points: ||x||^2 / n0 is about 1.
-                double logSecond = k == 1 && variances.Length > 1
+                double logSecond = k == 1
                     ? MeanField.LogSecondMoment(widths, variances, network.Bias ? network.BiasVariance : 0, 1.0, smooth) : double.NaN;
                 string regime = "no hidden layer";
                 if (variances.Length > 1)
