@@ -24,6 +24,8 @@ internal static class CheckpointMeasure
         if (given is not null) throw new ArgumentException($"--checkpoint: the saved network replaces the random ones; drop {given.Name}");
         string path = parse.GetValue(MeasureCommand.Checkpoint)!;
         var geometry = MeasureCommand.GeometryOf(parse);
+        // Only a foreign state_dict, which does not record it, takes --activation.
+        var activation = parse.GetResult(MeasureCommand.ActivationName) is { Implicit: false } ? MeasureCommand.ActivationOf(parse) ?? Activation.ReLU : null;
         var dtype = MeasureCommand.DTypeOf(parse);
         var device = Distortion.ResolveDevice(MeasureCommand.DeviceOf(parse));
         int count = parse.GetValue(MeasureCommand.Geometries);
@@ -47,6 +49,7 @@ internal static class CheckpointMeasure
             NetworkSpec? spec = null;
             foreach (var (file, info) in checkpoints)
             {
+                if (activation is not null) throw new ArgumentException("--activation: a run folder of train records its activation; drop --activation");
                 var (net, _) = Checkpoints.LoadNetwork(file, dtype, device);
                 using (net)
                 {
@@ -57,7 +60,7 @@ internal static class CheckpointMeasure
             MeasureCommand.Emit(Report(rows, spec!, geometry, count, format, run: true), output);
             return 0;
         }
-        var (network, checkpoint) = Checkpoints.LoadNetwork(path, dtype, device);
+        var (network, checkpoint) = Checkpoints.LoadNetwork(path, dtype, device, activation);
         using (network)
         {
             if (export is not null)
@@ -105,9 +108,7 @@ internal static class CheckpointMeasure
         (double[] CW, double[] CB)? estimated = null)
     {
         string quantity = geometry.IsCurve ? "length distortion" : $"{geometry.K}-volume distortion";
-        // Estimated per-layer variances take the ReLU law (a foreign state_dict is read as a ReLU MLP); a run of train
-        // carries its activation, and its own law.
-        double theory = estimated is { } est ? ExactTheory.Moment(spec.Widths, est.CW, geometry.K, 1) : Math.Exp(TheoryLaw.For(spec, geometry.K).LogMoment(1));
+        double theory = estimated is { } est ? EstimatedLaw(spec, est.CW, geometry.K) : Math.Exp(TheoryLaw.For(spec, geometry.K).LogMoment(1));
         string theoryNote = estimated is { } e
             ? $"E[{quantity}] for per-layer C_W = {List(e.CW)}, C_b = {List(e.CB)}, estimated from the weights; exact only for Gaussian weights at initialization: {G(theory)}"
             : $"E[{quantity}] at initialization with this shape, activation and init ({spec.Activation}, {spec.Init}); the law describes initialization, not the trained network: {G(theory)}";
@@ -161,6 +162,14 @@ internal static class CheckpointMeasure
                 return writer.ToString();
         }
     }
+
+    /// <summary>The mean under the law of the network's activation for estimated per-layer variances; NaN where none is known.</summary>
+    private static double EstimatedLaw(NetworkSpec spec, double[] variances, int k) => spec.Activation switch
+    {
+        var a when a == Activation.ReLU => ExactTheory.Moment(spec.Widths, variances, k, 1),
+        PiecewiseLinearActivation pl when k == 1 => PiecewiseLinearLaw.Moment(spec.Widths, variances, new PiecewiseLinearLaw.Slopes(pl.NegativeSlope, pl.PositiveSlope), 1),
+        _ => double.NaN,
+    };
 
     private static string G(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
     private static string List(double[] values) => string.Join(",", values.Select(v => v.ToString("G4", CultureInfo.InvariantCulture)));

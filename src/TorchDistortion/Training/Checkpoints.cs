@@ -183,8 +183,9 @@ internal static class Checkpoints
     /// <summary>
     /// The network of a checkpoint file (.safetensors with our sidecar, or any PyTorch state_dict), in <paramref name="dtype"/>.
     /// Our checkpoints are verified against the sidecar's hash and architecture; a file in a run folder without its sidecar is refused.
+    /// A foreign state_dict records no activation: <paramref name="foreignActivation"/> gives it (ReLU when null).
     /// </summary>
-    internal static (Mlp Network, CheckpointInfo? Info) LoadNetwork(string path, ScalarType dtype, Device? device = null)
+    internal static (Mlp Network, CheckpointInfo? Info) LoadNetwork(string path, ScalarType dtype, Device? device = null, Activation? foreignActivation = null)
     {
         if (Directory.Exists(path)) throw new ArgumentException($"--checkpoint: '{path}' is a folder; give a checkpoint file (or use it as a run folder)");
         if (!File.Exists(path)) throw new ArgumentException($"--checkpoint: file '{path}' does not exist");
@@ -195,6 +196,8 @@ internal static class Checkpoints
         if (extension == ".json" || (extension == ".safetensors" && File.Exists(sidecar)))
         {
             if (!File.Exists(sidecar)) throw new ArgumentException($"--checkpoint: sidecar '{sidecar}' does not exist");
+            if (foreignActivation is not null)
+                throw new ArgumentException($"--activation: '{path}' is a checkpoint of train, which records its activation; drop --activation");
             var info = ReadInfo(sidecar);
             string folder = Path.GetDirectoryName(Path.GetFullPath(sidecar))!;
             // A checkpoint copied in from another run must not pass for one of this run.
@@ -209,7 +212,7 @@ internal static class Checkpoints
         }
         if (extension == ".safetensors" && File.Exists(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, RunFile)))
             throw new ArgumentException($"--checkpoint: '{path}' has no sidecar '{Path.GetFileName(sidecar)}': an incomplete checkpoint (the run was interrupted while writing it)");
-        return (StateDicts.Load(path, null, dtype, device), null);
+        return (StateDicts.Load(path, null, dtype, device, activation: foreignActivation), null);
     }
 
     /// <summary>The file's bytes, refused unless their SHA-256 matches the sidecar: a truncated or altered checkpoint never loads.</summary>

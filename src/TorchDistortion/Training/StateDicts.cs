@@ -173,13 +173,16 @@ internal static partial class StateDicts
         return (widths, weights.ToArray(), biases.ToArray());
     }
 
-    /// <summary>Loads a state_dict file as one network with <paramref name="spec"/>'s shape, or, without a spec, the shape the file defines.</summary>
-    internal static Mlp Load(string path, NetworkSpec? spec, ScalarType dtype, Device? device = null, byte[]? contents = null)
+    /// <summary>
+    /// Loads a state_dict file as one network with <paramref name="spec"/>'s shape, or, without a spec, the shape the file
+    /// defines with <paramref name="activation"/> (a state_dict does not record its nonlinearity; ReLU unless given).
+    /// </summary>
+    internal static Mlp Load(string path, NetworkSpec? spec, ScalarType dtype, Device? device = null, byte[]? contents = null, Activation? activation = null)
     {
         using var scope = NewDisposeScope();
         var state = Read(path, contents);
         var (widths, weights, biases) = Layers(state, path);
-        spec ??= new NetworkSpec(widths, InitScheme.Parse("he"), Bias: biases[0] is not null);
+        spec ??= new NetworkSpec(widths, InitScheme.Parse("he"), Bias: biases[0] is not null, Nonlinearity: activation);
         if (!spec.Widths.SequenceEqual(widths))
             throw new ArgumentException($"--checkpoint: '{path}' has widths {string.Join(",", widths)}, but its configuration says {string.Join(",", spec.Widths)}; a checkpoint of a different architecture");
         if (spec.Bias != (biases[0] is not null))

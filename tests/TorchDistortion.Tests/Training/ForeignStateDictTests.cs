@@ -72,4 +72,39 @@ public class ForeignStateDictTests : IDisposable
         // The check has power: the He law the old report showed is many standard errors away.
         Assert.True(Math.Abs(Z(heDifferences)) > 20, $"measured - He law: z = {Z(heDifferences)}");
     }
+
+    private const string JvpOfExport = """
+        import json, sys, torch
+        torch.set_default_dtype(torch.float64)
+        act = {"tanh": torch.nn.Tanh(), "leaky-relu:0.2": torch.nn.LeakyReLU(0.2)}[sys.argv[3]]
+        m = torch.nn.Sequential(torch.nn.Linear(6, 24), act, torch.nn.Linear(24, 24), act, torch.nn.Linear(24, 3))
+        if sys.argv[4] == "make":
+            torch.manual_seed(3)
+            torch.save(m.state_dict(), sys.argv[1])
+            sys.exit(0)
+        m.load_state_dict(torch.load(sys.argv[1]))
+        e = json.load(open(sys.argv[2]))
+        x = torch.tensor(e["points"]); u = torch.tensor(e["tangents"])[:, 0, :]
+        _, ju = torch.autograd.functional.jvp(m, x, u)
+        ours = torch.tensor(e["log_volumes"])
+        print(float((ju.norm(dim=1).log() - ours).abs().max()))
+        """;
+
+    [PyTorchFact]
+    public void AForeignStateDictTakesItsActivationAndMatchesPyTorchsJvp()
+    {
+        foreach (var activation in new[] { "tanh", "leaky-relu:0.2" })
+        {
+            string model = Path.Combine(_root, $"{activation}.pt"), export = Path.Combine(_root, $"{activation}.json");
+            var (code, log) = PyTorch.Run(PyTorch.Python!, "-c", JvpOfExport, model, export, activation, "make");
+            Assert.True(code == 0, log);
+            var result = CliRunner.Run("measure", "--checkpoint", model, "--activation", activation, "--geometries", "10", "--export-points", export, "--format", "json");
+            Assert.True(result.ExitCode == 0, result.Stderr);
+            Assert.Contains(activation, result.Stdout);
+            (code, log) = PyTorch.Run(PyTorch.Python!, "-c", JvpOfExport, model, export, activation, "check");
+            Assert.True(code == 0, log);
+            double gap = double.Parse(log.Trim().Split('\n')[^1], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(gap < 1e-12, $"{activation}: |log ||J u|| ours - PyTorch| = {gap:G3}");
+        }
+    }
 }
