@@ -145,7 +145,7 @@ internal static class ExperimentCommands
     internal static Command Reproduce()
     {
         var output = new Option<string>("--output", "-o") { Description = "Output folder", DefaultValueFactory = _ => "results/reproduce" };
-        var quick = new Option<bool>("--quick") { Description = "Quick scale (default): about two minutes on two cores" };
+        var quick = new Option<bool>("--quick") { Description = "Quick scale (default): a few minutes on two cores" };
         var full = new Option<bool>("--full") { Description = "Publication scale: more networks per point" };
         var command = new Command("reproduce", "Reproduce the paper's results: figures, their data and a report.") { output, quick, full, DeviceName, Threads, NoProgress };
         command.SetAction(parse =>

@@ -6,7 +6,7 @@ using TorchDistortion.Theory;
 
 namespace TorchDistortion.Cli.Reproduce;
 
-/// <summary>Quick (default, ~2 min on 2 cores), Full (publication), Smoke (tiny, for the test suite).</summary>
+/// <summary>Quick (default, a few minutes on 2 cores), Full (publication), Smoke (tiny, for the test suite).</summary>
 internal enum Scale { Quick, Full, Smoke }
 
 /// <summary>One claim of the paper: the sweep that tests it, how to draw it, and which rows are compared with the exact law.</summary>
@@ -18,7 +18,7 @@ internal sealed record PaperFigure(
     Func<ResultSet, string, IReadOnlyList<(string File, Figure Figure)>> Draw,
     Func<ResultRow, bool> Checked);
 
-/// <summary>The figures of `reproduce`. Quick scale finishes in about two minutes on two cores.</summary>
+/// <summary>The figures of `reproduce`. Quick scale finishes in a few minutes on two cores.</summary>
 internal static class PaperFigures
 {
     private static readonly int[] Depths = [1, 2, 4, 8, 16, 32, 64];
