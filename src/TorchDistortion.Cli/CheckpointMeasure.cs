@@ -111,7 +111,7 @@ internal static class CheckpointMeasure
         double theory = estimated is { } est ? EstimatedLaw(spec, est.CW, geometry.K) : Math.Exp(TheoryLaw.For(spec, geometry.K).LogMoment(1));
         string theoryNote = estimated is { } e
             ? $"E[{quantity}] for per-layer C_W = {List(e.CW)}, C_b = {List(e.CB)}, estimated from the weights; exact only for Gaussian weights at initialization: {G(theory)}"
-            : $"E[{quantity}] at initialization with this shape, activation and init ({spec.Activation}, {spec.Init}); the law describes initialization, not the trained network: {G(theory)}";
+            : $"E[{quantity}] at initialization ({spec.Activation}, {spec.Init}); the law describes initialization, not the trained network: {G(theory)}";
         static string F(double? v) => Numbers.Csv(v);
         switch (format)
         {
