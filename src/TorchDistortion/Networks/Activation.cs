@@ -171,13 +171,14 @@ public sealed record SmoothActivation : Activation
     private readonly Func<Tensor, Tensor> _slope;
     private readonly Func<double, double> _value;
     private readonly Func<double, double> _derivative;
+    private readonly (Action<Tensor> InPlace, Func<Tensor, Tensor> Slope)? _fromValue;
     private readonly Lazy<double> _critical;
 
     private SmoothActivation(string name, Func<Tensor, Tensor> forward, Func<Tensor, Tensor> slope, Func<double, double> value,
-        Func<double, double> derivative)
+        Func<double, double> derivative, (Action<Tensor> InPlace, Func<Tensor, Tensor> Slope)? fromValue = null)
     {
         Name = name;
-        (_forward, _slope, _value, _derivative) = (forward, slope, value, derivative);
+        (_forward, _slope, _value, _derivative, _fromValue) = (forward, slope, value, derivative, fromValue);
         _critical = new Lazy<double>(() => Theory.MeanField.CriticalVariance(this, biasVariance: 0.0));
     }
 
@@ -192,6 +193,12 @@ public sealed record SmoothActivation : Activation
 
     internal override Tensor ApplyInPlace(Tensor z)
     {
+        // Where the slope is a function of the value (tanh: 1 - y^2, sigmoid: y (1 - y)), phi runs in place once.
+        if (_fromValue is var (inPlace, slopeOfValue))
+        {
+            inPlace(z);
+            return slopeOfValue(z);
+        }
         var slope = _slope(z);
         using (var value = _forward(z)) z.copy_(value);
         return slope;
@@ -209,9 +216,9 @@ public sealed record SmoothActivation : Activation
     private static double NormalPdf(double z) => Math.Exp(-0.5 * z * z) / Math.Sqrt(2 * Math.PI);
 
     public static SmoothActivation Tanh { get; } = new("tanh", z => z.tanh(), z => 1 - z.tanh().square(),
-        Math.Tanh, z => 1 - Math.Tanh(z) * Math.Tanh(z));
+        Math.Tanh, z => 1 - Math.Tanh(z) * Math.Tanh(z), (z => z.tanh_(), y => y.square().neg_().add_(1)));
     public static SmoothActivation Sigmoid { get; } = new("sigmoid", z => z.sigmoid(), z => z.sigmoid() * (-z).sigmoid(),
-        Logistic, z => Logistic(z) * Logistic(-z));
+        Logistic, z => Logistic(z) * Logistic(-z), (z => z.sigmoid_(), y => y.neg().add_(1).mul_(y)));
     /// <summary>log(1 + e^z), written so it neither overflows nor loses digits for large |z|.</summary>
     public static SmoothActivation Softplus { get; } = new("softplus", z => nn.functional.softplus(z), z => z.sigmoid(),
         z => Math.Max(z, 0) + Theory.ExactMath.Log1P(Math.Exp(-Math.Abs(z))), Logistic);
