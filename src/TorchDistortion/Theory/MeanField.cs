@@ -101,7 +101,17 @@ public static class MeanField
     public static double CriticalVariance(Activation activation, double biasVariance)
     {
         double low = Math.Log(1e-3), high = Math.Log(1e3);
-        double ChiMinusOne(double logCw) => FixedPoint(activation, Math.Exp(logCw), biasVariance, maxIterations: 5000).Chi - 1;
+        // An odd phi (tanh) has the fixed point q* = 0, whose stability decides the phase: started near 0, chi is about
+        // C_W phi'(0)^2 whether or not the map has converged (near the edge it leaves 0, or reaches it, only slowly). Other
+        // activations start from the scale of the inputs measured (||x||^2 / n0 = 1). q is capped at 1e4: beyond it a
+        // ReLU-like phi has reached its large-q stretch, and the quadrature's cost grows with sqrt(q).
+        bool odd = activation.Value(0) == 0 && Math.Abs(activation.Value(-1) + activation.Value(1)) < 1e-15;
+        double ChiMinusOne(double logCw)
+        {
+            double cW = Math.Exp(logCw), q = odd ? 1e-8 : cW + biasVariance;
+            for (int i = 0; i < 1000 && q < 1e4; i++) q = NextVariance(activation, cW, biasVariance, q);
+            return Stretch(activation, cW, Math.Min(q, 1e4)) - 1;
+        }
         if (ChiMinusOne(low) > 0 || ChiMinusOne(high) < 0)
             throw new ArgumentException($"{activation.Name}: no critical weight variance in [1e-3, 1e3] at C_b = {biasVariance}");
         for (int i = 0; i < 60 && high - low > 1e-12; i++)

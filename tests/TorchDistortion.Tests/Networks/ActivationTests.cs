@@ -130,6 +130,15 @@ public class ActivationTests
         Assert.True(Math.Abs(sampleVariance / expected - 1) < 0.025, $"sample C_W {sampleVariance:G5}, expected {expected:G5}");
     }
 
+    [Fact]
+    public void HeForTanhIsTheEdgeOfChaosOfItsZeroFixedPoint()
+    {
+        // tanh is odd with phi'(0) = 1 its largest slope: at C_b = 0 the edge of chaos is C_W = 1 exactly (Poole et al. 2016).
+        Assert.True(Math.Abs(SmoothActivation.Tanh.CriticalVariance - 1) < 1e-9, $"{SmoothActivation.Tanh.CriticalVariance:R}");
+        var spec = new NetworkSpec([16, 16, 16], InitScheme.He, Nonlinearity: SmoothActivation.Tanh);
+        Assert.Equal(SmoothActivation.Tanh.CriticalVariance, spec.LayerVariances()[0]);
+    }
+
     [Theory]
     [InlineData("swish", "unknown activation 'swish'")]
     [InlineData("relu:2", "unknown activation")]
