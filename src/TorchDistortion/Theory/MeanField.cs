@@ -108,7 +108,7 @@ public static class MeanField
         bool odd = activation.Value(0) == 0 && Math.Abs(activation.Value(-1) + activation.Value(1)) < 1e-15;
         double ChiMinusOne(double logCw)
         {
-            double cW = Math.Exp(logCw), q = odd ? 1e-8 : cW + biasVariance;
+            double cW = Math.Exp(logCw), q = odd ? 1e-14 : cW + biasVariance;
             for (int i = 0; i < 1000 && q < 1e4; i++) q = NextVariance(activation, cW, biasVariance, q);
             return Stretch(activation, cW, Math.Min(q, 1e4)) - 1;
         }
