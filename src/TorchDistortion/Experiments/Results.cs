@@ -79,6 +79,8 @@ public sealed record ResultRow(
     internal static ResultRow FromCsv(string line)
     {
         var f = SplitCsv(line);
+        // Files of the previous version end before the activation column: their networks are ReLU.
+        if (f.Length == Columns.Length - 1) f = [.. f, "relu"];
         if (f.Length != Columns.Length) throw new FormatException($"expected {Columns.Length} columns, got {f.Length}");
         // An empty cell is a value that is undefined or beyond the double range (its log column holds it).
         static double D(string s) => s.Length == 0 ? double.NaN : double.Parse(s, CultureInfo.InvariantCulture);
