@@ -60,6 +60,8 @@ public abstract record Activation
         return new(a, b, $"abrelu:{Format(a)},{Format(b)}");
     }
 
+    private static PiecewiseLinearActivation ABReLU(double[] slopes) => ABReLU(slopes[0], slopes[1]);
+
     /// <summary>The names <see cref="Parse"/> accepts, with their parameters.</summary>
     public static IReadOnlyList<string> Names { get; } =
         ["relu", "leaky-relu[:alpha]", "abs", "abrelu:a,b", .. SmoothActivation.All.Select(a => a.Name)];
@@ -78,16 +80,15 @@ public abstract record Activation
                 throw new ArgumentException($"activation '{text}': {name} takes {(count == 1 ? "one number" : $"{count} numbers separated by a comma")}, e.g. {(count == 1 ? "leaky-relu:0.2" : "abrelu:-0.5,1")}");
             return parts.Select(p => double.Parse(p, CultureInfo.InvariantCulture)).ToArray();
         }
-        Activation activation = name switch
+        return name switch
         {
             "relu" when arguments is null => ReLU,
             "abs" when arguments is null => Abs,
             "leaky-relu" or "leaky_relu" or "leakyrelu" => arguments is null ? LeakyReLU() : LeakyReLU(Numbers(1)[0]),
-            "abrelu" => Numbers(2) is var ab ? ABReLU(ab[0], ab[1]) : throw new InvalidOperationException(),
+            "abrelu" => ABReLU(Numbers(2)),
             _ when arguments is null && SmoothActivation.All.FirstOrDefault(a => a.Name == name) is { } smooth => smooth,
             _ => throw new ArgumentException($"unknown activation '{text}'; allowed: {string.Join(", ", Names)}"),
         };
-        return activation;
     }
 
     /// <summary>
