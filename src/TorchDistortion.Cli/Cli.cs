@@ -13,11 +13,11 @@ internal static class Cli
     internal static RootCommand Root() => new("TorchDistortion: exact length and volume distortion of random ReLU networks, beside the exact theory.")
     {
         MeasureCommand.Create(),
-        ExperimentCommands.Reproduce(),
+        ReproduceCommand.Create(),
         TrainCommand.Create(),
-        ExperimentCommands.Sweep(),
-        ExperimentCommands.Merge(),
-        ExperimentCommands.Plot(),
+        SweepCommand.Create(),
+        MergeCommand.Create(),
+        PlotCommand.Create(),
         Bench.BenchCommand.Create(),
         DoctorCommand.Create(),
     };
@@ -91,19 +91,27 @@ internal static class Cli
 
     private static Exception Unwrap(Exception e) => e is AggregateException { InnerException: { } inner } ? Unwrap(inner) : e;
 
-    /// <summary>Parses a separated list of numbers; a bad entry is an <see cref="ArgumentException"/> naming the option.</summary>
+    /// <summary>Parses a separated list; a bad entry is an <see cref="ArgumentException"/> naming the option.</summary>
     internal static List<T> ParseList<T>(string text, string option, Func<string, T> parse, char separator = ',')
     {
         var parts = text.Split(separator, StringSplitOptions.TrimEntries);
         if (parts.Any(string.IsNullOrEmpty)) throw new ArgumentException($"{option}: empty entry in '{text}'");
-        try { return parts.Select(parse).ToList(); }
-        catch (FormatException) { throw new ArgumentException($"{option}: '{text}' is not a list of numbers"); }
-        catch (OverflowException) { throw new ArgumentException($"{option}: a number in '{text}' is out of range"); }
+        return parts.Select(parse).ToList();
     }
 
-    internal static List<int> Ints(string text, string option) =>
-        ParseList(text, option, s => int.Parse(s, System.Globalization.CultureInfo.InvariantCulture));
+    internal static List<int> Ints(string text, string option) => ParseList(text, option, v => Int(v, option));
 
-    internal static List<double> Doubles(string text, string option) =>
-        ParseList(text, option, s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture));
+    internal static List<double> Doubles(string text, string option) => ParseList(text, option, v => Double(v, option));
+
+    /// <summary>An integer in the words of a parse error (<see cref="Describe"/>).</summary>
+    internal static int Int(string v, string option)
+    {
+        if (!System.Numerics.BigInteger.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var big))
+            throw new ArgumentException($"{option}: '{v}' is not an integer");
+        if (big < int.MinValue || big > int.MaxValue) throw new ArgumentException($"{option}: '{v}' is out of range (at most {int.MaxValue})");
+        return (int)big;
+    }
+
+    internal static double Double(string v, string option) =>
+        double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : throw new ArgumentException($"{option}: '{v}' is not a finite number");
 }

@@ -249,7 +249,7 @@ public static class Files
     /// Why a write into <paramref name="folder"/> failed, in a few words: the runtime's messages repeat the path and
     /// rarely name the cause the user can act on.
     /// </summary>
-    internal static string Reason(string folder, Exception e)
+    public static string Reason(string folder, Exception e)
     {
         for (string? f = Path.GetFullPath(folder); f is not null; f = Path.GetDirectoryName(f))
             if (File.Exists(f)) return $"'{f}' is a file, not a folder";

@@ -297,13 +297,26 @@ public static class Distortion
         return (r.diagonal(0, -2, -1).abs().log().sum(-1L) + logScale).MoveToOuterDisposeScope();
     }
 
-    internal static Device ResolveDevice(string name) => name.ToLowerInvariant() switch
+    /// <summary>
+    /// The device a name stands for: cpu, cuda (GPU 0), cuda:N, or auto (GPU 0 when CUDA is usable, else the CPU). A GPU that
+    /// cannot be used is refused with the reason: a build without the CUDA backend, no usable GPU, or no GPU N.
+    /// </summary>
+    public static Device ResolveDevice(string name)
     {
-        "cpu" => CPU,
-        "cuda" => cuda.is_available() ? CUDA : throw new ArgumentException("--device cuda: CUDA is not available on this machine (try --device auto or cpu)"),
-        "auto" => cuda.is_available() ? CUDA : CPU,
-        _ => throw new ArgumentException($"--device: unknown device '{name}'; allowed: auto, cpu, cuda"),
-    };
+        string lower = name.ToLowerInvariant();
+        if (lower == "cpu") return CPU;
+        if (lower == "auto") return cuda.is_available() ? CUDA : CPU;
+        if (lower != "cuda" && !lower.StartsWith("cuda:", StringComparison.Ordinal))
+            throw new ArgumentException($"--device: unknown device '{name}'; allowed: auto, cpu, cuda, cuda:N");
+        int index = 0;
+        if (lower != "cuda" && !(int.TryParse(lower[5..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out index) && index < 1024))
+            throw new ArgumentException($"--device: '{name}' is not cuda:N with N the index of a GPU (0, 1, ...)");
+        if (!RuntimeInfo.HasCudaBackend()) throw new ArgumentException($"--device {name}: this build has no CUDA backend (see README)");
+        if (!cuda.is_available()) throw new ArgumentException($"--device {name}: CUDA is not available on this machine (try --device auto or cpu)");
+        int count = cuda.device_count();
+        if (index >= count) throw new ArgumentException($"--device {name}: there is no GPU {index}; this machine has {count} (cuda:0 to cuda:{count - 1})");
+        return new Device(DeviceType.CUDA, index);
+    }
 
     /// <summary>Networks per chunk: the given --chunk, or automatic; refused with one line where it would not fit in memory.</summary>
     internal static int ChunkFor(MeasureSettings settings)

@@ -1,94 +1,35 @@
-using System.CommandLine;
-using System.Globalization;
-using System.Text.Json;
-using Spectre.Console;
-using TorchDistortion.Experiments;
-using TorchDistortion.Measurement;
+using TorchDistortion.Geometry;
 using TorchDistortion.Networks;
-using TorchDistortion.Training;
+using static TorchSharp.torch;
 
-namespace TorchDistortion.Cli;
+namespace TorchDistortion.Measurement;
+
+/// <summary>How a TorchScript model is measured: the random geometries, their seed and the statistics.</summary>
+/// <param name="InputDim">The model's input dimension; null to find it by probing the model.</param>
+public sealed record ModelMeasureSettings(GeometrySpec Geometry, int Geometries, long Seed, int? InputDim, int Moments, IReadOnlyList<double> Quantiles);
+
+/// <summary>The distortion of a TorchScript model over random geometries, by double-VJP; no law is known for it.</summary>
+public sealed record ModelMeasurement(
+    string Path, int InputDim, bool InputDimInferred, ScalarType DType, GeometrySpec Geometry, int Geometries, long Seed, Summary Distortion)
+{
+    /// <summary>Why no theory stands beside the measurement.</summary>
+    public const string NoLaw = "no law is known for an arbitrary architecture; the exact and mean-field laws cover the fully connected networks of `measure` without --model";
+}
 
 /// <summary>`measure --model`: the distortion of a TorchScript model of the user's over random geometries, by double-VJP.</summary>
-internal static class ModelMeasure
+public static class ModelMeasure
 {
-    private const string NoLaw = "no law is known for an arbitrary architecture; the exact and mean-field laws cover the fully connected networks of `measure` without --model";
-
-    internal static int Run(ParseResult parse, string format, string? output)
+    /// <summary>Loads the TorchScript model at <paramref name="path"/> and measures it.</summary>
+    public static ModelMeasurement Measure(string path, ModelMeasureSettings s)
     {
-        var given = MeasureCommand.NetworkOptions.Append(MeasureCommand.ActivationName).Append(MeasureCommand.Checkpoint).Append(MeasureCommand.ExportPoints)
-            .FirstOrDefault(o => o != MeasureCommand.InputDimOption && parse.GetResult(o) is { Implicit: false });
-        if (given is not null) throw new ArgumentException($"--model: the model replaces the random networks; drop {given.Name}");
-        string path = parse.GetValue(MeasureCommand.Model)!;
-        if (output is not null && Path.GetFullPath(output) == Path.GetFullPath(path))
-            throw new ArgumentException($"--output: '{output}' is the model being measured; choose another name");
-        var geometry = MeasureCommand.GeometryOf(parse);
-        if (geometry.Exact) throw new ArgumentException("--exact needs a piecewise-linear network of known layers; a TorchScript model is measured by quadrature");
-        int count = parse.GetValue(MeasureCommand.Geometries);
-        if (count < 1 || count > 10_000_000) throw new ArgumentException($"--geometries must be between 1 and 10000000, got {count}");
-        long seed = MeasureCommand.SeedOf(parse);
-        try
-        {
-            using var model = ScriptedModel.Load(path, parse.GetValue(MeasureCommand.InputDimOption));
-            geometry.Validate([model.InputDim]);
-            var logs = Distortion.MeasureModule(model.Module, model.InputDim, geometry, count, seed);
-            if (logs.Any(v => double.IsNaN(v) || double.IsPositiveInfinity(v)))
-                throw new ArgumentException($"--model: '{path}' gives a NaN or infinite distortion on these geometries");
-            var summary = Summary.FromLog(logs, MeasureCommand.MomentsOf(parse), MeasureCommand.QuantilesOf(parse));
-            MeasureCommand.Emit(Report(model, geometry, count, seed, summary, format), output);
-            return 0;
-        }
-        catch (ArgumentException e) when (e.Message.StartsWith("model:", StringComparison.Ordinal))
-        {
-            throw new ArgumentException("--" + e.Message);
-        }
+        if (s.Geometry.Exact) throw new ArgumentException("--exact needs a piecewise-linear network of known layers; a TorchScript model is measured by quadrature");
+        if (s.Geometries < 1 || s.Geometries > 10_000_000) throw new ArgumentException($"--geometries must be between 1 and 10000000, got {s.Geometries}");
+        using var model = ScriptedModel.Load(path, s.InputDim);
+        s.Geometry.Validate([model.InputDim]);
+        var logs = Distortion.MeasureModule(model.Module, model.InputDim, s.Geometry, s.Geometries, s.Seed);
+        if (logs.Any(v => double.IsNaN(v) || double.IsPositiveInfinity(v)))
+            throw new ArgumentException($"--model: '{path}' gives a NaN or infinite distortion on these geometries");
+        var summary = Summary.FromLog(logs, s.Moments, s.Quantiles.ToList());
+        return new ModelMeasurement(model.Path, model.InputDim, model.InputDimInferred, model.DType, s.Geometry, s.Geometries, s.Seed, summary);
     }
-
-    private static string Report(ScriptedModel model, Geometry.GeometrySpec geometry, int count, long seed, Summary summary, string format)
-    {
-        string quantity = geometry.IsCurve ? "length distortion" : $"{geometry.K}-volume distortion";
-        string dimension = $"{model.InputDim}{(model.InputDimInferred ? " (inferred by probing the model)" : "")}";
-        string dtype = model.DType.ToString().ToLowerInvariant();
-        switch (format)
-        {
-            case "csv":
-                return "model,input_dim,dtype,geometry,geometries,seed,mean,stderr,std,median,mean_log,log_mean\n" + string.Join(",",
-                    Path.GetFileName(model.Path), model.InputDim.ToString(CultureInfo.InvariantCulture), dtype, $"\"{geometry}\"",
-                    count.ToString(CultureInfo.InvariantCulture), seed.ToString(CultureInfo.InvariantCulture), Numbers.Csv(summary.Mean),
-                    Numbers.Csv(summary.StdErr), Numbers.Csv(summary.Std), Numbers.Csv(summary.Median), Numbers.Csv(summary.MeanLog),
-                    Numbers.Csv(summary.LogMean)) + "\n";
-            case "json":
-                var document = new
-                {
-                    Tool = "torchdistortion",
-                    Format = Reports.MeasureFormat,
-                    Model = Path.GetFullPath(model.Path),
-                    InputDim = model.InputDim,
-                    InputDimInferred = model.InputDimInferred,
-                    DType = dtype,
-                    Quantity = quantity,
-                    Geometry = geometry.ToString(),
-                    Geometries = count,
-                    Seed = seed,
-                    Method = "double-vjp",
-                    Distortion = summary,
-                    Theory = (double?)null,
-                    TheoryNote = NoLaw,
-                };
-                return JsonSerializer.Serialize(document, new JsonSerializerOptions(TrainSettings.Json) { Converters = { new Numbers.FiniteConverter() } }) + "\n";
-            default:
-                var writer = new StringWriter();
-                var console = Reports.PlainConsole(writer, 120);
-                console.WriteLine($"{quantity} of {count} random {geometry} through {Path.GetFileName(model.Path)} (TorchScript, {dtype}, double-VJP)");
-                console.WriteLine($"input dimension: {dimension}; seed {seed}");
-                var table = new Table().AddColumns("mean", "± s.e.", "std", "median", "quantiles", "mean log");
-                table.AddRow(G(summary.Mean), G(summary.StdErr), G(summary.Std), G(summary.Median),
-                    string.Join("  ", summary.Quantiles.Select(q => $"q{q.Probability.ToString(CultureInfo.InvariantCulture)}={G(q.Value)}")), G(summary.MeanLog));
-                console.Write(table);
-                console.WriteLine($"theory: {NoLaw}");
-                return writer.ToString();
-        }
-    }
-
-    private static string G(double v) => double.IsFinite(v) ? v.ToString("G6", CultureInfo.InvariantCulture) : "-";
 }

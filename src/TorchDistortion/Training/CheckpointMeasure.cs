@@ -1,88 +1,86 @@
-using System.CommandLine;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
-using Spectre.Console;
 using TorchDistortion.Experiments;
 using TorchDistortion.Geometry;
 using TorchDistortion.Measurement;
 using TorchDistortion.Networks;
 using TorchDistortion.Theory;
-using TorchDistortion.Training;
 using static TorchSharp.torch;
 
-namespace TorchDistortion.Cli;
+namespace TorchDistortion.Training;
+
+/// <summary>How a saved network is measured: the random geometries, their seed, the statistics, and where it runs.</summary>
+public sealed record CheckpointMeasureSettings(
+    GeometrySpec Geometry, int Geometries, long Seed, ScalarType DType, string Device, Activation? Activation, int Moments, IReadOnlyList<double> Quantiles);
+
+/// <summary>The distortion of one checkpoint (and, for exact segments, the linear regions crossed per unit length).</summary>
+public sealed record CheckpointRow(string Checkpoint, long? Step, double? Epoch, Summary Distortion, Summary? Regions);
+
+/// <summary>
+/// The distortion of one saved network or of every checkpoint of a run, with the law at initialization beside it: for a
+/// foreign state_dict, the law for per-layer variances estimated from its weights (<see cref="EstimatedCW"/>, <see cref="EstimatedCB"/>).
+/// </summary>
+public sealed record CheckpointMeasurement(
+    IReadOnlyList<CheckpointRow> Rows, NetworkSpec Spec, GeometrySpec Geometry, int Geometries, bool IsRun,
+    double[]? EstimatedCW, double[]? EstimatedCB, double Theory, string Quantity, string TheoryNote);
 
 /// <summary>`measure --checkpoint`: the distortion of a saved network (or of every checkpoint of a run) over random geometries.</summary>
-internal static class CheckpointMeasure
+public static class CheckpointMeasure
 {
-    private sealed record Row(string Checkpoint, long? Step, double? Epoch, Summary Distortion, Summary? Regions);
-
-    internal static int Run(ParseResult parse, string format, string? output)
+    /// <summary>
+    /// Measures the checkpoint, state_dict or run folder at <paramref name="path"/>. With <paramref name="exportPoints"/>, also
+    /// writes the nodes, tangents and per-node volumes of the geometries there (one checkpoint file only).
+    /// </summary>
+    public static CheckpointMeasurement Measure(string path, CheckpointMeasureSettings s, string? exportPoints = null)
     {
-        var given = MeasureCommand.NetworkOptions.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false });
-        if (given is not null) throw new ArgumentException($"--checkpoint: the saved network replaces the random ones; drop {given.Name}");
-        string path = parse.GetValue(MeasureCommand.Checkpoint)!;
-        var geometry = MeasureCommand.GeometryOf(parse);
-        // Only a foreign state_dict, which does not record it, takes --activation.
-        var activation = parse.GetResult(MeasureCommand.ActivationName) is { Implicit: false } ? MeasureCommand.ActivationOf(parse) ?? Activation.ReLU : null;
-        var dtype = MeasureCommand.DTypeOf(parse);
-        var device = Distortion.ResolveDevice(MeasureCommand.DeviceOf(parse));
-        int count = parse.GetValue(MeasureCommand.Geometries);
-        long seed = MeasureCommand.SeedOf(parse);
-        var quantiles = MeasureCommand.QuantilesOf(parse);
-        int moments = MeasureCommand.MomentsOf(parse);
-        string? export = parse.GetValue(MeasureCommand.ExportPoints);
-        // --output went through the guard in MeasureCommand; the guard alone would let --force replace the file being read.
-        foreach (var (file, option) in new[] { (output, "--output"), (export, "--export-points") })
-            if (file is not null && Path.GetFullPath(file) == Path.GetFullPath(path))
-                throw new ArgumentException($"{option}: '{file}' is the checkpoint being measured; choose another name");
-        if (export is not null)
-            OutputGuard.Check(export, "--export-points", "measure --export-points", f => OutputGuard.JsonHas(f, "checkpoint", "log_volumes"), parse.GetValue(MeasureCommand.Force));
-
+        var device = Distortion.ResolveDevice(s.Device);
+        var quantiles = s.Quantiles.ToList();
         if (Directory.Exists(path))
         {
-            if (export is not null) throw new ArgumentException("--export-points needs one checkpoint file, not a run folder");
+            if (exportPoints is not null) throw new ArgumentException("--export-points needs one checkpoint file, not a run folder");
             var checkpoints = Checkpoints.List(path);
             if (checkpoints.Count == 0) throw new ArgumentException($"--checkpoint: folder '{path}' holds no complete checkpoint");
-            var rows = new List<Row>();
+            if (s.Activation is not null) throw new ArgumentException("--activation: a run folder of train records its activation; drop --activation");
+            var rows = new List<CheckpointRow>();
             NetworkSpec? spec = null;
             foreach (var (file, info) in checkpoints)
             {
-                if (activation is not null) throw new ArgumentException("--activation: a run folder of train records its activation; drop --activation");
-                var (net, _) = Checkpoints.LoadNetwork(file, dtype, device);
+                var (net, _) = Checkpoints.LoadNetwork(file, s.DType, device);
                 using (net)
                 {
                     spec = net.Spec;
-                    rows.Add(Measure(net, Path.GetFileNameWithoutExtension(file), info.Step, info.Epoch, geometry, count, seed, moments, quantiles));
+                    rows.Add(Measure(net, Path.GetFileNameWithoutExtension(file), info.Step, info.Epoch, s.Geometry, s.Geometries, s.Seed, s.Moments, quantiles));
                 }
             }
-            MeasureCommand.Emit(Report(rows, spec!, geometry, count, format, run: true), output);
-            return 0;
+            return Result(rows, spec!, s, isRun: true, estimated: null);
         }
-        var (network, checkpoint) = Checkpoints.LoadNetwork(path, dtype, device, activation);
+        var (network, checkpoint) = Checkpoints.LoadNetwork(path, s.DType, device, s.Activation);
         using (network)
         {
-            if (export is not null)
-            {
-                MeasureCommand.CheckOutputFile(export, "--export-points");
-                if (geometry.Exact) throw new ArgumentException("--export-points exports quadrature nodes; drop --exact");
-            }
-            var row = Measure(network, Path.GetFileName(path), checkpoint?.Step, checkpoint?.Epoch, geometry, count, seed, moments, quantiles);
+            if (exportPoints is not null && s.Geometry.Exact) throw new ArgumentException("--export-points exports quadrature nodes; drop --exact");
+            var row = Measure(network, Path.GetFileName(path), checkpoint?.Step, checkpoint?.Epoch, s.Geometry, s.Geometries, s.Seed, s.Moments, quantiles);
             // Written only once the measurement has succeeded: a failed command leaves no file that looks complete.
-            if (export is not null) Files.WriteAtomically(export, ExportNodes(network, geometry, count, seed, path));
-            MeasureCommand.Emit(Report([row], network.Spec, geometry, count, format, run: false,
-                checkpoint is null ? EstimateVariances(network) : null), output);
+            if (exportPoints is not null) Files.WriteAtomically(exportPoints, ExportNodes(network, s.Geometry, s.Geometries, s.Seed, path));
+            return Result([row], network.Spec, s, isRun: false, checkpoint is null ? EstimateVariances(network) : null);
         }
-        return 0;
     }
 
-    private static Row Measure(Mlp net, string name, long? step, double? epoch, GeometrySpec geometry, int count, long seed, int moments, List<double> quantiles)
+    private static CheckpointMeasurement Result(List<CheckpointRow> rows, NetworkSpec spec, CheckpointMeasureSettings s, bool isRun, (double[] CW, double[] CB)? estimated)
+    {
+        var geometry = s.Geometry;
+        string quantity = geometry.IsCurve ? "length distortion" : $"{geometry.K}-volume distortion";
+        double theory = estimated is { } est ? EstimatedLaw(spec, est.CW, geometry.K) : Math.Exp(TheoryLaw.For(spec, geometry.K).LogMoment(1));
+        string note = estimated is { } e
+            ? $"E[{quantity}] for per-layer C_W = {List(e.CW)}, C_b = {List(e.CB)}, estimated from the weights; exact only for Gaussian weights at initialization: {G(theory)}"
+            : $"E[{quantity}] at initialization ({spec.Activation}, {spec.Init}); the law describes initialization, not the trained network: {G(theory)}";
+        return new CheckpointMeasurement(rows, spec, geometry, s.Geometries, isRun, estimated?.CW, estimated?.CB, theory, quantity, note);
+    }
+    private static CheckpointRow Measure(Mlp net, string name, long? step, double? epoch, GeometrySpec geometry, int count, long seed, int moments, List<double> quantiles)
     {
         var measured = Distortion.MeasureNetwork(net, geometry, count, seed);
         if (measured.LogDistortions.Any(v => double.IsNaN(v) || double.IsPositiveInfinity(v)))
             throw new ArgumentException($"--checkpoint: '{name}' gives a NaN or infinite distortion (non-finite weights, or use --dtype float64)");
-        return new Row(name, step, epoch, Summary.FromLog(measured.LogDistortions, moments, quantiles),
+        return new CheckpointRow(name, step, epoch, Summary.FromLog(measured.LogDistortions, moments, quantiles),
             measured.LogRegionsPerLength is { } r ? Summary.FromLog(r, 2, quantiles) : null);
     }
 
@@ -102,65 +100,6 @@ internal static class CheckpointMeasure
             cb[l] = net.Biases[l] is { } b && b.numel() > 1 ? b.detach().to(float64).var().item<double>() : 0;
         }
         return (cw, cb);
-    }
-
-    private static string Report(List<Row> rows, NetworkSpec spec, GeometrySpec geometry, int count, string format, bool run,
-        (double[] CW, double[] CB)? estimated = null)
-    {
-        string quantity = geometry.IsCurve ? "length distortion" : $"{geometry.K}-volume distortion";
-        double theory = estimated is { } est ? EstimatedLaw(spec, est.CW, geometry.K) : Math.Exp(TheoryLaw.For(spec, geometry.K).LogMoment(1));
-        string theoryNote = estimated is { } e
-            ? $"E[{quantity}] for per-layer C_W = {List(e.CW)}, C_b = {List(e.CB)}, estimated from the weights; exact only for Gaussian weights at initialization: {G(theory)}"
-            : $"E[{quantity}] at initialization ({spec.Activation}, {spec.Init}); the law describes initialization, not the trained network: {G(theory)}";
-        static string F(double? v) => Numbers.Csv(v);
-        switch (format)
-        {
-            case "csv":
-                var csv = new StringBuilder("checkpoint,step,epoch,geometries,mean,stderr,std,median,mean_log,regions_per_length,regions_stderr,theory_at_init\n");
-                foreach (var r in rows)
-                    csv.AppendLine(string.Join(",", r.Checkpoint, r.Step?.ToString(CultureInfo.InvariantCulture) ?? "", F(r.Epoch), count.ToString(CultureInfo.InvariantCulture),
-                        F(r.Distortion.Mean), F(r.Distortion.StdErr), F(r.Distortion.Std), F(r.Distortion.Median), F(r.Distortion.MeanLog),
-                        F(r.Regions?.Mean), F(r.Regions?.StdErr), F(theory)));
-                return csv.ToString();
-            case "json":
-                var document = new
-                {
-                    Tool = "torchdistortion",
-                    Format = Reports.MeasureFormat,
-                    Quantity = quantity,
-                    Widths = spec.Widths,
-                    Init = estimated is null ? spec.Init.ToString() : null,
-                    EstimatedCw = estimated?.CW,
-                    EstimatedCb = estimated?.CB,
-                    TheoryNote = theoryNote,
-                    Geometry = geometry.ToString(),
-                    Geometries = count,
-                    TheoryAtInit = theory,
-                    Checkpoints = rows.Select(r => new { r.Checkpoint, r.Step, r.Epoch, r.Distortion, RegionsPerLength = r.Regions }),
-                };
-                return JsonSerializer.Serialize(document, new JsonSerializerOptions(TrainSettings.Json) { Converters = { new Numbers.FiniteConverter() } }) + "\n";
-            default:
-                var writer = new StringWriter();
-                var console = Reports.PlainConsole(writer, 140);
-                console.WriteLine($"{quantity} of {count} random {geometry} on {(run ? "each checkpoint of a run" : "one saved network")}");
-                console.WriteLine($"network: {(estimated is null ? spec.ToString() : $"[{string.Join(",", spec.Widths)}] (foreign state_dict: init unknown)")}");
-                var table = new Table().AddColumns("checkpoint", "epoch", "mean", "± s.e.", "std", "median", "q5 .. q95");
-                if (rows.Any(r => r.Regions is not null)) table.AddColumn("regions per unit length");
-                foreach (var r in rows)
-                {
-                    var cells = new List<string>
-                    {
-                        Markup.Escape(r.Checkpoint), r.Epoch?.ToString("0.##", CultureInfo.InvariantCulture) ?? "-", G(r.Distortion.Mean), G(r.Distortion.StdErr),
-                        G(r.Distortion.Std), G(r.Distortion.Median),
-                        $"{G(r.Distortion.Quantiles.First().Value)} .. {G(r.Distortion.Quantiles.Last().Value)}",
-                    };
-                    if (r.Regions is { } regions) cells.Add($"{G(regions.Mean)} ± {G(regions.StdErr)}");
-                    table.AddRow(cells.ToArray());
-                }
-                console.Write(table);
-                console.WriteLine($"theory: {theoryNote}");
-                return writer.ToString();
-        }
     }
 
     /// <summary>The mean under the law of the network's activation for estimated per-layer variances; NaN where none is known.</summary>

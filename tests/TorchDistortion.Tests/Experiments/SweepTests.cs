@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using TorchDistortion.Cli.Reproduce;
+using TorchDistortion.Plots;
 using TorchDistortion.Experiments;
 using TorchDistortion.Tests.Cli;
 
