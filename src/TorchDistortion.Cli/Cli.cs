@@ -96,7 +96,9 @@ internal static class Cli
     {
         var parts = text.Split(separator, StringSplitOptions.TrimEntries);
         if (parts.Any(string.IsNullOrEmpty)) throw new ArgumentException($"{option}: empty entry in '{text}'");
-        return parts.Select(parse).ToList();
+        try { return parts.Select(parse).ToList(); }
+        catch (FormatException) { throw new ArgumentException($"{option}: '{text}' is not a list of numbers"); }
+        catch (OverflowException) { throw new ArgumentException($"{option}: a number in '{text}' is out of range"); }
     }
 
     internal static List<int> Ints(string text, string option) => ParseList(text, option, v => Int(v, option));
