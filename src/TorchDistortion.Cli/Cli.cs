@@ -18,7 +18,7 @@ internal static class Cli
         SweepCommand.Create(),
         MergeCommand.Create(),
         PlotCommand.Create(),
-        Bench.BenchCommand.Create(),
+        BenchCommand.Create(),
         DoctorCommand.Create(),
     };
 
@@ -75,15 +75,13 @@ internal static class Cli
         foreach (var token in parsed.GetResult(option)?.Tokens ?? [])
         {
             string v = token.Value;
-            if (type == typeof(double) && !double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
-                return $"{option.Name}: '{v}' is not a finite number";
-            if (type == typeof(int) || type == typeof(long))
+            try
             {
-                if (!System.Numerics.BigInteger.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var big))
-                    return $"{option.Name}: '{v}' is not an integer";
-                if (big < (type == typeof(int) ? int.MinValue : long.MinValue) || big > (type == typeof(int) ? int.MaxValue : long.MaxValue))
-                    return $"{option.Name}: '{v}' is out of range (at most {(type == typeof(int) ? int.MaxValue : long.MaxValue)})";
+                if (type == typeof(double)) Double(v, option.Name);
+                if (type == typeof(int)) Int(v, option.Name);
+                if (type == typeof(long)) Integer(v, option.Name, long.MinValue, long.MaxValue);
             }
+            catch (ArgumentException e) { return e.Message; }
             if (type == typeof(bool) && !bool.TryParse(v, out _)) return $"{option.Name}: '{v}' is not true or false";
         }
         return error.Message;
@@ -105,13 +103,15 @@ internal static class Cli
 
     internal static List<double> Doubles(string text, string option) => ParseList(text, option, v => Double(v, option));
 
-    /// <summary>An integer in the words of a parse error (<see cref="Describe"/>).</summary>
-    internal static int Int(string v, string option)
+    /// <summary>An integer, refused in the words of every parse error: not an integer, or out of range.</summary>
+    internal static int Int(string v, string option) => (int)Integer(v, option, int.MinValue, int.MaxValue);
+
+    private static long Integer(string v, string option, long min, long max)
     {
         if (!System.Numerics.BigInteger.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var big))
             throw new ArgumentException($"{option}: '{v}' is not an integer");
-        if (big < int.MinValue || big > int.MaxValue) throw new ArgumentException($"{option}: '{v}' is out of range (at most {int.MaxValue})");
-        return (int)big;
+        if (big < min || big > max) throw new ArgumentException($"{option}: '{v}' is out of range (at most {max})");
+        return (long)big;
     }
 
     internal static double Double(string v, string option) =>

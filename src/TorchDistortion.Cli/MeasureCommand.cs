@@ -44,7 +44,7 @@ internal static class MeasureCommand
         if (format is not ("table" or "json" or "csv")) return Cli.Fail($"--format: unknown format '{format}'; allowed: table, json, csv");
         Runtime.ApplyThreads(parse);
         string? output = parse.GetValue(Output);
-        OutputOptions.CheckFile(output, "--output");
+        OutputGuard.CheckFile(output, "--output");
         if (output is not null) OutputGuard.Check(output, "--output", "measure", IsOutput, parse.GetValue(Force));
         if (parse.GetValue(Model) is string model) OutputOptions.Emit(ModelReport.Format(MeasureModel(parse, model, output), format), output);
         else if (parse.GetValue(Checkpoint) is string checkpoint) OutputOptions.Emit(CheckpointReport.Format(MeasureCheckpoint(parse, checkpoint, output), format), output);
@@ -93,7 +93,7 @@ internal static class MeasureCommand
         if (export is not null)
         {
             OutputGuard.Check(export, "--export-points", "measure --export-points", f => OutputGuard.JsonHas(f, "checkpoint", "log_volumes"), parse.GetValue(Force));
-            OutputOptions.CheckFile(export, "--export-points");
+            OutputGuard.CheckFile(export, "--export-points");
         }
         return CheckpointMeasure.Measure(path, settings, export);
     }

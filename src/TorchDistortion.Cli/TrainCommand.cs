@@ -111,7 +111,7 @@ internal static class TrainCommand
 
     private static void Warn(string line) => Console.Error.WriteLine($"warning: {line}");
 
-    /// <summary>One run per init scheme and seed.</summary>
+    /// <summary>One run per activation, init scheme and seed.</summary>
     private static List<TrainSettings> Settings(ParseResult parse)
     {
         var kind = TaskSpec.ParseKind(parse.GetValue(Task)!);
@@ -119,30 +119,13 @@ internal static class TrainCommand
         int n0 = parse.GetValue(InputDim) ?? (planar ? 2 : kind == TaskKind.Mixture ? 10 : 4);
         var task = new TaskSpec(kind, n0, parse.GetValue(Classes), parse.GetValue(TrainSize), parse.GetValue(TestSize), parse.GetValue(Noise),
             parse.GetValue(TeacherWidth), parse.GetValue(TeacherDepth)).Validate();
-        var inits = Cli.ParseList(parse.GetValue(Network.Init)!, "--init", s => s.ToLowerInvariant());
-        double? cw = NetworkOptions.One(NetworkOptions.Doubles(parse, Network.CW), Network.CW);
-        // --cw belongs to the schemes that take one; with several schemes the others keep their own variance.
-        double? CwFor(string init) => init is "variance" or "orthogonal" || inits.Count == 1 ? cw : null;
-        foreach (var init in inits) InitScheme.Parse(init, CwFor(init));
-        if (cw is not null && !inits.Any(i => i is "variance" or "orthogonal"))
-            throw new ArgumentException("--cw: none of the --init schemes takes C_W (variance, orthogonal)");
-        var seeds = Cli.ParseList(parse.GetValue(SeedList)!, "--seeds", s => long.Parse(s, CultureInfo.InvariantCulture));
-        if (seeds.Distinct().Count() != seeds.Count || inits.Distinct().Count() != inits.Count)
-            throw new ArgumentException("--seeds and --init: each value once");
-        var activations = Activation.SplitList(parse.GetValue(Network.Activation)!).Select(TrainSettings.ActivationField).ToList();
-        if (activations.Distinct().Count() != activations.Count) throw new ArgumentException("--activation: each value once");
-        string dtype = Runtime.DTypeName(parse);
-        int width = NetworkOptions.One(NetworkOptions.Ints(parse, Network.Width), Network.Width)!.Value;
-        int depth = NetworkOptions.One(NetworkOptions.Ints(parse, Network.Depth), Network.Depth)!.Value;
-        var runs = new List<TrainSettings>();
-        foreach (var activation in activations)
-            foreach (var init in inits)
-                foreach (var seed in seeds)
-                    runs.Add(new TrainSettings(task, parse.GetValue(DataSeed), width, depth, init,
-                        CwFor(init), !parse.GetValue(Network.NoBias), parse.GetValue(Optimizer)!.ToLowerInvariant(),
-                        parse.GetValue(LearningRate), parse.GetValue(Momentum), parse.GetValue(WeightDecay), parse.GetValue(BatchSize),
-                        parse.GetValue(Epochs), parse.GetValue(ProbeSteps), parse.GetValue(Probes), parse.GetValue(PatchPoints), seed, dtype,
-                        activation, parse.GetValue(DataProbes)).Validate());
-        return runs;
+        var shared = new TrainSettings(task, parse.GetValue(DataSeed), NetworkOptions.One(NetworkOptions.Ints(parse, Network.Width), Network.Width)!.Value,
+            NetworkOptions.One(NetworkOptions.Ints(parse, Network.Depth), Network.Depth)!.Value, Bias: !parse.GetValue(Network.NoBias),
+            Optimizer: parse.GetValue(Optimizer)!.ToLowerInvariant(), LearningRate: parse.GetValue(LearningRate), Momentum: parse.GetValue(Momentum),
+            WeightDecay: parse.GetValue(WeightDecay), BatchSize: parse.GetValue(BatchSize), Epochs: parse.GetValue(Epochs), ProbeSteps: parse.GetValue(ProbeSteps),
+            Probes: parse.GetValue(Probes), PatchPoints: parse.GetValue(PatchPoints), DType: Runtime.DTypeName(parse), DataProbes: parse.GetValue(DataProbes));
+        return TrainGrid.Expand(shared, Activation.SplitList(parse.GetValue(Network.Activation)!), NetworkOptions.Names(parse, Network.Init),
+            NetworkOptions.One(NetworkOptions.Doubles(parse, Network.CW), Network.CW),
+            Cli.ParseList(parse.GetValue(SeedList)!, "--seeds", s => long.Parse(s, CultureInfo.InvariantCulture)));
     }
 }

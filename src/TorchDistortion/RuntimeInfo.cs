@@ -41,21 +41,8 @@ public sealed record RuntimeInfo(
             Environment.GetEnvironmentVariable("OMP_WAIT_POLICY"),
             System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
             System.Runtime.InteropServices.RuntimeInformation.OSDescription,
-            HasCudaBackend() ? "CUDA" : "CPU");
+            Measurement.Backend.Name);
     }
-
-    /// <summary>
-    /// Whether the linked libtorch is a CUDA build (Directory.Packages.props chooses it: -p:TorchBackend=cuda): its
-    /// libtorch_cuda library is loaded, or ships beside the program. A CPU build cannot use a GPU even where one exists.
-    /// </summary>
-    public static bool HasCudaBackend() => CudaBackend.Value;
-
-    private static readonly Lazy<bool> CudaBackend = new(() =>
-    {
-        _ = cuda.is_available(); // loads libtorch, and with a CUDA build its libtorch_cuda
-        if (File.Exists("/proc/self/maps") && File.ReadLines("/proc/self/maps").Any(l => l.Contains("libtorch_cuda", StringComparison.Ordinal))) return true;
-        return Directory.EnumerateFiles(AppContext.BaseDirectory, "libtorch_cuda*.so", SearchOption.AllDirectories).Any();
-    });
 
     /// <summary>The commit this build was made from: the SDK stamps it into the informational version (+sha).</summary>
     private static string GitCommit()

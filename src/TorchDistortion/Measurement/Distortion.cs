@@ -311,7 +311,7 @@ public static class Distortion
         int index = 0;
         if (lower != "cuda" && !(int.TryParse(lower[5..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out index) && index < 1024))
             throw new ArgumentException($"--device: '{name}' is not cuda:N with N the index of a GPU (0, 1, ...)");
-        if (!RuntimeInfo.HasCudaBackend()) throw new ArgumentException($"--device {name}: this build has no CUDA backend (see README)");
+        if (!Backend.HasCuda()) throw new ArgumentException($"--device {name}: this build has no CUDA backend (see README)");
         if (!cuda.is_available()) throw new ArgumentException($"--device {name}: CUDA is not available on this machine (try --device auto or cpu)");
         int count = cuda.device_count();
         if (index >= count) throw new ArgumentException($"--device {name}: there is no GPU {index}; this machine has {count} (cuda:0 to cuda:{count - 1})");

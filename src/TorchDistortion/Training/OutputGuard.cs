@@ -27,6 +27,15 @@ public static class OutputGuard
             throw new ArgumentException($"{option}: '{path}' exists and is not an earlier output of {command}; choose another name (or --force to replace it)");
     }
 
+    /// <summary>Refuses an output file name that is empty, a folder, or in a folder that cannot be written.</summary>
+    public static void CheckFile(string? output, string option)
+    {
+        if (output is null) return;
+        if (output.Trim().Length == 0) throw new ArgumentException($"{option}: empty file name");
+        if (Directory.Exists(output)) throw new ArgumentException($"{option}: '{output}' is a folder; give a file name");
+        Files.EnsureWritableFolder(Path.GetDirectoryName(Path.GetFullPath(output))!, option, output);
+    }
+
     /// <summary>The files `merge` writes into <paramref name="folder"/>: each may only replace an earlier merge's (or sweep's) own.</summary>
     public static void CheckMergeFolder(string folder, bool force)
     {

@@ -46,7 +46,7 @@ public sealed class ConsistencyTests : IDisposable
         Assert.Equal("cpu", Distortion.ResolveDevice("CPU").type.ToString().ToLowerInvariant());
         foreach (var device in new[] { "cuda", "cuda:0", "cuda:1", "CUDA:3" })
         {
-            if (RuntimeInfo.HasCudaBackend() && TorchSharp.torch.cuda.is_available())
+            if (Backend.HasCuda() && TorchSharp.torch.cuda.is_available())
             {
                 int count = TorchSharp.torch.cuda.device_count();
                 int index = device.Contains(':') ? int.Parse(device[5..]) : 0;
@@ -55,7 +55,7 @@ public sealed class ConsistencyTests : IDisposable
                 continue;
             }
             // A CPU build names the build as the reason, whether or not the machine has a GPU.
-            string expected = RuntimeInfo.HasCudaBackend() ? "CUDA is not available" : "this build has no CUDA backend (see README)";
+            string expected = Backend.HasCuda() ? "CUDA is not available" : "this build has no CUDA backend (see README)";
             var result = CliRunner.RunInProcess("measure", "--device", device, "--networks", "2");
             CliRunner.AssertOneLineError(result, expected);
             Assert.Contains($"--device {device}", result.Stderr);
@@ -71,7 +71,7 @@ public sealed class ConsistencyTests : IDisposable
         var environment = document.RootElement.GetProperty("environment");
         string backend = environment.GetProperty("backend").GetString()!;
         Assert.Contains(backend, new[] { "CPU", "CUDA" });
-        Assert.Equal(RuntimeInfo.HasCudaBackend() ? "CUDA" : "CPU", backend);
+        Assert.Equal(Backend.HasCuda() ? "CUDA" : "CPU", backend);
         Assert.StartsWith("2.10", environment.GetProperty("lib_torch_version").GetString());
         Assert.True(document.RootElement.GetProperty("self_test").GetBoolean());
         string cuda = document.RootElement.GetProperty("cuda").GetString()!;

@@ -6,7 +6,7 @@ using TorchDistortion.Experiments;
 using TorchDistortion.Training;
 using static TorchSharp.torch;
 
-namespace TorchDistortion.Cli.Bench;
+namespace TorchDistortion.Cli;
 
 /// <summary>`bench`: times the engine against a plain forward pass and checks the performance targets.</summary>
 internal static class BenchCommand
@@ -36,7 +36,7 @@ internal static class BenchCommand
             double budget = parse.GetValue(seconds);
             if (!(budget > 0 && budget <= 60)) throw new ArgumentException("--seconds must be in (0, 60]");
             string path = parse.GetValue(output)!;
-            OutputOptions.CheckFile(path, "--output");
+            OutputGuard.CheckFile(path, "--output");
             OutputGuard.Check(path, "--output", "bench", IsOutput, parse.GetValue(force));
 
             if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 150; // no terminal to fit
