@@ -31,7 +31,7 @@ internal static class ModelMeasure
         {
             using var model = ScriptedModel.Load(path, parse.GetValue(MeasureCommand.InputDimOption));
             geometry.Validate([model.InputDim]);
-            var logs = Distortion.MeasureModule(model.Module, model.InputDim, geometry, count, seed);
+            var logs = Distortion.MeasureModule(model.Module, model.InputDim, geometry, count, seed).LogDistortions;
             if (logs.Any(v => double.IsNaN(v) || double.IsPositiveInfinity(v)))
                 throw new ArgumentException($"--model: '{path}' gives a NaN or infinite distortion on these geometries");
             var summary = Summary.FromLog(logs, MeasureCommand.MomentsOf(parse), MeasureCommand.QuantilesOf(parse));
