@@ -172,6 +172,16 @@ public class DistortionTests
     }
 
     [Fact]
+    public void PlainDistortionsBesideTheLogsAreNaNOnlyWhereTheyLeaveTheDoubleRange()
+    {
+        var measured = new NetworkMeasurement([Math.Log(2.5), double.NegativeInfinity, 1000, -1000], null);
+        Assert.Equal(2.5, measured.Distortions[0], 14);
+        Assert.Equal(0, measured.Distortions[1]); // every neuron of a layer off: exactly 0, not NaN
+        Assert.True(double.IsNaN(measured.Distortions[2]) && double.IsNaN(measured.Distortions[3]));
+        Assert.Equal(1000, measured.LogDistortions[2]); // the log keeps the value the plain double cannot hold
+    }
+
+    [Fact]
     public void RepeatedMeasurementsDoNotLeakTensors()
     {
         var spec = new NetworkSpec([6, 16, 16, 6], InitScheme.He, BiasVariance: 0.1);
