@@ -56,8 +56,17 @@ public sealed record Measurement(
     Summary? Regions = null,
     IReadOnlyDictionary<string, double>? SecondsByStage = null);
 
-/// <summary>Log distortions of several geometries under one network; exact segments also give log regions per unit length.</summary>
-public sealed record NetworkMeasurement(double[] LogDistortions, double[]? LogRegionsPerLength);
+/// <summary>
+/// Distortions of several geometries under one network (one value per geometry): the logs, which keep their digits
+/// however large or small, and the plain values beside them. Exact segments also give log regions per unit length.
+/// </summary>
+/// <param name="LogDistortions">log of each geometry's length (or k-volume) distortion; -infinity where it is 0.</param>
+/// <param name="LogRegionsPerLength">Exact measurements only: log of the linear regions crossed per unit input length.</param>
+public sealed record NetworkMeasurement(double[] LogDistortions, double[]? LogRegionsPerLength)
+{
+    /// <summary>Each geometry's distortion, e^log: NaN where that leaves the range of normal doubles (the log holds it).</summary>
+    public double[] Distortions { get; } = Array.ConvertAll(LogDistortions, Summary.ExpInRange);
+}
 
 /// <summary>Wall time per stage of a measurement, to show where it goes (e.g. the share spent in the Jacobian engine).</summary>
 internal sealed class StageTimes
@@ -260,10 +269,12 @@ public static class Distortion
     }
 
     /// <summary>
-    /// Log Distortions of a curve or patch under any differentiable module (one network), by the double-VJP
-    /// path: how a user's own model is measured. Returns one value per geometry (drawn from seed, 0..count-1).
+    /// Distortions of <paramref name="count"/> curves or patches (drawn from <paramref name="seed"/>, geometry i depending
+    /// only on seed and i) under any differentiable TorchSharp module taking [B, <paramref name="inputDim"/>]: how a user's
+    /// own model is measured, by the double-VJP path unless <paramref name="method"/> says otherwise. The module's first
+    /// parameter gives the dtype and device (float64 on the CPU when it has none).
     /// </summary>
-    public static double[] MeasureModule(nn.IModule<Tensor, Tensor> module, int inputDim, GeometrySpec geometry, int count, long seed = 0,
+    public static NetworkMeasurement MeasureModule(nn.IModule<Tensor, Tensor> module, int inputDim, GeometrySpec geometry, int count, long seed = 0,
         JacobianMethod method = JacobianMethod.DoubleVjp)
     {
         geometry.Validate([inputDim]);
@@ -276,7 +287,7 @@ public static class Distortion
         var flatTangents = sample.Tangents.reshape(count * nodes, geometry.K, inputDim);
         var image = Jacobians.Apply(module, method, flatPoints, flatTangents).reshape(count, nodes, geometry.K, -1);
         var logDistortion = LogVolumes(image).logsumexp(1) - LogVolumes(sample.Tangents).logsumexp(1);
-        return logDistortion.cpu().data<double>().ToArray();
+        return new NetworkMeasurement(logDistortion.cpu().data<double>().ToArray(), null);
     }
 
     /// <summary>

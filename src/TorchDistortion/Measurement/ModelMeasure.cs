@@ -26,7 +26,7 @@ public static class ModelMeasure
         if (s.Geometries < 1 || s.Geometries > 10_000_000) throw new ArgumentException($"--geometries must be between 1 and 10000000, got {s.Geometries}");
         using var model = ScriptedModel.Load(path, s.InputDim);
         s.Geometry.Validate([model.InputDim]);
-        var logs = Distortion.MeasureModule(model.Module, model.InputDim, s.Geometry, s.Geometries, s.Seed);
+        var logs = Distortion.MeasureModule(model.Module, model.InputDim, s.Geometry, s.Geometries, s.Seed).LogDistortions;
         if (logs.Any(v => double.IsNaN(v) || double.IsPositiveInfinity(v)))
             throw new ArgumentException($"--model: '{path}' gives a NaN or infinite distortion on these geometries");
         var summary = Summary.FromLog(logs, s.Moments, s.Quantiles.ToList());

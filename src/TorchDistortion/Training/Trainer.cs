@@ -58,6 +58,7 @@ public static class Trainer
 {
     private const ulong ShuffleStream = 4, ProbeStream = 5, DataProbeStream = 6;
 
+    /// <summary>Receives a training run's progress: its start, every step, every evaluation.</summary>
     public interface IProgress
     {
         void Started(string runId, TrainSettings settings, long startStep);
