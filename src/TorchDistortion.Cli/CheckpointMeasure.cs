@@ -7,6 +7,7 @@ using TorchDistortion.Experiments;
 using TorchDistortion.Geometry;
 using TorchDistortion.Measurement;
 using TorchDistortion.Networks;
+using TorchDistortion.Output;
 using TorchDistortion.Theory;
 using TorchDistortion.Training;
 using static TorchSharp.torch;
@@ -57,7 +58,7 @@ internal static class CheckpointMeasure
                     rows.Add(Measure(net, Path.GetFileNameWithoutExtension(file), info.Step, info.Epoch, geometry, count, seed, moments, quantiles));
                 }
             }
-            MeasureCommand.Emit(Report(rows, spec!, geometry, count, format, run: true), output);
+            MeasureCommand.Emit(Report(rows, spec!, geometry, count, format, run: true, SettingsOf(spec!, geometry, count, seed, dtype, device, moments, quantiles)), output);
             return 0;
         }
         var (network, checkpoint) = Checkpoints.LoadNetwork(path, dtype, device, activation);
@@ -72,6 +73,7 @@ internal static class CheckpointMeasure
             // Written only once the measurement has succeeded: a failed command leaves no file that looks complete.
             if (export is not null) Files.WriteAtomically(export, ExportNodes(network, geometry, count, seed, path));
             MeasureCommand.Emit(Report([row], network.Spec, geometry, count, format, run: false,
+                SettingsOf(network.Spec, geometry, count, seed, dtype, device, moments, quantiles, foreign: checkpoint is null),
                 checkpoint is null ? EstimateVariances(network) : null), output);
         }
         return 0;
@@ -104,7 +106,36 @@ internal static class CheckpointMeasure
         return (cw, cb);
     }
 
-    private static string Report(List<Row> rows, NetworkSpec spec, GeometrySpec geometry, int count, string format, bool run,
+    /// <summary>What a checkpoint report was measured with: the network as loaded, the geometries, the seed and the run settings.</summary>
+    private static object SettingsOf(NetworkSpec spec, GeometrySpec geometry, int count, long seed, ScalarType dtype, Device device, int moments,
+        List<double> quantiles, bool foreign = false) => new
+    {
+        spec.Widths,
+        Activation = spec.Activation.Name,
+        Init = foreign ? null : spec.Init.ToString(),
+        Geometry = geometry.Kind,
+        geometry.K,
+        geometry.Points,
+        geometry.Size,
+        geometry.Exact,
+        Geometries = count,
+        Seed = seed,
+        DType = dtype.ToString().ToLowerInvariant(),
+        Device = device.ToString(),
+        Moments = moments,
+        Quantiles = quantiles,
+    };
+
+    /// <summary>One checkpoint's line of the CSV report.</summary>
+    private static readonly IReadOnlyList<Column<(Row Row, double Theory)>> CsvColumns =
+    [
+        new("checkpoint", r => r.Row.Checkpoint), new("step", r => r.Row.Step), new("epoch", r => r.Row.Epoch),
+        new("mean", r => r.Row.Distortion.Mean), new("std_err", r => r.Row.Distortion.StdErr), new("std", r => r.Row.Distortion.Std),
+        new("median", r => r.Row.Distortion.Median), new("mean_log", r => r.Row.Distortion.MeanLog),
+        new("regions_per_length", r => r.Row.Regions?.Mean), new("regions_std_err", r => r.Row.Regions?.StdErr), new("theory_at_init", r => r.Theory),
+    ];
+
+    private static string Report(List<Row> rows, NetworkSpec spec, GeometrySpec geometry, int count, string format, bool run, object settings,
         (double[] CW, double[] CB)? estimated = null)
     {
         string quantity = geometry.IsCurve ? "length distortion" : $"{geometry.K}-volume distortion";
@@ -112,33 +143,22 @@ internal static class CheckpointMeasure
         string theoryNote = estimated is { } e
             ? $"E[{quantity}] for per-layer C_W = {List(e.CW)}, C_b = {List(e.CB)}, estimated from the weights; exact only for Gaussian weights at initialization: {G(theory)}"
             : $"E[{quantity}] at initialization ({spec.Activation}, {spec.Init}); the law describes initialization, not the trained network: {G(theory)}";
-        static string F(double? v) => Numbers.Csv(v);
         switch (format)
         {
             case "csv":
-                var csv = new StringBuilder("checkpoint,step,epoch,geometries,mean,stderr,std,median,mean_log,regions_per_length,regions_stderr,theory_at_init\n");
-                foreach (var r in rows)
-                    csv.AppendLine(string.Join(",", r.Checkpoint, r.Step?.ToString(CultureInfo.InvariantCulture) ?? "", F(r.Epoch), count.ToString(CultureInfo.InvariantCulture),
-                        F(r.Distortion.Mean), F(r.Distortion.StdErr), F(r.Distortion.Std), F(r.Distortion.Median), F(r.Distortion.MeanLog),
-                        F(r.Regions?.Mean), F(r.Regions?.StdErr), F(theory)));
-                return csv.ToString();
+                return Output.Csv.Write(Reports.WithSettings(settings, CsvColumns), rows.Select(r => (r, theory)));
             case "json":
                 var document = new
                 {
-                    Tool = "torchdistortion",
-                    Format = Reports.MeasureFormat,
+                    Settings = settings,
                     Quantity = quantity,
-                    Widths = spec.Widths,
-                    Init = estimated is null ? spec.Init.ToString() : null,
-                    EstimatedCw = estimated?.CW,
-                    EstimatedCb = estimated?.CB,
+                    EstimatedCW = estimated?.CW,
+                    EstimatedCB = estimated?.CB,
                     TheoryNote = theoryNote,
-                    Geometry = geometry.ToString(),
-                    Geometries = count,
                     TheoryAtInit = theory,
                     Checkpoints = rows.Select(r => new { r.Checkpoint, r.Step, r.Epoch, r.Distortion, RegionsPerLength = r.Regions }),
                 };
-                return JsonSerializer.Serialize(document, new JsonSerializerOptions(TrainSettings.Json) { Converters = { new Numbers.FiniteConverter() } }) + "\n";
+                return Output.Json.Document(Reports.CheckpointDocument, document);
             default:
                 var writer = new StringWriter();
                 var console = Reports.PlainConsole(writer, 140);

@@ -133,7 +133,7 @@ internal static class ExperimentCommands
             OutputGuard.Check(Path.Combine(target, "sweep.json"), "--output", "merge", f => SweepSpec.Load(f) is not null, parse.GetValue(force));
             OutputGuard.Check(Path.Combine(target, "results.json"), "--output", "merge", f => ResultSet.Read(f) is not null, parse.GetValue(force));
             OutputGuard.Check(Path.Combine(target, "results.csv"), "--output", "merge",
-                f => File.ReadLines(f).SkipWhile(l => l.StartsWith('#')).FirstOrDefault() == string.Join(",", ResultRow.Columns), parse.GetValue(force));
+                f => File.ReadLines(f).SkipWhile(l => l.StartsWith('#')).FirstOrDefault() is { } header && ResultRow.IsHeader(header), parse.GetValue(force));
             var (runs, expected) = SweepRunner.Merge(parse.GetValue(folders)!, target, parse.GetValue(allowPartial), MaxRunsOf(parse));
             Console.WriteLine($"merged {runs} of {expected} runs into {parse.GetValue(output)}");
             if (runs < expected) Console.Error.WriteLine($"warning: {expected - runs} run(s) of the sweep are missing; run their shards, then merge again");

@@ -52,7 +52,7 @@ internal static class BenchCommand
                     target.Met ? "[green]yes[/]" : "[red]no[/]", Markup.Escape(target.Note));
             AnsiConsole.Write(targets);
             AnsiConsole.WriteLine($"peak resident memory {report.PeakResidentMiB:F0} MiB; written to {path}");
-            Files.WriteAtomically(path, JsonSerializer.Serialize(report, ResultSet.Json));
+            Files.WriteAtomically(path, Output.Json.Document(BenchReport.DocumentType, report));
             return 0;
         });
         return command;
@@ -60,7 +60,8 @@ internal static class BenchCommand
 
     /// <summary>An earlier bench report: its format marker, or (older reports) its cases and targets.</summary>
     internal static bool IsOutput(string file) =>
-        OutputGuard.JsonMarker(file, "format", BenchReport.FormatName) || OutputGuard.JsonHas(file, "cases", "targets", "environment");
+        OutputGuard.JsonMarker(file, "document", BenchReport.DocumentType) || OutputGuard.JsonMarker(file, "format", BenchReport.FormatName)
+        || OutputGuard.JsonHas(file, "cases", "targets", "environment");
 
     private static List<int> Ints(string text, string option) => Cli.Ints(text, option);
 }

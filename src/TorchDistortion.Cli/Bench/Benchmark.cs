@@ -21,9 +21,8 @@ internal sealed record BenchTarget(string Target, double Measured, double Limit,
 internal sealed record BenchReport(RuntimeInfo Environment, string Machine, List<BenchCase> Cases, List<BenchTarget> Targets, double PeakResidentMiB, DateTimeOffset Date,
     IReadOnlyDictionary<string, double> MeasureProfileSeconds)
 {
-    internal const string FormatName = "torchdistortion-bench/1";
-    /// <summary>Marks the file as a bench report (so a later bench may replace it).</summary>
-    public string Format => FormatName;
+    /// <summary>The document type of a bench report (so a later bench may replace it); FormatName marked the unversioned ones.</summary>
+    internal const string DocumentType = "bench", FormatName = "torchdistortion-bench/1";
 }
 
 /// <summary>
