@@ -29,7 +29,7 @@ public sealed record Provenance(
 
     /// <summary>"name: value" lines (results.csv writes them as # comments).</summary>
     internal IEnumerable<string> Lines() =>
-        Column<Provenance>.Of().Select(c => $"{c.Name}: {Csv.Cell(c.Value(this))}");
+        Column<Provenance>.Of().Select(c => $"{c.Name}: {Csv.Text(c.Value(this))}");
 }
 
 /// <summary>

@@ -27,18 +27,21 @@ public static class Csv
         return text.ToString();
     }
 
-    /// <summary>One cell: empty for null and non-finite numbers.</summary>
-    public static string Cell(object? value) => value switch
+    /// <summary>One cell: empty for null and non-finite numbers; text quoted where it holds a comma, a quote or a line break.</summary>
+    public static string Cell(object? value) => value is string or System.Collections.IEnumerable ? Quote(Text(value)) : Text(value);
+
+    /// <summary>A value as text, unquoted (the provenance comment lines use it).</summary>
+    public static string Text(object? value) => value switch
     {
         null => "",
         double d => Schema.Number(d),
         float f => Schema.Number(f),
         bool b => b ? "true" : "false",
         DateTimeOffset date => Schema.Date(date),
-        string s => Quote(s),
-        System.Collections.IEnumerable list => Quote(string.Join(";", list.Cast<object?>().Select(Cell))),
+        string s => s,
+        System.Collections.IEnumerable list => string.Join(";", list.Cast<object?>().Select(Text)),
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
-        _ => Quote(value.ToString() ?? ""),
+        _ => value.ToString() ?? "",
     };
 
     private static string Quote(string text) =>

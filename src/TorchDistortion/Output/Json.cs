@@ -46,6 +46,7 @@ public static class Json
             "DType" => "dtype",
             "EstimatedCW" => "estimated_c_w",
             "EstimatedCB" => "estimated_c_b",
+            "GFlops" => "gflops",
             _ => SnakeCaseLower.ConvertName(name),
         };
     }
