@@ -47,6 +47,7 @@ public static class Json
             "EstimatedCW" => "estimated_c_w",
             "EstimatedCB" => "estimated_c_b",
             "GFlops" => "gflops",
+            "PeakResidentMiB" => "peak_resident_mib",
             _ => SnakeCaseLower.ConvertName(name),
         };
     }

@@ -29,7 +29,7 @@ public sealed class OutputSchemaTests : IDisposable
     }
 
     /// <summary>Validates a document against docs/schemas/&lt;its document type&gt;.schema.json, naming every failing location.</summary>
-    private static JsonObject AssertValid(string file, string document)
+    internal static JsonObject AssertValid(string file, string document)
     {
         var node = JsonNode.Parse(File.ReadAllText(file))!.AsObject();
         Assert.Equal(1, (int)node["schema_version"]!);
