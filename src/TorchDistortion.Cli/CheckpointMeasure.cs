@@ -146,7 +146,7 @@ internal static class CheckpointMeasure
         switch (format)
         {
             case "csv":
-                return Output.Csv.Write(Reports.WithSettings(settings, CsvColumns), rows.Select(r => (r, theory)));
+                return Output.Csv.Write(Column<(Row Row, double Theory)>.WithSettings(settings, CsvColumns), rows.Select(r => (r, theory)));
             case "json":
                 var document = new
                 {

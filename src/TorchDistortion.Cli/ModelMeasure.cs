@@ -58,7 +58,7 @@ internal static class ModelMeasure
                     new("mean", r => r.Mean), new("std_err", r => r.StdErr), new("std", r => r.Std), new("median", r => r.Median),
                     new("mean_log", r => r.MeanLog), new("log_mean", r => r.LogMean),
                 ];
-                return Output.Csv.Write(Reports.WithSettings(SettingsOf(model, geometry, count, seed, dtype), columns), [summary]);
+                return Output.Csv.Write(Column<Summary>.WithSettings(SettingsOf(model, geometry, count, seed, dtype), columns), [summary]);
             case "json":
                 var document = new
                 {

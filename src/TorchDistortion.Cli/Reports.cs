@@ -104,29 +104,8 @@ internal static class Reports
         if (m.QuadratureError is double e) Plain(s.Geometry.Exact ? "quadrature_error_vs_exact" : "quadrature_error", e);
         if (m.Regions is { } regions)
             rows.Add(new StatisticRow("regions_per_length", regions.Mean, regions.StdErr, LogValue: regions.LogMean, LogStdErr: regions.LogStdErr));
-        return Output.Csv.Write(WithSettings(SettingsOf(m), StatisticColumns), rows);
+        return Output.Csv.Write(Column<StatisticRow>.WithSettings(SettingsOf(m), StatisticColumns), rows);
     }
-
-    /// <summary>
-    /// Columns that repeat a report's settings in every row (tidy: each CSV line stands alone), then the row's own columns.
-    /// Lists become "a;b;c" cells.
-    /// </summary>
-    internal static IReadOnlyList<Column<TRow>> WithSettings<TRow>(object settings, IReadOnlyList<Column<TRow>> columns)
-    {
-        var node = JsonSerializer.SerializeToNode(settings, settings.GetType(), Output.Json.Options)!.AsObject();
-        var fixedColumns = node.Select(p => new Column<TRow>(p.Key, _ => Cell(p.Value)));
-        return [.. fixedColumns, .. columns];
-    }
-
-    private static object? Cell(System.Text.Json.Nodes.JsonNode? node) => node switch
-    {
-        null => null,
-        System.Text.Json.Nodes.JsonArray a => string.Join(";", a.Select(x => Output.Csv.Cell(Cell(x)))),
-        System.Text.Json.Nodes.JsonValue v when v.TryGetValue(out double d) => d,
-        System.Text.Json.Nodes.JsonValue v when v.TryGetValue(out bool b) => b,
-        System.Text.Json.Nodes.JsonValue v when v.TryGetValue(out string? text) => text,
-        _ => node.ToJsonString(),
-    };
 
     /// <summary>
     /// One line per kind of statistic that is undefined or beyond the double range (null in JSON, empty in CSV), saying why.

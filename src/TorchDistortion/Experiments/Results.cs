@@ -143,13 +143,7 @@ public sealed record RunFile(string SweepId, string RunId, RunSpec Run, long See
         return options;
     }
 
-    internal string ToJson()
-    {
-        var node = JsonSerializer.SerializeToNode(this, Json)!.AsObject();
-        var document = new JsonObject { [Schema.Field] = Schema.Version, ["document"] = DocumentType };
-        foreach (var (name, value) in node.ToList()) { node.Remove(name); document[name] = value; }
-        return document.ToJsonString(Json);
-    }
+    internal string ToJson() => Output.Json.Document(DocumentType, this, Json);
 
     /// <summary>Reads a run file of this or the unversioned format.</summary>
     internal static RunFile? Parse(string text)

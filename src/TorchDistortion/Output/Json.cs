@@ -54,18 +54,19 @@ public static class Json
 
     /// <summary>
     /// A document: {"schema_version": 1, "document": type, ...the object's own fields}. <paramref name="body"/> is a record
-    /// or an anonymous object serialised with <see cref="Options"/>.
+    /// or an anonymous object serialised with <see cref="Options"/> (or options derived from them).
     /// </summary>
-    public static string Document(string type, object body)
+    public static string Document(string type, object body, JsonSerializerOptions? options = null)
     {
-        var node = JsonSerializer.SerializeToNode(body, body.GetType(), Options)!.AsObject();
+        options ??= Options;
+        var node = JsonSerializer.SerializeToNode(body, body.GetType(), options)!.AsObject();
         var document = new JsonObject { [Schema.Field] = Schema.Version, ["document"] = type };
         foreach (var (name, value) in node.ToList())
         {
             node.Remove(name);
             if (name is not (Schema.Field or "document")) document[name] = value;
         }
-        return document.ToJsonString(Options) + "\n";
+        return document.ToJsonString(options) + "\n";
     }
 
     /// <summary>Rows as JSON objects with the same names and values as the CSV columns.</summary>

@@ -64,6 +64,11 @@ public sealed class OutputSchemaTests : IDisposable
         Ok(CliRunner.RunInProcess("measure", "--width", "6", "--depth", "3", "--exact", "--activation", "leaky_relu", "--networks", "8", "-o", exact));
         var report = AssertValid(json, "measure");
         AssertValid(exact, "measure");
+        // The schemas are closed: a field they do not describe fails.
+        var extended = JsonNode.Parse(File.ReadAllText(json))!.AsObject();
+        extended["settings"]!["widht"] = 3;
+        File.WriteAllText(exact, extended.ToJsonString());
+        Assert.Throws<Xunit.Sdk.TrueException>(() => AssertValid(exact, "measure"));
         Assert.Equal(5, (long)report["settings"]!["seed"]!);
 
         string text = File.ReadAllText(csv);
@@ -109,13 +114,14 @@ public sealed class OutputSchemaTests : IDisposable
         Assert.Equal(settings.Seed, (long)history["settings"]!["seed"]!);
 
         string report = Path.Combine(_root, "checkpoints.json"), csv = Path.Combine(_root, "checkpoints.csv");
-        Ok(CliRunner.RunInProcess("measure", "--checkpoint", run.Folder, "--geometries", "6", "--seed", "4", "-o", report));
-        Ok(CliRunner.RunInProcess("measure", "--checkpoint", run.Folder, "--geometries", "6", "--seed", "4", "-o", csv));
+        const string seed = "7861891779206348300"; // beyond the doubles' exact integers
+        Ok(CliRunner.RunInProcess("measure", "--checkpoint", run.Folder, "--geometries", "6", "--seed", seed, "-o", report));
+        Ok(CliRunner.RunInProcess("measure", "--checkpoint", run.Folder, "--geometries", "6", "--seed", seed, "-o", csv));
         var document = AssertValid(report, "measure_checkpoint");
-        Assert.Equal(4, (long)document["settings"]!["seed"]!);
+        Assert.Equal(long.Parse(seed), (long)document["settings"]!["seed"]!);
         var csvHeader = Header(File.ReadAllText(csv));
         Assert.Equal(document["settings"]!.AsObject().Select(p => p.Key), csvHeader[1..(1 + document["settings"]!.AsObject().Count)]);
-        Assert.Equal("4", File.ReadAllLines(csv)[1].Split(',')[Array.IndexOf(csvHeader, "seed")]);
+        Assert.Equal(seed, File.ReadAllLines(csv)[1].Split(',')[Array.IndexOf(csvHeader, "seed")]);
     }
 
     [Fact]
