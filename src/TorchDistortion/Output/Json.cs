@@ -12,21 +12,6 @@ namespace TorchDistortion.Output;
 /// </summary>
 public static class Json
 {
-
-    private static JsonSerializerOptions Create(bool indented)
-    {
-        var options = new JsonSerializerOptions
-        {
-            PropertyNamingPolicy = Names,
-            WriteIndented = indented,
-            UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
-            TypeInfoResolver = new DefaultJsonTypeInfoResolver(),
-            Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower), new FiniteDouble(), new UtcDate() },
-        };
-        options.MakeReadOnly();
-        return options;
-    }
-
     /// <summary>
     /// snake_case, with the paper's variances spelled as in the paper (C_W: c_w, C_b: c_b, C_out: c_out) and dtype as in
     /// PyTorch, wherever a property of that name appears.
@@ -34,7 +19,21 @@ public static class Json
     public static readonly JsonNamingPolicy Names = new SnakeCase();
 
     // After Names: static fields initialise in order.
-    public static readonly JsonSerializerOptions Options = Create(indented: true);
+    public static readonly JsonSerializerOptions Options = Create();
+
+    private static JsonSerializerOptions Create()
+    {
+        var options = new JsonSerializerOptions
+        {
+            PropertyNamingPolicy = Names,
+            WriteIndented = true,
+            UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
+            TypeInfoResolver = new DefaultJsonTypeInfoResolver(),
+            Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower), new FiniteDouble(), new UtcDate() },
+        };
+        options.MakeReadOnly();
+        return options;
+    }
 
     private sealed class SnakeCase : JsonNamingPolicy
     {
