@@ -62,7 +62,8 @@ internal static class BenchCommand
 
     /// <summary>An earlier bench report: its format marker, or (older reports) its cases and targets.</summary>
     internal static bool IsOutput(string file) =>
-        OutputGuard.JsonMarker(file, "format", BenchReport.FormatName) || OutputGuard.JsonHas(file, "cases", "targets", "environment");
+        OutputGuard.JsonMarker(file, "document", BenchReport.DocumentType) || OutputGuard.JsonMarker(file, "format", BenchReport.FormatName)
+        || OutputGuard.JsonHas(file, "cases", "targets", "environment");
 
     private static List<int> Ints(string text, string option) => Cli.Ints(text, option);
 }

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Spectre.Console;
 using TorchDistortion.Experiments;
+using TorchDistortion.Output;
 using TorchDistortion.Training;
 
 namespace TorchDistortion.Cli;
@@ -12,33 +13,23 @@ internal static class CheckpointReport
 {
     internal static string Format(CheckpointMeasurement m, string format)
     {
-        static string F(double? v) => Numbers.Csv(v);
+        var settings = SettingsOf(m);
         switch (format)
         {
             case "csv":
-                var csv = new StringBuilder("checkpoint,step,epoch,geometries,mean,stderr,std,median,mean_log,regions_per_length,regions_stderr,theory_at_init\n");
-                foreach (var r in m.Rows)
-                    csv.AppendLine(string.Join(",", r.Checkpoint, r.Step?.ToString(CultureInfo.InvariantCulture) ?? "", F(r.Epoch), m.Geometries.ToString(CultureInfo.InvariantCulture),
-                        F(r.Distortion.Mean), F(r.Distortion.StdErr), F(r.Distortion.Std), F(r.Distortion.Median), F(r.Distortion.MeanLog),
-                        F(r.Regions?.Mean), F(r.Regions?.StdErr), F(m.Theory)));
-                return csv.ToString();
+                return Output.Csv.Write(Column<(CheckpointRow Row, double Theory)>.WithSettings(settings, CsvColumns), m.Rows.Select(r => (r, m.Theory)));
             case "json":
                 var document = new
                 {
-                    Tool = "torchdistortion",
-                    Format = Reports.MeasureFormat,
+                    Settings = settings,
                     Quantity = m.Quantity,
-                    Widths = m.Spec.Widths,
-                    Init = m.EstimatedCW is null ? m.Spec.Init.ToString() : null,
-                    EstimatedCw = m.EstimatedCW,
-                    EstimatedCb = m.EstimatedCB,
+                    EstimatedCW = m.EstimatedCW,
+                    EstimatedCB = m.EstimatedCB,
                     TheoryNote = m.TheoryNote,
-                    Geometry = m.Geometry.ToString(),
-                    Geometries = m.Geometries,
                     TheoryAtInit = m.Theory,
                     Checkpoints = m.Rows.Select(r => new { r.Checkpoint, r.Step, r.Epoch, r.Distortion, RegionsPerLength = r.Regions }),
                 };
-                return JsonSerializer.Serialize(document, new JsonSerializerOptions(TrainSettings.Json) { Converters = { new Numbers.FiniteConverter() } }) + "\n";
+                return Output.Json.Document(Reports.CheckpointDocument, document);
             default:
                 var writer = new StringWriter();
                 var console = Reports.PlainConsole(writer, 140);
@@ -63,6 +54,38 @@ internal static class CheckpointReport
         }
     }
 
+
+    /// <summary>What a checkpoint report was measured with: the network as loaded, the geometries, the seed and the run settings.</summary>
+    private static object SettingsOf(CheckpointMeasurement m)
+    {
+        var s = m.Settings;
+        return new
+        {
+            m.Spec.Widths,
+            Activation = m.Spec.Activation.Name,
+            Init = m.EstimatedCW is null ? m.Spec.Init.ToString() : null,
+            Geometry = s.Geometry.Kind,
+            s.Geometry.K,
+            s.Geometry.Points,
+            s.Geometry.Size,
+            s.Geometry.Exact,
+            s.Geometries,
+            s.Seed,
+            DType = s.DType.ToString().ToLowerInvariant(),
+            Device = s.Device.ToString(),
+            s.Moments,
+            s.Quantiles,
+        };
+    }
+
+    /// <summary>One checkpoint's line of the CSV report.</summary>
+    private static readonly IReadOnlyList<Column<(CheckpointRow Row, double Theory)>> CsvColumns =
+    [
+        new("checkpoint", r => r.Row.Checkpoint), new("step", r => r.Row.Step), new("epoch", r => r.Row.Epoch),
+        new("mean", r => r.Row.Distortion.Mean), new("std_err", r => r.Row.Distortion.StdErr), new("std", r => r.Row.Distortion.Std),
+        new("median", r => r.Row.Distortion.Median), new("mean_log", r => r.Row.Distortion.MeanLog),
+        new("regions_per_length", r => r.Row.Regions?.Mean), new("regions_std_err", r => r.Row.Regions?.StdErr), new("theory_at_init", r => r.Theory),
+    ];
 
     private static string G(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
 }

@@ -17,8 +17,8 @@ internal static class MeasureCommand
     private static readonly Option<int> Moments = new("--moments") { Description = "Highest moment E[D^m] to report", DefaultValueFactory = _ => 4 };
     private static readonly Option<string> Quantiles = new("--quantiles") { Description = "Quantile probabilities, comma separated", DefaultValueFactory = _ => "0.05,0.25,0.75,0.95" };
     private static readonly Option<int> Chunk = new("--chunk") { Description = "Networks per batch (0 = automatic)", DefaultValueFactory = _ => 0 };
-    private static readonly Option<string> Format = new("--format") { Description = "table, json or csv", DefaultValueFactory = _ => "table" };
-    private static readonly Option<string?> Output = OutputOptions.Output("Write the result to this file (atomically) instead of stdout");
+    private static readonly Option<string?> Format = new("--format") { Description = "table, json or csv (default: from --output's extension .json or .csv, else table)" };
+    private static readonly Option<string?> Output = OutputOptions.Output("Write the result to this file (atomically); - or absent: stdout");
     private static readonly Option<bool> Force = OutputOptions.Force();
     private static readonly Option<string?> Checkpoint = new("--checkpoint") { Description = "Measure a saved network instead: a checkpoint (.safetensors with sidecar), a PyTorch state_dict (.pt/.safetensors), or a run folder (every checkpoint: distortion vs epoch)" };
     private static readonly Option<string?> Model = new("--model") { Description = "Measure a TorchScript model saved by PyTorch (torch.jit.script/trace then save) by double-VJP; its input dimension is --n0 or found by probing" };
@@ -40,10 +40,10 @@ internal static class MeasureCommand
 
     private static int Run(ParseResult parse)
     {
-        string format = parse.GetValue(Format)!.ToLowerInvariant();
-        if (format is not ("table" or "json" or "csv")) return Cli.Fail($"--format: unknown format '{format}'; allowed: table, json, csv");
-        Runtime.ApplyThreads(parse);
         string? output = parse.GetValue(Output);
+        string format = TorchDistortion.Output.Schema.ChooseFormat(parse.GetValue(Format), output, ["table", "json", "csv"]);
+        if (TorchDistortion.Output.Schema.IsStdout(output)) output = null;
+        Runtime.ApplyThreads(parse);
         OutputGuard.CheckFile(output, "--output");
         if (output is not null) OutputGuard.Check(output, "--output", "measure", IsOutput, parse.GetValue(Force));
         if (parse.GetValue(Model) is string model) OutputOptions.Emit(ModelReport.Format(MeasureModel(parse, model, output), format), output);
@@ -129,8 +129,12 @@ internal static class MeasureCommand
     {
         string first = OutputGuard.FirstLine(file);
         if (first.StartsWith('{'))
-            return OutputGuard.JsonMarker(file, "format", Reports.MeasureFormat) || OutputGuard.JsonMarker(file, "tool", "torchdistortion");
-        return first.StartsWith("statistic,measured,stderr,theory,") || first.StartsWith("checkpoint,step,epoch,geometries,")
+            return new[] { Reports.MeasureDocument, Reports.CheckpointDocument, Reports.ModelDocument }.Any(d => OutputGuard.JsonMarker(file, "document", d))
+                || OutputGuard.JsonMarker(file, "tool", "torchdistortion"); // the unversioned format
+        return first.StartsWith("schema_version,widths,activation,init,") || first.StartsWith("schema_version,checkpoint,")
+            || first.StartsWith("schema_version,model,")
+            || first.StartsWith("statistic,measured,stderr,theory,") || first.StartsWith("checkpoint,step,epoch,geometries,")
+            || first.StartsWith("model,input_dim,")
             || System.Text.RegularExpressions.Regex.IsMatch(first, @"^(length|[0-9]+-volume) distortion of [0-9]+ random ");
     }
 

@@ -3,6 +3,8 @@ using System.Text.Json;
 using Spectre.Console;
 using TorchDistortion.Experiments;
 using TorchDistortion.Measurement;
+using TorchDistortion.Networks;
+using TorchDistortion.Output;
 using TorchDistortion.Training;
 
 namespace TorchDistortion.Cli;
@@ -19,30 +21,22 @@ internal static class ModelReport
         switch (format)
         {
             case "csv":
-                return "model,input_dim,dtype,geometry,geometries,seed,mean,stderr,std,median,mean_log,log_mean\n" + string.Join(",",
-                    Path.GetFileName(model.Path), model.InputDim.ToString(CultureInfo.InvariantCulture), dtype, $"\"{geometry}\"",
-                    count.ToString(CultureInfo.InvariantCulture), seed.ToString(CultureInfo.InvariantCulture), Numbers.Csv(summary.Mean),
-                    Numbers.Csv(summary.StdErr), Numbers.Csv(summary.Std), Numbers.Csv(summary.Median), Numbers.Csv(summary.MeanLog),
-                    Numbers.Csv(summary.LogMean)) + "\n";
+                Column<Summary>[] columns =
+                [
+                    new("mean", r => r.Mean), new("std_err", r => r.StdErr), new("std", r => r.Std), new("median", r => r.Median),
+                    new("mean_log", r => r.MeanLog), new("log_mean", r => r.LogMean),
+                ];
+                return Output.Csv.Write(Column<Summary>.WithSettings(SettingsOf(model, geometry, count, seed, dtype), columns), [summary]);
             case "json":
                 var document = new
                 {
-                    Tool = "torchdistortion",
-                    Format = Reports.MeasureFormat,
-                    Model = Path.GetFullPath(model.Path),
-                    InputDim = model.InputDim,
-                    InputDimInferred = model.InputDimInferred,
-                    DType = dtype,
+                    Settings = SettingsOf(model, geometry, count, seed, dtype),
                     Quantity = quantity,
-                    Geometry = geometry.ToString(),
-                    Geometries = count,
-                    Seed = seed,
-                    Method = "double-vjp",
                     Distortion = summary,
                     Theory = (double?)null,
                     TheoryNote = ModelMeasurement.NoLaw,
                 };
-                return JsonSerializer.Serialize(document, new JsonSerializerOptions(TrainSettings.Json) { Converters = { new Numbers.FiniteConverter() } }) + "\n";
+                return Output.Json.Document(Reports.ModelDocument, document);
             default:
                 var writer = new StringWriter();
                 var console = Reports.PlainConsole(writer, 120);
@@ -56,6 +50,22 @@ internal static class ModelReport
                 return writer.ToString();
         }
     }
+
+    private static object SettingsOf(ModelMeasurement model, Geometry.GeometrySpec geometry, int count, long seed, string dtype) => new
+    {
+        Model = Path.GetFullPath(model.Path),
+        model.InputDim,
+        model.InputDimInferred,
+        Geometry = geometry.Kind,
+        geometry.K,
+        geometry.Points,
+        geometry.Size,
+        geometry.Exact,
+        Geometries = count,
+        Seed = seed,
+        DType = dtype,
+        Method = "double-vjp",
+    };
 
     private static string G(double v) => double.IsFinite(v) ? v.ToString("G6", CultureInfo.InvariantCulture) : "-";
 }

@@ -22,13 +22,11 @@ public sealed record BenchTarget(string Target, double Measured, double Limit, b
 public sealed record BenchReport(RuntimeInfo Environment, string Machine, List<BenchCase> Cases, List<BenchTarget> Targets, double PeakResidentMiB, DateTimeOffset Date,
     IReadOnlyDictionary<string, double> MeasureProfileSeconds)
 {
-    /// <summary>The format marker of a bench report.</summary>
-    public const string FormatName = "torchdistortion-bench/1";
-    /// <summary>Marks the file as a bench report (so a later bench may replace it).</summary>
-    public string Format => FormatName;
+    /// <summary>The document type of a bench report (so a later bench may replace it); FormatName marked the unversioned ones.</summary>
+    public const string DocumentType = "bench", FormatName = "torchdistortion-bench/1";
 
-    /// <summary>The report as the JSON that `bench` writes.</summary>
-    public string ToJson() => System.Text.Json.JsonSerializer.Serialize(this, Experiments.ResultSet.Json);
+    /// <summary>The report as the JSON document that `bench` writes.</summary>
+    public string ToJson() => Output.Json.Document(DocumentType, this);
 }
 
 /// <summary>

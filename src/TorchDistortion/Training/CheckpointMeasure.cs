@@ -22,7 +22,7 @@ public sealed record CheckpointRow(string Checkpoint, long? Step, double? Epoch,
 /// </summary>
 public sealed record CheckpointMeasurement(
     IReadOnlyList<CheckpointRow> Rows, NetworkSpec Spec, GeometrySpec Geometry, int Geometries, bool IsRun,
-    double[]? EstimatedCW, double[]? EstimatedCB, double Theory, string Quantity, string TheoryNote);
+    double[]? EstimatedCW, double[]? EstimatedCB, double Theory, string Quantity, string TheoryNote, CheckpointMeasureSettings Settings);
 
 /// <summary>`measure --checkpoint`: the distortion of a saved network (or of every checkpoint of a run) over random geometries.</summary>
 public static class CheckpointMeasure
@@ -73,7 +73,7 @@ public static class CheckpointMeasure
         string note = estimated is { } e
             ? $"E[{quantity}] for per-layer C_W = {List(e.CW)}, C_b = {List(e.CB)}, estimated from the weights; exact only for Gaussian weights at initialization: {G(theory)}"
             : $"E[{quantity}] at initialization ({spec.Activation}, {spec.Init}); the law describes initialization, not the trained network: {G(theory)}";
-        return new CheckpointMeasurement(rows, spec, geometry, s.Geometries, isRun, estimated?.CW, estimated?.CB, theory, quantity, note);
+        return new CheckpointMeasurement(rows, spec, geometry, s.Geometries, isRun, estimated?.CW, estimated?.CB, theory, quantity, note, s);
     }
     private static CheckpointRow Measure(Mlp net, string name, long? step, double? epoch, GeometrySpec geometry, int count, long seed, int moments, List<double> quantiles)
     {

@@ -42,7 +42,7 @@ public static class OutputGuard
         Check(Path.Combine(folder, "sweep.json"), "--output", "merge", f => SweepSpec.Load(f) is not null, force);
         Check(Path.Combine(folder, "results.json"), "--output", "merge", f => ResultSet.Read(f) is not null, force);
         Check(Path.Combine(folder, "results.csv"), "--output", "merge",
-            f => File.ReadLines(f).SkipWhile(l => l.StartsWith('#')).FirstOrDefault() == string.Join(",", ResultRow.Columns), force);
+            f => File.ReadLines(f).SkipWhile(l => l.StartsWith('#')).FirstOrDefault() is { } header && ResultRow.IsHeader(header), force);
     }
 
     private static bool Recognised(string file, Func<string, bool> isOwnOutput)

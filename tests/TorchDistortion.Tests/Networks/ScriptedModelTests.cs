@@ -90,8 +90,9 @@ public sealed class ScriptedModelTests : IDisposable
         Assert.True(ok.ExitCode == 0, ok.Stderr);
         using (var document = JsonDocument.Parse(File.ReadAllText(report)))
         {
-            Assert.Equal(5, document.RootElement.GetProperty("input_dim").GetInt32());
-            Assert.True(document.RootElement.GetProperty("input_dim_inferred").GetBoolean());
+            Assert.Equal(5, document.RootElement.GetProperty("settings").GetProperty("input_dim").GetInt32());
+            Assert.True(document.RootElement.GetProperty("settings").GetProperty("input_dim_inferred").GetBoolean());
+            Cli.OutputSchemaTests.AssertValid(report, "measure_model");
             // The same numbers as the library's measurement of the same geometries.
             using var model = ScriptedModel.Load(tanh);
             var logs = Distortion.MeasureModule(model.Module, 5, new GeometrySpec(GeometryKind.Segment), 20, seed: 0).LogDistortions;
