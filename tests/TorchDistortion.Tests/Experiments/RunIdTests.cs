@@ -1,0 +1,45 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using TorchDistortion.Cli.Reproduce;
+using TorchDistortion.Experiments;
+
+namespace TorchDistortion.Tests.Experiments;
+
+/// <summary>
+/// Run ids and run seeds are hashes of the canonical settings: a change of the canonical JSON would silently orphan
+/// every earlier result folder and change every reproduced number. Data/run_ids.json holds, for the sweeps of
+/// `reproduce` (quick and full) and for sweeps that cover every init scheme, activation, geometry, exact, dtype, bias
+/// and C_out, the "id seed" of every run as computed before RunSpec became typed.
+/// </summary>
+public sealed class RunIdTests
+{
+    private static readonly JsonArray Stored =
+        JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Experiments", "Data", "run_ids.json")))!.AsArray();
+
+    public static TheoryData<string> Names() => new(Stored.Select(e => (string)e!["name"]!));
+
+    private static JsonObject Entry(string name) => Stored.Single(e => (string)e!["name"]! == name)!.AsObject();
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void RunIdsAndSeedsAreThoseStored(string name)
+    {
+        var entry = Entry(name);
+        var spec = JsonSerializer.Deserialize<SweepSpec>(entry["sweep"]!.ToJsonString(), SweepSpec.JsonOptions)!;
+        var actual = spec.Expand(name, long.MaxValue).Select(r => $"{r.Id(spec.Seed)} {r.Seed(spec.Seed)}").ToList();
+        Assert.Equal(entry["runs"]!.AsArray().Select(r => (string)r!).ToList(), actual);
+    }
+
+    [Fact]
+    public void ReproduceSweepsAreTheStoredOnes()
+    {
+        // The stored ids above stand for reproduce's only while its sweeps are the stored ones.
+        foreach (var scale in new[] { Scale.Quick, Scale.Full })
+        foreach (var figure in PaperFigures.All)
+        {
+            var stored = Entry($"reproduce/{scale.ToString().ToLowerInvariant()}/{figure.Name}")["sweep"]!;
+            var now = JsonNode.Parse(JsonSerializer.Serialize(figure.Sweep(scale), SweepSpec.JsonOptions))!;
+            Assert.True(JsonNode.DeepEquals(stored, now), $"{figure.Name} ({scale}): {now.ToJsonString()}");
+        }
+    }
+}
