@@ -27,7 +27,7 @@ internal static class CheckpointMeasure
         // Only a foreign state_dict, which does not record it, takes --activation.
         var activation = parse.GetResult(MeasureCommand.ActivationName) is { Implicit: false } ? MeasureCommand.ActivationOf(parse) ?? Activation.ReLU : null;
         var dtype = MeasureCommand.DTypeOf(parse);
-        var device = Distortion.ResolveDevice(MeasureCommand.DeviceOf(parse));
+        var device = MeasureCommand.DeviceOf(parse).Resolve();
         int count = parse.GetValue(MeasureCommand.Geometries);
         long seed = MeasureCommand.SeedOf(parse);
         var quantiles = MeasureCommand.QuantilesOf(parse);

@@ -106,8 +106,8 @@ internal static class ExperimentCommands
             var runs = spec.Expand(source, maxRuns);
             MeasureCommand.SetWorkers(parse.GetValue(Threads));
             string folder = parse.GetValue(output)!;
-            string device = parse.GetValue(DeviceName)!;
-            Measurement.Distortion.ResolveDevice(device);
+            var device = DeviceSpec.Parse(parse.GetValue(DeviceName)!);
+            device.Resolve();
             int computed = 0;
             SweepProgress.Show(SweepProgress.Enabled(parse.GetValue(NoProgress)), progress => computed = SweepRunner.Run(spec, folder, part, device, progress, maxRuns: maxRuns));
             int finished = SweepRunner.Finished(spec, folder, maxRuns);
@@ -153,8 +153,9 @@ internal static class ExperimentCommands
             if (parse.GetValue(quick) && parse.GetValue(full)) throw new ArgumentException("--full: choose --quick or --full, not both");
             var scale = parse.GetValue(full) ? Scale.Full : Scale.Quick;
             MeasureCommand.SetWorkers(parse.GetValue(Threads));
-            string device = parse.GetValue(DeviceName)!, folder = parse.GetValue(output)!;
-            Measurement.Distortion.ResolveDevice(device);
+            var device = DeviceSpec.Parse(parse.GetValue(DeviceName)!);
+            string folder = parse.GetValue(output)!;
+            device.Resolve();
             var stopwatch = System.Diagnostics.Stopwatch.StartNew();
             SweepProgress.Show(SweepProgress.Enabled(parse.GetValue(NoProgress)),
                 progress => Reproduction.Run(folder, scale, device, progress, stage => progress?.Stage(stage)));

@@ -137,9 +137,9 @@ internal static class MeasureCommand
         }
     }
 
-    private static Measurement.Measurement WithProgress(MeasureSettings settings)
+    private static Measurement.MeasureResult WithProgress(MeasureSettings settings)
     {
-        Measurement.Measurement? result = null;
+        Measurement.MeasureResult? result = null;
         SweepProgress.OnStderr().Start(context =>
             {
                 var task = context.AddTask("networks", maxValue: settings.Networks);
@@ -193,8 +193,8 @@ internal static class MeasureCommand
             var other => throw new ArgumentException($"--method: unknown method '{other}'; allowed: tangent, double-vjp, reverse"),
         };
         var quantiles = QuantilesOf(parse);
-        string device = parse.GetValue(DeviceName)!;
-        Distortion.ResolveDevice(device);
+        var device = DeviceOf(parse);
+        device.Resolve();
         return new MeasureSettings(network, geometry, parse.GetValue(Networks), parse.GetValue(Seed), dtype, device, method,
             parse.GetValue(Moments), quantiles, parse.GetValue(Chunk));
     }
@@ -238,5 +238,5 @@ internal static class MeasureCommand
 
     internal static long SeedOf(ParseResult parse) => parse.GetValue(Seed);
     internal static int MomentsOf(ParseResult parse) => parse.GetValue(Moments);
-    internal static string DeviceOf(ParseResult parse) => parse.GetValue(DeviceName)!;
+    internal static DeviceSpec DeviceOf(ParseResult parse) => DeviceSpec.Parse(parse.GetValue(DeviceName)!);
 }

@@ -19,7 +19,7 @@ internal static class Reports
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower), new Experiments.Numbers.FiniteConverter() },
     };
 
-    internal static string Json(Measurement.Measurement m, RuntimeInfo info)
+    internal static string Json(Measurement.MeasureResult m, RuntimeInfo info)
     {
         var s = m.Settings;
         var document = new
@@ -78,7 +78,7 @@ internal static class Reports
     /// Tidy CSV: one row per statistic, the exact theory beside it where there is one, and the logs of every value that can
     /// leave the double range. An undefined or out-of-range value is an empty cell.
     /// </summary>
-    internal static string Csv(Measurement.Measurement m)
+    internal static string Csv(Measurement.MeasureResult m)
     {
         var s = m.Settings;
         var csv = new StringBuilder(CsvHeader).Append('\n');
@@ -101,7 +101,7 @@ internal static class Reports
     /// One line per kind of statistic that is undefined or beyond the double range (null in JSON, empty in CSV), saying why.
     /// Empty when every number is an ordinary one.
     /// </summary>
-    internal static List<string> Notes(Measurement.Measurement m)
+    internal static List<string> Notes(Measurement.MeasureResult m)
     {
         var outOfRange = new List<string>();
         var undefined = new List<string>();
@@ -140,7 +140,7 @@ internal static class Reports
         return notes;
     }
 
-    internal static string Table(Measurement.Measurement m, RuntimeInfo info, bool toConsole)
+    internal static string Table(Measurement.MeasureResult m, RuntimeInfo info, bool toConsole)
     {
         var writer = new StringWriter();
         var console = toConsole ? AnsiConsole.Console : PlainConsole(writer, 120);

@@ -66,8 +66,8 @@ internal static class TrainCommand
     private static int Run(ParseResult parse)
     {
         MeasureCommand.SetThreads(parse.GetValue(Threads));
-        string device = parse.GetValue(DeviceName)!;
-        Measurement.Distortion.ResolveDevice(device);
+        var device = DeviceSpec.Parse(parse.GetValue(DeviceName)!);
+        device.Resolve();
         string output = parse.GetValue(Output)!;
         var results = new List<TrainingResult>();
         bool progress = SweepProgress.Enabled(parse.GetValue(NoProgress));

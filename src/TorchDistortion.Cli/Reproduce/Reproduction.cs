@@ -17,7 +17,7 @@ internal static class Reproduction
 
     internal sealed record Info(string Scale, int SchemaVersion = 1);
 
-    internal static void Run(string output, Scale scale, string device, SweepRunner.IProgress? progress, Action<string>? status = null)
+    internal static void Run(string output, Scale scale, DeviceSpec device, SweepRunner.IProgress? progress, Action<string>? status = null)
     {
         Files.EnsureWritableFolder(output, "--output");
         string marker = Path.Combine(output, Marker);

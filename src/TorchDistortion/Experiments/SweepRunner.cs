@@ -53,7 +53,7 @@ public static class SweepRunner
     /// Runs this shard's unfinished runs. Returns the number of runs computed now. Writes the merged result set when
     /// the folder holds every run of the sweep. Refuses sweeps of more than <paramref name="maxRuns"/> runs.
     /// </summary>
-    public static int Run(SweepSpec sweep, string folder, Shard shard, string device, IProgress? progress = null, CancellationToken cancel = default,
+    public static int Run(SweepSpec sweep, string folder, Shard shard, DeviceSpec device, IProgress? progress = null, CancellationToken cancel = default,
         long maxRuns = SweepSpec.DefaultMaxRuns)
     {
         var runs = sweep.Expand("sweep", maxRuns);
@@ -76,7 +76,7 @@ public static class SweepRunner
         // Parallelism.Threads workers take whole runs: most runs of a sweep are one chunk of networks, which chunk workers could
         // not share. With fewer runs left than threads, each run gets the spare threads as chunk workers. A run's numbers do not
         // depend on either. (A GPU runs one thing at a time anyway.)
-        int threads = Distortion.ResolveDevice(device).type == DeviceType.CPU ? Parallelism.Threads : 1;
+        int threads = device.Resolve().type == DeviceType.CPU ? Parallelism.Threads : 1;
         int concurrent = Math.Max(1, Math.Min(threads, pending.Count)), chunkWorkers = Math.Max(1, threads / concurrent);
         int computed = 0;
         var progressGate = new object();
@@ -90,7 +90,7 @@ public static class SweepRunner
             Action<int>? networksDone = progress is null ? null : n => { lock (progressGate) progress.NetworksDone(n, settings.Networks); };
             var measurement = Distortion.Measure(settings, networksDone, cancel, chunkWorkers);
             var file = new RunFile(sweepId, runId, run, settings.Seed, measurement.Elapsed.TotalSeconds,
-                Provenance.Current(measurement.DeviceUsed, run.DType), ResultRow.FromMeasurement(sweepId, runId, run, settings.Seed, measurement),
+                Provenance.Current(measurement.DeviceUsed, DTypes.Name(run.DType)), ResultRow.FromMeasurement(sweepId, runId, run, settings.Seed, measurement),
                 measurement.LogDistortions);
             Files.WriteAtomically(RunPath(folder, runId), JsonSerializer.Serialize(file, ResultSet.Json));
             Interlocked.Increment(ref computed);

@@ -44,6 +44,9 @@ public sealed record GeometrySpec(
         _ => Points,
     };
 
+    /// <summary>Quadrature nodes when none are given: one for an exact length (no quadrature beside it), 4 per patch side, 64 along a curve.</summary>
+    public static int DefaultPoints(GeometryKind kind, bool exact = false) => exact ? 1 : kind == GeometryKind.Patch ? 4 : 64;
+
     /// <summary>The names the command line accepts for <see cref="Kind"/>.</summary>
     public static IReadOnlyList<string> KindNames { get; } = ["segment", "circle", "fourier", "polyline", "patch"];
 

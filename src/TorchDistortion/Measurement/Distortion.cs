@@ -7,55 +7,6 @@ using static TorchSharp.torch;
 
 namespace TorchDistortion.Measurement;
 
-/// <summary>Everything that defines a measurement over an ensemble of random networks.</summary>
-public sealed record MeasureSettings(
-    NetworkSpec Network,
-    GeometrySpec Geometry,
-    int Networks = 100,
-    long Seed = 0,
-    ScalarType DType = ScalarType.Float64,
-    string Device = "cpu",
-    JacobianMethod Method = JacobianMethod.TangentPropagation,
-    int MaxMoment = 4,
-    IReadOnlyList<double>? Quantiles = null,
-    int ChunkSize = 0)
-{
-    public MeasureSettings Validate()
-    {
-        Network.Validate();
-        Geometry.Validate(Network.Widths);
-        if (Networks < 1 || Networks > 10_000_000) throw new ArgumentException($"--networks must be between 1 and 10000000, got {Networks}");
-        if (Geometry.Exact && !Network.Activation.IsPiecewiseLinear)
-            throw new ArgumentException($"--exact needs a piecewise-linear activation (relu, leaky-relu, abs, abrelu); {Network.Activation} is smooth");
-        if (ChunkSize < 0) throw new ArgumentException($"--chunk must be >= 0 (0 = automatic), got {ChunkSize}");
-        if (DType is not (ScalarType.Float32 or ScalarType.Float64))
-            throw new ArgumentException($"--dtype must be float32 or float64, got {DType}");
-        if (MaxMoment < 1 || MaxMoment > 16) throw new ArgumentException($"--moments must be between 1 and 16, got {MaxMoment}");
-        // The distortion is computed in linear scale through the layers: its typical size must fit the dtype.
-        double decades = (Theory.ExactTheory.LogMoment(Network.Widths, Network.LayerVariances(), Geometry.K, 1) + Geometry.K * Math.Log(Geometry.Size)) / Math.Log(10);
-        if (Math.Abs(decades) > (DType == ScalarType.Float32 ? 30 : 290))
-            throw new ArgumentException($"--dtype: typical distortions near 1e{decades:+0;-0} leave the {(DType == ScalarType.Float32 ? "float32" : "float64")} range at these settings" +
-                (DType == ScalarType.Float32 ? "; use --dtype float64" : " (depth, C_W, --size)"));
-        Distortion.ChunkFor(this); // refuses a chunk that does not fit in memory, before any computation
-        return this;
-    }
-}
-
-/// <summary>A finished measurement: one distortion per network, its statistics and the exact theory beside it.</summary>
-/// <param name="QuadratureError">Mean relative quadrature error: against the half-node rule, or, for an exact
-/// measurement with Points &gt; 1, against the exact length.</param>
-/// <param name="Regions">Exact measurements only: linear regions crossed per unit input length, over networks.</param>
-public sealed record Measurement(
-    MeasureSettings Settings,
-    double[] LogDistortions,
-    double? QuadratureError,
-    Summary Summary,
-    TheoryComparison Theory,
-    string DeviceUsed,
-    TimeSpan Elapsed,
-    Summary? Regions = null,
-    IReadOnlyDictionary<string, double>? SecondsByStage = null);
-
 /// <summary>Log distortions of several geometries under one network; exact segments also give log regions per unit length.</summary>
 public sealed record NetworkMeasurement(double[] LogDistortions, double[]? LogRegionsPerLength);
 
@@ -87,14 +38,14 @@ public static class Distortion
     /// Measures <see cref="MeasureSettings.Networks"/> random networks in chunks; <paramref name="progress"/>
     /// receives the number of networks done. Each chunk runs in its own dispose scope.
     /// </summary>
-    public static Measurement Measure(MeasureSettings settings, Action<int>? progress = null, CancellationToken cancel = default) =>
+    public static MeasureResult Measure(MeasureSettings settings, Action<int>? progress = null, CancellationToken cancel = default) =>
         Measure(settings, progress, cancel, Parallelism.Threads);
 
     /// <summary>As above, on <paramref name="threads"/> chunk workers (a sweep running several runs at once gives each fewer).</summary>
-    internal static Measurement Measure(MeasureSettings settings, Action<int>? progress, CancellationToken cancel, int threads)
+    internal static MeasureResult Measure(MeasureSettings settings, Action<int>? progress, CancellationToken cancel, int threads)
     {
         settings.Validate();
-        var device = ResolveDevice(settings.Device);
+        var device = (settings.Device ?? DeviceSpec.Cpu).Resolve();
         var stopwatch = Stopwatch.StartNew();
         int chunk = ChunkFor(settings);
         int workers = device.type == DeviceType.CPU ? WorkersFor(settings, chunk, threads) : 1;
@@ -119,7 +70,7 @@ public static class Distortion
         // A network with zero output length has no relative error (NaN): left out of the average, not counted as 0.
         var finiteErrors = quadratureErrors.Where(double.IsFinite).ToArray();
         double? quadratureError = settings.Geometry.Points > 1 && finiteErrors.Length > 0 ? finiteErrors.Average() : null;
-        return new Measurement(settings, logDistortions, quadratureError, summary,
+        return new MeasureResult(settings, logDistortions, quadratureError, summary,
             TheoryComparison.Build(settings.Network, settings.Geometry, summary), device.type.ToString().ToLowerInvariant(), stopwatch.Elapsed,
             logRegions is null ? null : Summary.FromLog(logRegions, 2, settings.Quantiles), stages.Seconds);
     }
@@ -296,14 +247,6 @@ public static class Distortion
         var (_, r) = linalg.qr(scaled.transpose(-1, -2));
         return (r.diagonal(0, -2, -1).abs().log().sum(-1L) + logScale).MoveToOuterDisposeScope();
     }
-
-    internal static Device ResolveDevice(string name) => name.ToLowerInvariant() switch
-    {
-        "cpu" => CPU,
-        "cuda" => cuda.is_available() ? CUDA : throw new ArgumentException("--device cuda: CUDA is not available on this machine (try --device auto or cpu)"),
-        "auto" => cuda.is_available() ? CUDA : CPU,
-        _ => throw new ArgumentException($"--device: unknown device '{name}'; allowed: auto, cpu, cuda"),
-    };
 
     /// <summary>Networks per chunk: the given --chunk, or automatic; refused with one line where it would not fit in memory.</summary>
     internal static int ChunkFor(MeasureSettings settings)

@@ -63,7 +63,7 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
             }
             for (int i = 0; i < count; i++)
             {
-                using var generator = new Generator(Seeds.Derive(seed, firstIndex + i, Seeds.WeightStream));
+                using var generator = new Generator(Seeds.Derive(seed, firstIndex + i, Seeds.Stream.Weights));
                 for (int l = 0; l < depth; l++)
                 {
                     using var w = weights[l][i];

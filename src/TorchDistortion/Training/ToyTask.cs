@@ -103,14 +103,13 @@ internal sealed record ToyData(TaskSpec Spec, Tensor TrainX, Tensor TrainY, Tens
 
 internal static class ToyTasks
 {
-    private const ulong DataStream = 3;
 
     /// <summary>Draws the train and test splits from <paramref name="seed"/>: the same seed gives the same data bit for bit.</summary>
     internal static ToyData Generate(TaskSpec spec, long seed)
     {
         spec.Validate();
         using var scope = NewDisposeScope();
-        using var generator = new Generator(Seeds.Derive(seed, 0, DataStream));
+        using var generator = new Generator(Seeds.Derive(seed, 0, Seeds.Stream.ToyData));
         // Task parameters (teacher, frequencies, cluster means) first, then the examples: train, then test.
         var task = Parameters(spec, generator, seed);
         var (trainX, trainY) = Draw(spec, task, spec.TrainSize, generator);
@@ -165,7 +164,7 @@ internal static class ToyTasks
                 return new TaskParameters(null, null, randn([spec.Classes, n0], float64, generator: generator).mul_(2.0 / Math.Pow(n0, 0.25)), null);
             case TaskKind.Teacher:
                 var widths = NetworkSpec.Shorthand(spec.TeacherWidth, spec.TeacherDepth, n0, 1);
-                long teacherSeed = (long)Seeds.Derive(seed, 1, DataStream);
+                long teacherSeed = (long)Seeds.Derive(seed, 1, Seeds.Stream.ToyData);
                 return new TaskParameters(null, null, null, Mlp.Create(new NetworkSpec(widths, InitScheme.Parse("he")), 1, teacherSeed));
             default:
                 return new TaskParameters(null, null, null, null);

@@ -56,7 +56,6 @@ public sealed record TrainingResult(
 /// <summary>Trains one network on a toy task, probing its distortion and checkpointing at every evaluation.</summary>
 public static class Trainer
 {
-    private const ulong ShuffleStream = 4, ProbeStream = 5, DataProbeStream = 6;
 
     public interface IProgress
     {
@@ -72,7 +71,7 @@ public static class Trainer
     /// </summary>
     /// <param name="keep">Which checkpoints stay on disk (default: <see cref="Retention.Thinned"/>).</param>
     /// <param name="tensorboard">A folder for this run's TensorBoard event files, or null.</param>
-    public static TrainingResult Run(TrainSettings settings, string checkpointRoot, string device = "cpu", IProgress? progress = null,
+    public static TrainingResult Run(TrainSettings settings, string checkpointRoot, DeviceSpec? device = null, IProgress? progress = null,
         CancellationToken cancel = default, Action<string>? warn = null, Retention? keep = null, string? tensorboard = null)
     {
         settings.Validate();
@@ -81,14 +80,14 @@ public static class Trainer
         Files.EnsureWritableFolder(folder, "--checkpoints");
         string runFile = Path.Combine(folder, Checkpoints.RunFile);
         if (!File.Exists(runFile)) Files.WriteAtomically(runFile, JsonSerializer.Serialize(new RunDescription(runId, settings), TrainSettings.Json));
-        return Continue(folder, runId, settings, device, progress, cancel, "--checkpoints", warn, keep ?? Retention.Thinned, tensorboard);
+        return Continue(folder, runId, settings, device ?? DeviceSpec.Cpu, progress, cancel, "--checkpoints", warn, keep ?? Retention.Thinned, tensorboard);
     }
 
     /// <summary>
     /// Continues the run in <paramref name="folder"/> from its last intact checkpoint, with the settings it was started with;
     /// damaged later checkpoints are passed over (one line to <paramref name="warn"/>) and written again as the run gets there.
     /// </summary>
-    public static TrainingResult Resume(string folder, string device = "cpu", IProgress? progress = null, CancellationToken cancel = default,
+    public static TrainingResult Resume(string folder, DeviceSpec? device = null, IProgress? progress = null, CancellationToken cancel = default,
         Action<string>? warn = null, Retention? keep = null, string? tensorboard = null)
     {
         string runFile = Path.Combine(folder, Checkpoints.RunFile);
@@ -101,7 +100,7 @@ public static class Trainer
         catch (ArgumentException e) { throw new ArgumentException($"--resume: '{runFile}' holds invalid settings ({e.Message})"); }
         if (run.Settings.RunId() != run.RunId) throw new ArgumentException($"--resume: '{runFile}' was edited: its settings no longer give run id {run.RunId}");
         Files.EnsureWritableFolder(folder, "--resume");
-        return Continue(folder, run.RunId, run.Settings, device, progress, cancel, "--resume", warn, keep ?? Retention.Thinned, tensorboard);
+        return Continue(folder, run.RunId, run.Settings, device ?? DeviceSpec.Cpu, progress, cancel, "--resume", warn, keep ?? Retention.Thinned, tensorboard);
     }
 
     private sealed record RunDescription(string RunId, TrainSettings Settings);
@@ -117,10 +116,10 @@ public static class Trainer
     }
 
     /// <param name="option">The option that named the folder (--resume, or --checkpoints for a rerun): checkpoint errors name it.</param>
-    private static TrainingResult Continue(string folder, string runId, TrainSettings settings, string device, IProgress? progress, CancellationToken cancel,
+    private static TrainingResult Continue(string folder, string runId, TrainSettings settings, DeviceSpec device, IProgress? progress, CancellationToken cancel,
         string option, Action<string>? warn, Retention keep, string? tensorboard)
     {
-        var target = Distortion.ResolveDevice(device);
+        var target = device.Resolve();
         var dtype = settings.ScalarType;
         var spec = settings.Network();
         using var data = ToyTasks.Generate(settings.Task, settings.DataSeed);
@@ -180,7 +179,7 @@ public static class Trainer
             {
                 // The batch order of an epoch depends only on (seed, epoch): a resumed run sees the same batches.
                 order?.Dispose();
-                using var generator = new Generator(Seeds.Derive(settings.Seed, epoch, ShuffleStream));
+                using var generator = new Generator(Seeds.Derive(settings.Seed, epoch, Seeds.Stream.Shuffle));
                 order = randperm(settings.Task.TrainSize, generator: generator).to(target);
                 orderEpoch = epoch;
             }
@@ -222,7 +221,7 @@ public static class Trainer
         void Record(HistoryRow row)
         {
             history.Add(row);
-            Checkpoints.Save(folder, runId, settings, row.Step, net, optimizer, history, device);
+            Checkpoints.Save(folder, runId, settings, row.Step, net, optimizer, history, device.ToString());
             WriteHistory(folder, runId, settings, history, null, theoryLength, theoryVolume);
             Checkpoints.Prune(folder, settings, history, keep, everything: !pruned);
             pruned = true;
@@ -349,7 +348,7 @@ public static class Trainer
         internal Probes(TrainSettings settings, ToyData data, NetworkSpec spec)
         {
             _settings = settings;
-            _seed = (long)(Seeds.Derive(settings.DataSeed, 0, ProbeStream) >> 1);
+            _seed = (long)(Seeds.Derive(settings.DataSeed, 0, Seeds.Stream.Probe) >> 1);
             _dataSegment = data.DataSegment();
             bool exact = spec.Activation.IsPiecewiseLinear;
             _segments = new GeometrySpec(GeometryKind.Segment, Points: exact ? 1 : SmoothNodes, Size: 1.0, Exact: exact);
@@ -365,7 +364,7 @@ public static class Trainer
         /// </summary>
         internal static (List<(double[], double[])> Same, List<(double[], double[])> Different) DataPairs(ToyData data, int count, long seed)
         {
-            using var generator = new Generator(Seeds.Derive(seed, 0, DataProbeStream));
+            using var generator = new Generator(Seeds.Derive(seed, 0, Seeds.Stream.DataProbe));
             using var permutation = randperm(data.Spec.TestSize, generator: generator);
             var order = permutation.data<long>().ToArray();
             var labels = data.TestY.data<long>().ToArray();
