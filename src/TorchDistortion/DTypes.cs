@@ -13,7 +13,7 @@ public static class DTypes
     {
         "float64" or "double" => ScalarType.Float64,
         "float32" or "float" => ScalarType.Float32,
-        _ => throw new SettingException("dtype", $"unknown dtype '{name}'; allowed: float64, float32"),
+        _ => throw new SettingException("dtype", $": unknown dtype '{name}'; allowed: float64, float32"),
     };
 
     /// <summary>The PyTorch name: float64 or float32.</summary>

@@ -30,7 +30,7 @@ public sealed record DeviceSpec
         throw Unknown(text);
     }
 
-    private static SettingException Unknown(string text) => new("device", $"unknown device '{text}'; allowed: auto, cpu, cuda, cuda:N");
+    private static SettingException Unknown(string text) => new("device", $": unknown device '{text}'; allowed: auto, cpu, cuda, cuda:N");
 
     /// <summary>The TorchSharp device; refused with one line where CUDA (or GPU N) is not there.</summary>
     internal Device Resolve()

@@ -24,7 +24,7 @@ public sealed record Shard(int Index, int Count)
         }
         var parts = text.Split('/');
         if (parts.Length != 2 || !int.TryParse(parts[0], out int i) || !int.TryParse(parts[1], out int n) || n < 1 || i < 0 || i >= n)
-            throw new ArgumentException($"--shard: expected i/n with 0 <= i < n (e.g. 0/3), got '{text}'");
+            throw new SettingException("shard", $": expected i/n with 0 <= i < n (e.g. 0/3), got '{text}'");
         return new Shard(i, n);
     }
 
@@ -64,7 +64,7 @@ public static class SweepRunner
         {
             string existingId = ReadSweep(folder, maxRuns).Id;
             if (existingId != sweepId)
-                throw new ArgumentException($"--output: '{folder}' holds a different sweep ({existingId}, this one is {sweepId}); use another folder");
+                throw new SettingException("output", $": '{folder}' holds a different sweep ({existingId}, this one is {sweepId}); use another folder");
         }
         else Files.WriteAtomically(sweepFile, JsonSerializer.Serialize(sweep, SweepSpec.JsonOptions));
         Directory.CreateDirectory(Path.Combine(folder, "runs"));
@@ -138,7 +138,7 @@ public static class SweepRunner
         static string Full(string path) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
         // Results written into a shard folder would no longer match the runs it holds.
         if (folders.FirstOrDefault(f => Full(f) == Full(output)) is string input)
-            throw new ArgumentException($"--output: '{output}' is one of the folders being merged ('{input}'); merge into another folder");
+            throw new SettingException("output", $": '{output}' is one of the folders being merged ('{input}'); merge into another folder");
         SweepSpec? sweep = null;
         IReadOnlyList<RunSpec> runs = [];
         string? sweepId = null;
@@ -158,7 +158,7 @@ public static class SweepRunner
             throw new ArgumentException($"merge: {missing.Count} of {runs.Count} runs are missing (e.g. {missing[0]}); run their shards, or pass --allow-partial");
         Files.EnsureWritableFolder(output, "--output");
         if (File.Exists(SweepFile(output)) && ReadSweep(output, maxRuns).Id != sweepId)
-            throw new ArgumentException($"--output: '{output}' holds a different sweep; refusing to overwrite its results");
+            throw new SettingException("output", $": '{output}' holds a different sweep; refusing to overwrite its results");
         if (!File.Exists(SweepFile(output))) Files.WriteAtomically(SweepFile(output), JsonSerializer.Serialize(sweep, SweepSpec.JsonOptions));
         WriteResults(sweep!, sweepId!, runs, files.Values.Select(f => f.File), output);
         return (files.Count, runs.Count);

@@ -65,7 +65,7 @@ public static class Distortion
             lock (progressGate) progress(done += count); // one call at a time, counts only growing
         }, cancel);
         if (logDistortions.Any(v => double.IsNaN(v) || double.IsPositiveInfinity(v)))
-            throw new ArgumentException($"--dtype: values overflowed {settings.DType.ToString().ToLowerInvariant()} (a distortion is NaN or infinite); use --dtype float64, a smaller --size, or fewer layers");
+            throw new SettingException("dtype", $": values overflowed {DTypes.Name(settings.DType)} (a distortion is NaN or infinite); use float64, a smaller size, or fewer layers");
         var summary = Summary.FromLog(logDistortions, settings.MaxMoment, settings.Quantiles);
         // A network with zero output length has no relative error (NaN): left out of the average, not counted as 0.
         var finiteErrors = quadratureErrors.Where(double.IsFinite).ToArray();
@@ -171,7 +171,7 @@ public static class Distortion
     {
         if (net.Count != 1) throw new ArgumentException($"MeasureNetwork takes one network, got an ensemble of {net.Count}");
         geometry.Validate(net.Spec.Widths);
-        if (count < 1 || count > 10_000_000) throw new ArgumentException($"--geometries must be between 1 and 10000000, got {count}");
+        if (count < 1 || count > 10_000_000) throw new SettingException("geometries", $"must be between 1 and 10000000, got {count}");
         int n0 = net.Spec.InputDim;
         if (geometry.Exact)
         {
@@ -255,9 +255,9 @@ public static class Distortion
         int chunk = Math.Min(settings.ChunkSize > 0 ? settings.ChunkSize : AutomaticChunk(settings, available), settings.Networks);
         long needed = EstimatePeakBytes(settings, chunk);
         if (needed > available)
-            throw new ArgumentException(settings.ChunkSize > 0
-                ? $"--chunk: {chunk} networks per chunk need about {GiB(needed)} of memory (estimate), but {GiB(available)} is available; use a smaller --chunk, or 0 (automatic)"
-                : $"--networks: one network at a time needs about {GiB(needed)} of memory (estimate), but {GiB(available)} is available; use fewer --points or smaller --widths");
+            throw settings.ChunkSize > 0
+                ? new SettingException("chunk", $": {chunk} networks per chunk need about {GiB(needed)} of memory (estimate), but {GiB(available)} is available; use a smaller chunk, or 0 (automatic)")
+                : new SettingException("networks", $": one network at a time needs about {GiB(needed)} of memory (estimate), but {GiB(available)} is available; use fewer points or smaller widths");
         return chunk;
     }
 

@@ -22,18 +22,17 @@ public sealed record MeasureSettings(
     {
         Network.Validate();
         Geometry.Validate(Network.Widths);
-        if (Networks < 1 || Networks > 10_000_000) throw new ArgumentException($"--networks must be between 1 and 10000000, got {Networks}");
+        if (Networks < 1 || Networks > 10_000_000) throw new SettingException("networks", $"must be between 1 and 10000000, got {Networks}");
         if (Geometry.Exact && !Network.Activation.IsPiecewiseLinear)
-            throw new ArgumentException($"--exact needs a piecewise-linear activation (relu, leaky-relu, abs, abrelu); {Network.Activation} is smooth");
-        if (ChunkSize < 0) throw new ArgumentException($"--chunk must be >= 0 (0 = automatic), got {ChunkSize}");
-        if (DType is not (ScalarType.Float32 or ScalarType.Float64))
-            throw new ArgumentException($"--dtype must be float32 or float64, got {DType}");
-        if (MaxMoment < 1 || MaxMoment > 16) throw new ArgumentException($"--moments must be between 1 and 16, got {MaxMoment}");
+            throw new SettingException("exact", $"needs a piecewise-linear activation (relu, leaky-relu, abs, abrelu); {Network.Activation} is smooth");
+        if (ChunkSize < 0) throw new SettingException("chunk", $"must be >= 0 (0 = automatic), got {ChunkSize}");
+        DTypes.Name(DType); // refuses any other dtype
+        if (MaxMoment < 1 || MaxMoment > 16) throw new SettingException("moments", $"must be between 1 and 16, got {MaxMoment}");
         // The distortion is computed in linear scale through the layers: its typical size must fit the dtype.
         double decades = (Theory.ExactTheory.LogMoment(Network.Widths, Network.LayerVariances(), Geometry.K, 1) + Geometry.K * Math.Log(Geometry.Size)) / Math.Log(10);
         if (Math.Abs(decades) > (DType == ScalarType.Float32 ? 30 : 290))
-            throw new ArgumentException($"--dtype: typical distortions near 1e{decades:+0;-0} leave the {(DType == ScalarType.Float32 ? "float32" : "float64")} range at these settings" +
-                (DType == ScalarType.Float32 ? "; use --dtype float64" : " (depth, C_W, --size)"));
+            throw new SettingException("dtype", $": typical distortions near 1e{decades:+0;-0} leave the {DTypes.Name(DType)} range at these settings" +
+                (DType == ScalarType.Float32 ? "; use float64" : " (depth, C_W, size)"));
         Distortion.ChunkFor(this); // refuses a chunk that does not fit in memory, before any computation
         return this;
     }

@@ -68,17 +68,17 @@ public abstract record InitScheme
             "glorot-normal" or "xavier-normal" => GlorotNormal,
             "glorot-uniform" or "xavier-uniform" => GlorotUniform,
             "orthogonal" => Orthogonal(cW ?? 2.0),
-            "variance" => WithVariance(cW ?? throw new ArgumentException("--cw: init 'variance' needs a weight variance C_W > 0")),
-            _ => throw new ArgumentException($"--init: unknown init scheme '{name}'; allowed: {string.Join(", ", Names)}"),
+            "variance" => WithVariance(cW ?? throw new SettingException("C_W", "is required by init 'variance' (a finite number > 0)")),
+            _ => throw new SettingException("init", $": unknown init scheme '{name}'; allowed: {string.Join(", ", Names)}"),
         };
         if (cW is not null && !TakesWeightVariance(scheme.Name))
-            throw new ArgumentException($"--cw: init '{scheme.Name}' fixes its own variance; use --init variance to choose C_W");
+            throw new SettingException("C_W", $": init '{scheme.Name}' fixes its own variance; use init 'variance' to choose C_W");
         return scheme;
     }
 
-    internal static double RequirePositive(double value, string what = "--cw: C_W") =>
+    internal static double RequirePositive(double value, string setting = "C_W") =>
         double.IsFinite(value) && value > 0 ? value
-            : throw new ArgumentException($"{what} must be a finite number > 0, got {value}");
+            : throw new SettingException(setting, $"must be a finite number > 0, got {value}");
 
     private sealed record GaussianScheme(string SchemeName, double CW) : InitScheme
     {

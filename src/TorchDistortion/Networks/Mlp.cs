@@ -49,7 +49,7 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
         ScalarType dtype = ScalarType.Float64, Device? device = null)
     {
         spec.Validate();
-        if (count < 1) throw new ArgumentException($"--networks must be at least 1, got {count}");
+        if (count < 1) throw new SettingException("networks", $"must be at least 1, got {count}");
         int depth = spec.Depth;
         var weights = new Tensor[depth];
         var biases = new Tensor?[depth];
