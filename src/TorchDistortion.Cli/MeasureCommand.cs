@@ -202,12 +202,8 @@ internal static class MeasureCommand
     /// <summary>The --activation value; ReLU stays null so that settings (and run ids) without it are unchanged.</summary>
     internal static Activation? ActivationOf(ParseResult parse)
     {
-        try
-        {
-            var activation = Activation.Parse(parse.GetValue(ActivationName)!);
-            return activation == Activation.ReLU ? null : activation;
-        }
-        catch (ArgumentException e) { throw new ArgumentException($"--activation: {e.Message}"); }
+        var activation = Activation.Parse(parse.GetValue(ActivationName)!);
+        return activation == Activation.ReLU ? null : activation;
     }
 
     internal static List<double> QuantilesOf(ParseResult parse) => Cli.Doubles(parse.GetValue(Quantiles)!, "--quantiles");
@@ -222,16 +218,11 @@ internal static class MeasureCommand
             : null;
         if (polyline is not null && kind != GeometryKind.Polyline) throw new ArgumentException("--polyline needs --geometry polyline");
         bool exact = parse.GetValue(Exact);
-        int points = parse.GetValue(Points) ?? (exact ? 1 : kind == GeometryKind.Patch ? 4 : 64);
+        int points = parse.GetValue(Points) ?? GeometrySpec.DefaultPoints(kind, exact);
         return new GeometrySpec(kind, points, k, parse.GetValue(Size), parse.GetValue(Modes), polyline, exact);
     }
 
-    internal static ScalarType DTypeOf(ParseResult parse) => parse.GetValue(DType)!.ToLowerInvariant() switch
-    {
-        "float64" or "double" => ScalarType.Float64,
-        "float32" or "float" => ScalarType.Float32,
-        var other => throw new ArgumentException($"--dtype: unknown dtype '{other}'; allowed: float64, float32"),
-    };
+    internal static ScalarType DTypeOf(ParseResult parse) => DTypes.Parse(parse.GetValue(DType)!);
 
     /// <summary>Options that describe random networks, which a saved network replaces.</summary>
     internal static Option[] NetworkOptions => [Widths, Width, Depth, InputDim, OutputDim, Init, CW, COut, CB, NoBias, Networks, Method, Chunk];

@@ -153,21 +153,16 @@ internal static class TrainCommand
             parse.GetValue(TeacherWidth), parse.GetValue(TeacherDepth)).Validate();
         var inits = Cli.ParseList(parse.GetValue(Init)!, "--init", s => s.ToLowerInvariant());
         // --cw belongs to the schemes that take one; with several schemes the others keep their own variance.
-        double? CwFor(string init) => init is "variance" or "orthogonal" || inits.Count == 1 ? parse.GetValue(CW) : null;
+        double? CwFor(string init) => InitScheme.TakesWeightVariance(init) || inits.Count == 1 ? parse.GetValue(CW) : null;
         foreach (var init in inits) InitScheme.Parse(init, CwFor(init));
-        if (parse.GetValue(CW) is not null && !inits.Any(i => i is "variance" or "orthogonal"))
+        if (parse.GetValue(CW) is not null && !inits.Any(InitScheme.TakesWeightVariance))
             throw new ArgumentException("--cw: none of the --init schemes takes C_W (variance, orthogonal)");
         var seeds = Cli.ParseList(parse.GetValue(SeedList)!, "--seeds", s => long.Parse(s, CultureInfo.InvariantCulture));
         if (seeds.Distinct().Count() != seeds.Count || inits.Distinct().Count() != inits.Count)
             throw new ArgumentException("--seeds and --init: each value once");
         var activations = Activation.SplitList(parse.GetValue(ActivationName)!).Select(TrainSettings.ActivationField).ToList();
         if (activations.Distinct().Count() != activations.Count) throw new ArgumentException("--activation: each value once");
-        string dtype = parse.GetValue(DType)!.ToLowerInvariant() switch
-        {
-            "float32" or "float" => "float32",
-            "float64" or "double" => "float64",
-            var other => throw new ArgumentException($"--dtype: unknown dtype '{other}'; allowed: float32, float64"),
-        };
+        string dtype = DTypes.Name(DTypes.Parse(parse.GetValue(DType)!));
         var runs = new List<TrainSettings>();
         foreach (var activation in activations)
             foreach (var init in inits)

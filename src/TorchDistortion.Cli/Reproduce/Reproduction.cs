@@ -109,7 +109,7 @@ internal static class Reproduction
     }
 
     private static string Describe(ResultRow r) =>
-        $"{(r.Activation == "relu" ? "" : r.Activation + ", ")}{r.Init}{(r.Init is "variance" or "orthogonal" ? $" C_W={G(r.CW)}" : "")}, n0={r.N0}, width {r.Width}, nL={r.NL}, depth {r.Depth}, {r.Geometry}{(r.Geometry == "patch" ? $" k={r.K}" : "")}, {r.Networks} nets";
+        $"{(r.Activation == "relu" ? "" : r.Activation + ", ")}{r.Init}{(TorchDistortion.Networks.InitScheme.TakesWeightVariance(r.Init) ? $" C_W={G(r.CW)}" : "")}, n0={r.N0}, width {r.Width}, nL={r.NL}, depth {r.Depth}, {r.Geometry}{(r.Geometry == "patch" ? $" k={r.K}" : "")}, {r.Networks} nets";
 
     private static string G(double v) => v.ToString("G5", CultureInfo.InvariantCulture);
 

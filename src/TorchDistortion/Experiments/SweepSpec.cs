@@ -9,6 +9,9 @@ namespace TorchDistortion.Experiments;
 /// A sweep as declared in a JSON file (schema version 1) or on the command line: lists of settings whose
 /// cross product is the set of runs. Settings that do not apply to a combination collapse instead of
 /// multiplying: C_W only varies "variance" and "orthogonal" inits, k only varies patches.
+/// A new sweep setting of the typed run (a field of NetworkSpec, GeometrySpec or MeasureSettings): a list here and its
+/// loop in <see cref="Enumerate"/>, and its field in <see cref="RunSpecJson"/>, written only when it differs from the value
+/// runs had before it existed, so that their ids hold.
 /// </summary>
 public sealed record SweepSpec
 {

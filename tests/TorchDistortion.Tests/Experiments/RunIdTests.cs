@@ -42,4 +42,27 @@ public sealed class RunIdTests
             Assert.True(JsonNode.DeepEquals(stored, now), $"{figure.Name} ({scale}): {now.ToJsonString()}");
         }
     }
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void RunsReadBackFromTheirJsonKeepTheirIds(string name)
+    {
+        // Run files hold the canonical JSON; a run read back must be the same run.
+        var spec = JsonSerializer.Deserialize<SweepSpec>(Entry(name)["sweep"]!.ToJsonString(), SweepSpec.JsonOptions)!;
+        foreach (var run in spec.Expand(name, long.MaxValue))
+        {
+            string json = JsonSerializer.Serialize(run, SweepSpec.JsonOptions);
+            var back = JsonSerializer.Deserialize<RunSpec>(json, SweepSpec.JsonOptions)!;
+            Assert.Equal(run.Id(spec.Seed), back.Id(spec.Seed));
+            Assert.Equal(json, JsonSerializer.Serialize(back, SweepSpec.JsonOptions));
+        }
+    }
+
+    [Fact]
+    public void InitAliasesAreOneRun()
+    {
+        // The old canonical JSON kept the spelling (kaiming and he were two runs of the same networks); a typed run has one name.
+        var spec = new SweepSpec { SchemaVersion = 1, Width = [4], Depth = [2], Init = ["he", "kaiming", "HE", "xavier-normal", "glorot-normal"], Networks = [3] };
+        Assert.Equal(2, spec.Expand().Count);
+    }
 }

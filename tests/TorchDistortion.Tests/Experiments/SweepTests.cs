@@ -154,7 +154,7 @@ public sealed class SweepTests : IDisposable
         Assert.Contains("refusing to mix", Assert.Throws<ArgumentException>(() => SweepRunner.Merge([Folder("a"), Folder("b")], Folder("m"))).Message);
         Directory.CreateDirectory(Folder("empty"));
         Assert.Contains("not a sweep folder", Assert.Throws<ArgumentException>(() => SweepRunner.Merge([Folder("empty")], Folder("m"))).Message);
-        Assert.Contains("different sweep", Assert.Throws<ArgumentException>(() => SweepRunner.Run(sweep with { Seed = 99 }, Folder("a"), Shard.All, DeviceSpec.Cpu)).Message);
+        Assert.Contains("different sweep", Assert.Throws<SettingException>(() => SweepRunner.Run(sweep with { Seed = 99 }, Folder("a"), Shard.All, DeviceSpec.Cpu)).Message);
     }
 
     [Theory]
@@ -203,7 +203,7 @@ public sealed class SweepTests : IDisposable
         var sweep = Small() with { Width = [6], Depth = [1], Geometry = ["segment"] };
         SweepRunner.Run(sweep, Folder("a"), Shard.All, DeviceSpec.Cpu);
         SweepRunner.Run(sweep with { Seed = 77 }, Folder("other"), Shard.All, DeviceSpec.Cpu);
-        Assert.Contains("different sweep", Assert.Throws<ArgumentException>(() => SweepRunner.Merge([Folder("a")], Folder("other"))).Message);
+        Assert.Contains("different sweep", Assert.Throws<SettingException>(() => SweepRunner.Merge([Folder("a")], Folder("other"))).Message);
     }
 
     [Fact]
@@ -217,8 +217,8 @@ public sealed class SweepTests : IDisposable
     public void ShardParsesAndDefaultsFromSlurm()
     {
         Assert.Equal(new Shard(1, 3), Shard.Parse("1/3"));
-        Assert.Throws<ArgumentException>(() => Shard.Parse("3/3"));
-        Assert.Throws<ArgumentException>(() => Shard.Parse("a/b"));
+        Assert.Throws<SettingException>(() => Shard.Parse("3/3"));
+        Assert.Throws<SettingException>(() => Shard.Parse("a/b"));
         Environment.SetEnvironmentVariable("SLURM_ARRAY_TASK_ID", "2");
         Environment.SetEnvironmentVariable("SLURM_ARRAY_TASK_COUNT", "4");
         try
@@ -394,8 +394,8 @@ public sealed class SweepTests : IDisposable
         var before = Directory.GetFiles(shard1, "*", SearchOption.AllDirectories).Order().Select(File.ReadAllText).ToList();
         foreach (string output in new[] { shard1, shard1 + "/", Path.Combine(shard1, "..", "sh1") })
         {
-            var error = Assert.Throws<ArgumentException>(() => SweepRunner.Merge([shard0, shard1], output));
-            Assert.Contains("--output", error.Message);
+            var error = Assert.Throws<SettingException>(() => SweepRunner.Merge([shard0, shard1], output));
+            Assert.Equal("output", error.Setting);
         }
         Assert.Equal(before, Directory.GetFiles(shard1, "*", SearchOption.AllDirectories).Order().Select(File.ReadAllText));
     }
