@@ -96,7 +96,7 @@ internal static class Checkpoints
             // TorchSharp says "Mismatched tensor shape while loading..." for moments of other shapes; other failures are another optimizer's format.
             string why = e.Message.StartsWith("Mismatched tensor shape") ? "its tensors have other shapes than the network's parameters"
                 : $"it is not the state of {settings.Optimizer} on this network";
-            throw new ArgumentException($"{option}: optimizer state '{path}' does not fit this run: {why}");
+            throw new SettingException(option, $": optimizer state '{path}' does not fit this run: {why}");
         }
     }
 

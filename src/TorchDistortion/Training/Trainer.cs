@@ -52,7 +52,7 @@ public static class Trainer
         Files.EnsureWritableFolder(folder, "--checkpoints");
         string runFile = Path.Combine(folder, Checkpoints.RunFile);
         if (!File.Exists(runFile)) Files.WriteAtomically(runFile, JsonSerializer.Serialize(new RunDescription(runId, settings), TrainSettings.Json));
-        return Continue(folder, runId, settings, device ?? DeviceSpec.Cpu, progress, cancel, "--checkpoints", warn, keep ?? Retention.Thinned, tensorboard);
+        return Continue(folder, runId, settings, device ?? DeviceSpec.Cpu, progress, cancel, "checkpoints", warn, keep ?? Retention.Thinned, tensorboard);
     }
 
     /// <summary>
@@ -63,35 +63,35 @@ public static class Trainer
         Action<string>? warn = null, Retention? keep = null, string? tensorboard = null)
     {
         string runFile = Path.Combine(folder, Checkpoints.RunFile);
-        if (!File.Exists(runFile)) throw new ArgumentException($"--resume: '{folder}' is not a run folder (no {Checkpoints.RunFile})");
+        if (!File.Exists(runFile)) throw new SettingException("resume", $": '{folder}' is not a run folder (no {Checkpoints.RunFile})");
         RunDescription? run;
         try { run = JsonSerializer.Deserialize<RunDescription>(File.ReadAllText(runFile), TrainSettings.Json); }
-        catch (JsonException e) { throw new ArgumentException($"--resume: '{runFile}' is not readable ({e.Message.Split('.')[0]})"); }
-        if (run?.Settings is null) throw new ArgumentException($"--resume: '{runFile}' holds no settings");
+        catch (JsonException e) { throw new SettingException("resume", $": '{runFile}' is not readable ({e.Message.Split('.')[0]})"); }
+        if (run?.Settings is null) throw new SettingException("resume", $": '{runFile}' holds no settings");
         try { run.Settings.Validate(); }
-        catch (ArgumentException e) { throw new ArgumentException($"--resume: '{runFile}' holds invalid settings ({e.Message})"); }
-        if (run.Settings.RunId() != run.RunId) throw new ArgumentException($"--resume: '{runFile}' was edited: its settings no longer give run id {run.RunId}");
+        catch (ArgumentException e) { throw new SettingException("resume", $": '{runFile}' holds invalid settings ({e.Message})"); }
+        if (run.Settings.RunId() != run.RunId) throw new SettingException("resume", $": '{runFile}' was edited: its settings no longer give run id {run.RunId}");
         Files.EnsureWritableFolder(folder, "--resume");
-        return Continue(folder, run.RunId, run.Settings, device ?? DeviceSpec.Cpu, progress, cancel, "--resume", warn, keep ?? Retention.Thinned, tensorboard);
+        return Continue(folder, run.RunId, run.Settings, device ?? DeviceSpec.Cpu, progress, cancel, "resume", warn, keep ?? Retention.Thinned, tensorboard);
     }
 
     private sealed record RunDescription(string RunId, TrainSettings Settings);
 
-    /// <summary>Checkpoint errors are phrased for --checkpoint (measure); here the folder came from <paramref name="option"/>.</summary>
+    /// <summary>Checkpoint errors name the setting checkpoint (measure); here the folder came from the setting <paramref name="option"/>.</summary>
     private static T Named<T>(string option, Func<T> load)
     {
         try { return load(); }
         catch (SettingException e) when (e.Setting == "checkpoint")
         {
-            throw new ArgumentException($"{option}: {e.Problem.TrimStart(':', ' ')}");
+            throw new SettingException(option, e.Problem);
         }
-        catch (ArgumentException e) when (e.Message.StartsWith("--checkpoint: "))
+        catch (Checkpoints.DamagedCheckpointException e)
         {
-            throw new ArgumentException(option + e.Message["--checkpoint".Length..]);
+            throw new SettingException(option, $": {e.Problem}");
         }
     }
 
-    /// <param name="option">The option that named the folder (--resume, or --checkpoints for a rerun): checkpoint errors name it.</param>
+    /// <param name="option">The setting that named the folder (resume, or checkpoints for a rerun): checkpoint errors name it.</param>
     private static TrainingResult Continue(string folder, string runId, TrainSettings settings, DeviceSpec device, IProgress? progress, CancellationToken cancel,
         string option, Action<string>? warn, Retention keep, string? tensorboard)
     {
@@ -114,15 +114,15 @@ public static class Trainer
         if (skipped.Count > 0)
         {
             string names = string.Join(", ", skipped.Select(c => c.Name));
-            if (latest is null) throw new ArgumentException($"{option}: no intact checkpoint in '{folder}' ({names}: {skipped[0].Problem})");
-            warn?.Invoke($"{option}: skipped damaged checkpoint {names} ({skipped[0].Problem}); resuming from {Path.GetFileNameWithoutExtension(latest.Value.Path)}");
+            if (latest is null) throw new SettingException(option, $": no intact checkpoint in '{folder}' ({names}: {skipped[0].Problem})");
+            warn?.Invoke($"--{option}: skipped damaged checkpoint {names} ({skipped[0].Problem}); resuming from {Path.GetFileNameWithoutExtension(latest.Value.Path)}");
         }
         Mlp net;
         var history = new List<HistoryRow>();
         long step = 0;
         if (latest is var (info, loaded, _, path))
         {
-            if (info.RunId != runId) throw new ArgumentException($"{option}: checkpoint '{path}' belongs to run {info.RunId}, not {runId}");
+            if (info.RunId != runId) throw new SettingException(option, $": checkpoint '{path}' belongs to run {info.RunId}, not {runId}");
             net = loaded;
             history.AddRange(info.History);
             step = info.Step;
@@ -351,7 +351,7 @@ public static class Trainer
             {
                 for (int j = 1; j < order.Length; j++)
                     if (accept(order[(from + j) % order.Length])) return order[(from + j) % order.Length];
-                throw new ArgumentException("--data-probes: the test split needs two inputs of some class and inputs of two classes; use a larger --test-size");
+                throw new SettingException("data_probes", ": the test split needs two inputs of some class and inputs of two classes; use a larger test size");
             }
             var same = new List<(double[], double[])>();
             var different = new List<(double[], double[])>();

@@ -70,7 +70,9 @@ public class MessageTests : IDisposable
     {
         var options = TorchDistortion.Cli.Cli.Root().Subcommands.SelectMany(c => c.Options).SelectMany(o => o.Aliases.Append(o.Name)).ToHashSet();
         foreach (var setting in new[] { "C_W", "C_out", "C_b", "widths", "width", "depth", "n0", "nL", "init", "activation", "geometry", "k", "points", "size",
-                     "modes", "polyline", "exact", "networks", "seed", "dtype", "moments", "quantiles", "chunk", "threads", "device", "geometries", "shard", "output" })
+                     "modes", "polyline", "exact", "networks", "seed", "dtype", "moments", "quantiles", "chunk", "threads", "device", "geometries", "shard", "output",
+                     "checkpoint", "checkpoints", "resume", "keep", "task", "n0", "classes", "train_size", "test_size", "noise", "teacher_width", "optimizer",
+                     "lr", "momentum", "weight_decay", "batch_size", "epochs", "probe_steps", "probes", "patch_points", "data_probes" })
             Assert.True(options.Contains(TorchDistortion.Cli.Cli.Option(setting)), $"{setting} -> {TorchDistortion.Cli.Cli.Option(setting)}");
     }
 
