@@ -31,6 +31,10 @@ internal static class Cli
         {
             return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
+        catch (Exception e) when (Unwrap(e) is SettingException setting)
+        {
+            return Fail(setting.Naming(Option(setting.Setting)));
+        }
         catch (Exception e) when (Unwrap(e) is ArgumentException or FormatException or IOException or UnauthorizedAccessException)
         {
             return Fail(Unwrap(e).Message);
@@ -46,6 +50,18 @@ internal static class Cli
             return 1;
         }
     }
+
+    /// <summary>
+    /// The option that sets each library setting (<see cref="SettingException.Setting"/>): the one place the CLI names them.
+    /// A setting not listed is its name as an option (points: --points, batch size: --batch-size).
+    /// </summary>
+    private static readonly Dictionary<string, string> Options = new()
+    {
+        ["C_W"] = "--cw", ["C_out"] = "--cout", ["C_b"] = "--cb", ["nL"] = "--nL", ["bias"] = "--no-bias",
+    };
+
+    internal static string Option(string setting) =>
+        Options.TryGetValue(setting, out var option) ? option : "--" + setting.ToLowerInvariant().Replace(' ', '-').Replace('_', '-');
 
     internal static int Fail(string message)
     {

@@ -138,9 +138,9 @@ internal static class MeasureCommand
             || System.Text.RegularExpressions.Regex.IsMatch(first, @"^(length|[0-9]+-volume) distortion of [0-9]+ random ");
     }
 
-    private static Measurement.Measurement WithProgress(MeasureSettings settings)
+    private static Measurement.MeasureResult WithProgress(MeasureSettings settings)
     {
-        Measurement.Measurement? result = null;
+        Measurement.MeasureResult? result = null;
         SweepProgress.OnStderr().Start(context =>
             {
                 var task = context.AddTask("networks", maxValue: settings.Networks);

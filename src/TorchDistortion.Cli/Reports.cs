@@ -15,7 +15,7 @@ internal static class Reports
     internal const string MeasureDocument = "measure", CheckpointDocument = "measure_checkpoint", ModelDocument = "measure_model";
 
     /// <summary>The settings of a measurement, as they appear in its JSON report and in every row of its CSV report.</summary>
-    private static object SettingsOf(Measurement.Measurement m)
+    private static object SettingsOf(Measurement.MeasureResult m)
     {
         var s = m.Settings;
         return new
@@ -55,7 +55,7 @@ internal static class Reports
 
     private static readonly IReadOnlyList<Column<StatisticRow>> StatisticColumns = Column<StatisticRow>.Of();
 
-    internal static string Json(Measurement.Measurement m, RuntimeInfo info)
+    internal static string Json(Measurement.MeasureResult m, RuntimeInfo info)
     {
         var s = m.Settings;
         var document = new
@@ -91,7 +91,7 @@ internal static class Reports
     /// Tidy CSV: one row per statistic, the settings (seed included) in every row, the exact theory beside it where there
     /// is one, and the logs of every value that can leave the double range. An undefined or out-of-range value is an empty cell.
     /// </summary>
-    internal static string Csv(Measurement.Measurement m)
+    internal static string Csv(Measurement.MeasureResult m)
     {
         var s = m.Settings;
         var rows = m.Theory.Rows.Select(StatisticRow.Of).ToList();
@@ -111,7 +111,7 @@ internal static class Reports
     /// One line per kind of statistic that is undefined or beyond the double range (null in JSON, empty in CSV), saying why.
     /// Empty when every number is an ordinary one.
     /// </summary>
-    internal static List<string> Notes(Measurement.Measurement m)
+    internal static List<string> Notes(Measurement.MeasureResult m)
     {
         var outOfRange = new List<string>();
         var undefined = new List<string>();
@@ -150,7 +150,7 @@ internal static class Reports
         return notes;
     }
 
-    internal static string Table(Measurement.Measurement m, RuntimeInfo info, bool toConsole)
+    internal static string Table(Measurement.MeasureResult m, RuntimeInfo info, bool toConsole)
     {
         var writer = new StringWriter();
         var console = toConsole ? AnsiConsole.Console : PlainConsole(writer, 120);

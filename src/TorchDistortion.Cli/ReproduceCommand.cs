@@ -21,7 +21,8 @@ internal static class ReproduceCommand
             if (parse.GetValue(quick) && parse.GetValue(full)) throw new ArgumentException("--full: choose --quick or --full, not both");
             var scale = parse.GetValue(full) ? Scale.Full : Scale.Quick;
             runtime.ApplyThreads(parse);
-            string device = runtime.DeviceOf(parse), folder = parse.GetValue(output)!;
+            var device = runtime.DeviceOf(parse);
+            string folder = parse.GetValue(output)!;
             var stopwatch = System.Diagnostics.Stopwatch.StartNew();
             SweepProgress.Show(runtime.Progress(parse), progress => Reproduction.Run(folder, scale, device, progress, stage => progress?.Stage(stage)));
             Console.WriteLine($"reproduced at {scale.ToString().ToLowerInvariant()} scale in {stopwatch.Elapsed.TotalSeconds:F0} s: " +

@@ -49,7 +49,8 @@ internal static class SweepCommand
         if (parse.GetValue(List)) return Print(spec, source, part, maxRuns);
         var runs = spec.Expand(source, maxRuns);
         Runtime.ApplyThreads(parse);
-        string folder = parse.GetValue(Output)!, device = Runtime.DeviceOf(parse);
+        string folder = parse.GetValue(Output)!;
+        var device = Runtime.DeviceOf(parse);
         int computed = 0;
         SweepProgress.Show(Runtime.Progress(parse), progress => computed = SweepRunner.Run(spec, folder, part, device, progress, maxRuns: maxRuns));
         int finished = SweepRunner.Finished(spec, folder, maxRuns);

@@ -45,7 +45,7 @@ internal sealed class SweepProgress : SweepRunner.IProgress
         if (_overall is null || _current is null) return;
         _overall.MaxValue = count;
         _overall.Value = index;
-        _current.Description = Markup.Escape($"run {index + 1}/{count}: depth {run.Depth}, width {run.Widths.Max()}, {run.Init}");
+        _current.Description = Markup.Escape($"run {index + 1}/{count}: depth {run.Depth}, width {run.Widths.Max()}, {run.Network.Init.Name}");
         _current.MaxValue = run.Networks;
         _current.Value = 0;
     }

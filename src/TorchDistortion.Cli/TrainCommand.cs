@@ -61,7 +61,7 @@ internal static class TrainCommand
     private static int Run(ParseResult parse)
     {
         Runtime.ApplyThreads(parse);
-        string device = Runtime.DeviceOf(parse);
+        var device = Runtime.DeviceOf(parse);
         string output = parse.GetValue(Out) ?? parse.GetValue(Output)!;
         var results = new List<TrainingResult>();
         bool progress = Runtime.Progress(parse);

@@ -35,22 +35,17 @@ internal sealed class RuntimeOptions
         "CPU threads of libtorch (a resumed run repeats its history exactly with the same count)");
 
     /// <summary>The validated --device (auto, cpu, cuda or cuda:N).</summary>
-    internal string DeviceOf(ParseResult parse)
+    internal DeviceSpec DeviceOf(ParseResult parse)
     {
-        string device = parse.GetValue(Device)!;
-        Distortion.ResolveDevice(device);
+        var device = DeviceSpec.Parse(parse.GetValue(Device)!);
+        device.Resolve();
         return device;
     }
 
-    internal ScalarType DTypeOf(ParseResult parse) => DTypeName(parse) == "float32" ? ScalarType.Float32 : ScalarType.Float64;
+    internal ScalarType DTypeOf(ParseResult parse) => DTypes.Parse(parse.GetValue(DType)!);
 
     /// <summary>float32 or float64 (float and double are accepted as PyTorch's aliases).</summary>
-    internal string DTypeName(ParseResult parse) => parse.GetValue(DType)!.ToLowerInvariant() switch
-    {
-        "float64" or "double" => "float64",
-        "float32" or "float" => "float32",
-        var other => throw new ArgumentException($"--dtype: unknown dtype '{other}'; allowed: float64, float32"),
-    };
+    internal string DTypeName(ParseResult parse) => DTypes.Name(DTypeOf(parse));
 
     /// <summary>
     /// Measuring: --threads workers, each running libtorch on one thread, so no OpenMP team spin-waits between ops and results

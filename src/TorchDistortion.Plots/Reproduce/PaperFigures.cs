@@ -201,7 +201,7 @@ internal static class PaperFigures
     };
 
     private static NetworkSpec Shape(ResultRow r, int depth) =>
-        new(NetworkSpec.Shorthand(r.Width, depth), InitScheme.Parse(r.Init, r.Init is "variance" or "orthogonal" ? r.CW : null));
+        new(NetworkSpec.Shorthand(r.Width, depth), InitScheme.Parse(r.Init, InitScheme.TakesWeightVariance(r.Init) ? r.CW : null));
 
     private static NetworkSpec ActivationShape(ResultRow r, int depth) =>
         new(NetworkSpec.Shorthand(r.Width, depth), InitScheme.Parse(r.Init, r.Init == "variance" ? r.CW : null),

@@ -17,7 +17,7 @@ public static class Reproduction
     internal sealed record Info(string Scale, int SchemaVersion = 1);
 
     /// <summary>Runs every figure's sweep into <paramref name="output"/> (resuming finished runs), then draws the figures and the report.</summary>
-    public static void Run(string output, Scale scale, string device, SweepRunner.IProgress? progress, Action<string>? status = null)
+    public static void Run(string output, Scale scale, DeviceSpec device, SweepRunner.IProgress? progress, Action<string>? status = null)
     {
         Files.EnsureWritableFolder(output, "--output");
         string marker = Path.Combine(output, Marker);
@@ -110,7 +110,7 @@ public static class Reproduction
     }
 
     private static string Describe(ResultRow r) =>
-        $"{(r.Activation == "relu" ? "" : r.Activation + ", ")}{r.Init}{(r.Init is "variance" or "orthogonal" ? $" C_W={G(r.CW)}" : "")}, n0={r.N0}, width {r.Width}, nL={r.NL}, depth {r.Depth}, {r.Geometry}{(r.Geometry == "patch" ? $" k={r.K}" : "")}, {r.Networks} nets";
+        $"{(r.Activation == "relu" ? "" : r.Activation + ", ")}{r.Init}{(TorchDistortion.Networks.InitScheme.TakesWeightVariance(r.Init) ? $" C_W={G(r.CW)}" : "")}, n0={r.N0}, width {r.Width}, nL={r.NL}, depth {r.Depth}, {r.Geometry}{(r.Geometry == "patch" ? $" k={r.K}" : "")}, {r.Networks} nets";
 
     private static string G(double v) => v.ToString("G5", CultureInfo.InvariantCulture);
 

@@ -62,7 +62,7 @@ public static class Benchmark
         // A whole `measure` job on 1, 2 and all worker threads (chunks of networks at once, one libtorch thread each).
         var job = new MeasureSettings(new NetworkSpec(NetworkSpec.Shorthand(64, Depth), InitScheme.He),
             new GeometrySpec(Points: 1000), Networks: 1000, Seed: 9, DType: ScalarType.Float32);
-        var jobs = new List<(int Threads, Measurement.Measurement Result, double CpuSeconds)>();
+        var jobs = new List<(int Threads, Measurement.MeasureResult Result, double CpuSeconds)>();
         foreach (int workers in new[] { 1, 2, System.Environment.ProcessorCount }.Distinct())
         {
             status?.Invoke($"a full measure: 1000 He networks, width 64, depth 20, 1000 nodes, float32, {workers} thread(s)");

@@ -86,15 +86,16 @@ public sealed record ResultRow(
         line == Schema.Field + "," + string.Join(",", Columns.Select(c => c.Name)) || line == UnversionedHeader || line == UnversionedHeader + ",activation";
 
     /// <summary>The tidy rows of one finished run.</summary>
-    internal static List<ResultRow> FromMeasurement(string sweepId, string runId, RunSpec run, long seed, Measurement.Measurement m)
+    internal static List<ResultRow> FromMeasurement(string sweepId, string runId, RunSpec run, long seed, Measurement.MeasureResult m)
     {
         var variances = m.Settings.Network.LayerVariances();
         var w = run.Widths;
         ResultRow Row(string statistic, double value, double? stdErr = null, double? theory = null, string? relation = null,
             double? ratio = null, double? ratioStdErr = null, double? z = null, double? exactStdErr = null, double? zExact = null,
             double? logValue = null, double? logTheory = null) =>
-            new(sweepId, runId, string.Join(";", w), w[0], w[^1], w.Length > 2 ? w[1] : w[0], run.Depth, run.Init,
-                m.Settings.Network.ResolvedInit.Variance(w[0], w[1]), variances[^1], run.CB, run.Geometry, run.K, run.Points, run.Networks, seed,
+            new(sweepId, runId, string.Join(";", w), w[0], w[^1], w.Count > 2 ? w[1] : w[0], run.Depth, run.Network.Init.Name,
+                m.Settings.Network.ResolvedInit.Variance(w[0], w[1]), variances[^1], run.Network.BiasVariance, run.Geometry.Kind.ToString().ToLowerInvariant(),
+                run.Geometry.K, run.Geometry.Points, run.Networks, seed,
                 statistic, value, stdErr, theory, relation, ratio, ratioStdErr, z, exactStdErr, zExact, logValue, logTheory,
                 m.Settings.Network.Activation.Name);
 
@@ -109,7 +110,7 @@ public sealed record ResultRow(
         foreach (var q in m.Summary.Quantiles) rows.Add(Row($"q{q.Probability.ToString(CultureInfo.InvariantCulture)}", q.Value));
         rows.Add(Row("mean_log", m.Summary.MeanLog));
         rows.Add(Row("zeros", m.Summary.Zeros));
-        if (m.QuadratureError is double e) rows.Add(Row(run.Exact == true ? "quadrature_error_vs_exact" : "quadrature_error", e));
+        if (m.QuadratureError is double e) rows.Add(Row(run.Geometry.Exact ? "quadrature_error_vs_exact" : "quadrature_error", e));
         if (m.Regions is { } regions) rows.Add(Row("regions_per_length", regions.Mean, regions.StdErr));
         return rows;
     }

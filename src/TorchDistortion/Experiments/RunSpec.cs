@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using TorchDistortion.Geometry;
 using TorchDistortion.Measurement;
 using TorchDistortion.Networks;
@@ -9,53 +10,35 @@ using static TorchSharp.torch;
 namespace TorchDistortion.Experiments;
 
 /// <summary>
-/// The canonical settings of one run of a sweep. Its identifier and its seed are hashes of these settings and
-/// the master seed, so a run gives the same numbers whatever the order, the shard or the machine.
-/// The device is deliberately not part of it.
+/// The settings of one run of a sweep, typed. Its identifier and its seed are hashes of its canonical JSON
+/// (<see cref="RunSpecJson"/>) and the master seed, so a run gives the same numbers whatever the order, the shard
+/// or the machine. The device is deliberately not part of it.
 /// </summary>
-public sealed record RunSpec(
-    int[] Widths,
-    string Init,
-    double? CW,
-    double? COut,
-    double CB,
-    bool Bias,
-    string Geometry,
-    int K,
-    int Points,
-    int Networks,
-    string DType,
-    int Moments,
-    bool? Exact = null,
-    string? Activation = null)
+[JsonConverter(typeof(RunSpecJson))]
+public sealed record RunSpec(NetworkSpec Network, GeometrySpec Geometry, int Networks, ScalarType DType, int Moments)
 {
-    private static readonly JsonSerializerOptions CanonicalJson = new(SweepSpec.JsonOptions) { WriteIndented = false };
+    private static readonly JsonSerializerOptions CanonicalJson = new(ExperimentJson.Options) { WriteIndented = false };
 
-    private string Canonical() => JsonSerializer.Serialize(this, CanonicalJson);
+    internal string Canonical() => JsonSerializer.Serialize(this, CanonicalJson);
 
     /// <summary>Twelve hex digits of SHA-256 over the canonical settings and the master seed.</summary>
     public string Id(long masterSeed) => Hash($"{Canonical()}|seed={masterSeed}");
 
     /// <summary>The run's own seed, derived from the master seed and the settings.</summary>
     public long Seed(long masterSeed) =>
-        (long)(Seeds.Derive(masterSeed, BitConverter.ToInt64(SHA256.HashData(Encoding.UTF8.GetBytes(Canonical())), 0), 3) >> 1);
+        (long)(Seeds.Derive(masterSeed, BitConverter.ToInt64(SHA256.HashData(Encoding.UTF8.GetBytes(Canonical())), 0), Seeds.Stream.Run) >> 1);
 
-    public int Depth => Widths.Length - 1;
+    public IReadOnlyList<int> Widths => Network.Widths;
+    public int Depth => Network.Depth;
 
-    public NetworkSpec Network() =>
-        new(Widths, InitScheme.Parse(Init, CW), COut, Bias, CB, Activation is null ? null : TorchDistortion.Networks.Activation.Parse(Activation));
+    public MeasureSettings ToSettings(long masterSeed, DeviceSpec device) =>
+        new(Network, Geometry, Networks, Seed(masterSeed), DType, device, MaxMoment: Moments);
 
-    public MeasureSettings ToSettings(long masterSeed, string device) => new(
-        Network(),
-        new GeometrySpec(GeometrySpec.ParseKind(Geometry), Points, K, Exact: Exact == true),
-        Networks,
-        Seed(masterSeed),
-        DType == "float32" ? ScalarType.Float32 : ScalarType.Float64,
-        device,
-        MaxMoment: Moments);
-
-    public override string ToString() =>
-        $"{Network()} {(Exact == true ? "exact " : "")}{Geometry}{(Geometry == "patch" ? $" k={K}" : "")} nodes={Points} networks={Networks}";
+    public override string ToString()
+    {
+        string kind = Geometry.Kind.ToString().ToLowerInvariant();
+        return $"{Network} {(Geometry.Exact ? "exact " : "")}{kind}{(Geometry.Kind == GeometryKind.Patch ? $" k={Geometry.K}" : "")} nodes={Geometry.Points} networks={Networks}";
+    }
 
     internal static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..12];
 }

@@ -24,7 +24,7 @@ public sealed record Shard(int Index, int Count)
         }
         var parts = text.Split('/');
         if (parts.Length != 2 || !int.TryParse(parts[0], out int i) || !int.TryParse(parts[1], out int n) || n < 1 || i < 0 || i >= n)
-            throw new ArgumentException($"--shard: expected i/n with 0 <= i < n (e.g. 0/3), got '{text}'");
+            throw new SettingException("shard", $": expected i/n with 0 <= i < n (e.g. 0/3), got '{text}'");
         return new Shard(i, n);
     }
 
@@ -53,7 +53,7 @@ public static class SweepRunner
     /// Runs this shard's unfinished runs. Returns the number of runs computed now. Writes the merged result set when
     /// the folder holds every run of the sweep. Refuses sweeps of more than <paramref name="maxRuns"/> runs.
     /// </summary>
-    public static int Run(SweepSpec sweep, string folder, Shard shard, string device, IProgress? progress = null, CancellationToken cancel = default,
+    public static int Run(SweepSpec sweep, string folder, Shard shard, DeviceSpec device, IProgress? progress = null, CancellationToken cancel = default,
         long maxRuns = SweepSpec.DefaultMaxRuns)
     {
         var runs = sweep.Expand("sweep", maxRuns);
@@ -64,7 +64,7 @@ public static class SweepRunner
         {
             string existingId = ReadSweep(folder, maxRuns).Id;
             if (existingId != sweepId)
-                throw new ArgumentException($"--output: '{folder}' holds a different sweep ({existingId}, this one is {sweepId}); use another folder");
+                throw new SettingException("output", $": '{folder}' holds a different sweep ({existingId}, this one is {sweepId}); use another folder");
         }
         else Files.WriteAtomically(sweepFile, JsonSerializer.Serialize(sweep, SweepSpec.JsonOptions));
         Directory.CreateDirectory(Path.Combine(folder, "runs"));
@@ -76,7 +76,7 @@ public static class SweepRunner
         // Parallelism.Threads workers take whole runs: most runs of a sweep are one chunk of networks, which chunk workers could
         // not share. With fewer runs left than threads, each run gets the spare threads as chunk workers. A run's numbers do not
         // depend on either. (A GPU runs one thing at a time anyway.)
-        int threads = Distortion.ResolveDevice(device).type == DeviceType.CPU ? Parallelism.Threads : 1;
+        int threads = device.Resolve().type == DeviceType.CPU ? Parallelism.Threads : 1;
         int concurrent = Math.Max(1, Math.Min(threads, pending.Count)), chunkWorkers = Math.Max(1, threads / concurrent);
         int computed = 0;
         var progressGate = new object();
@@ -90,7 +90,7 @@ public static class SweepRunner
             Action<int>? networksDone = progress is null ? null : n => { lock (progressGate) progress.NetworksDone(n, settings.Networks); };
             var measurement = Distortion.Measure(settings, networksDone, cancel, chunkWorkers);
             var file = new RunFile(sweepId, runId, run, settings.Seed, measurement.Elapsed.TotalSeconds,
-                Provenance.Current(measurement.DeviceUsed, run.DType), ResultRow.FromMeasurement(sweepId, runId, run, settings.Seed, measurement),
+                Provenance.Current(measurement.DeviceUsed, DTypes.Name(run.DType)), ResultRow.FromMeasurement(sweepId, runId, run, settings.Seed, measurement),
                 measurement.LogDistortions);
             Files.WriteAtomically(RunPath(folder, runId), file.ToJson());
             Interlocked.Increment(ref computed);
@@ -138,7 +138,7 @@ public static class SweepRunner
         static string Full(string path) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
         // Results written into a shard folder would no longer match the runs it holds.
         if (folders.FirstOrDefault(f => Full(f) == Full(output)) is string input)
-            throw new ArgumentException($"--output: '{output}' is one of the folders being merged ('{input}'); merge into another folder");
+            throw new SettingException("output", $": '{output}' is one of the folders being merged ('{input}'); merge into another folder");
         SweepSpec? sweep = null;
         IReadOnlyList<RunSpec> runs = [];
         string? sweepId = null;
@@ -158,7 +158,7 @@ public static class SweepRunner
             throw new ArgumentException($"merge: {missing.Count} of {runs.Count} runs are missing (e.g. {missing[0]}); run their shards, or pass --allow-partial");
         Files.EnsureWritableFolder(output, "--output");
         if (File.Exists(SweepFile(output)) && ReadSweep(output, maxRuns).Id != sweepId)
-            throw new ArgumentException($"--output: '{output}' holds a different sweep; refusing to overwrite its results");
+            throw new SettingException("output", $": '{output}' holds a different sweep; refusing to overwrite its results");
         if (!File.Exists(SweepFile(output))) Files.WriteAtomically(SweepFile(output), JsonSerializer.Serialize(sweep, SweepSpec.JsonOptions));
         WriteResults(sweep!, sweepId!, runs, files.Values.Select(f => f.File), output);
         return (files.Count, runs.Count);

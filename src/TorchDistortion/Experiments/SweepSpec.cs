@@ -9,6 +9,9 @@ namespace TorchDistortion.Experiments;
 /// A sweep as declared in a JSON file (schema version 1) or on the command line: lists of settings whose
 /// cross product is the set of runs. Settings that do not apply to a combination collapse instead of
 /// multiplying: C_W only varies "variance" and "orthogonal" inits, k only varies patches.
+/// A new sweep setting of the typed run (a field of NetworkSpec, GeometrySpec or MeasureSettings): a list here and its
+/// loop in <see cref="Enumerate"/>, and its field in <see cref="RunSpecJson"/>, written only when it differs from the value
+/// runs had before it existed, so that their ids hold.
 /// </summary>
 public sealed record SweepSpec
 {
@@ -43,15 +46,7 @@ public sealed record SweepSpec
     [JsonPropertyName("dtype")] public string DType { get; init; } = "float64";
     public int Moments { get; init; } = 4;
 
-    internal static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        AllowDuplicateProperties = false,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
+    internal static JsonSerializerOptions JsonOptions => ExperimentJson.Options;
 
     /// <summary>Reads and validates a sweep file; every problem is an <see cref="ArgumentException"/> naming the field.</summary>
     public static SweepSpec Load(string path, long maxRuns = DefaultMaxRuns)
@@ -108,7 +103,7 @@ public sealed record SweepSpec
             catch (ArgumentException) { return false; } // reported by the expansion
         }
         System.Numerics.BigInteger shapes = Widths?.Count ?? (System.Numerics.BigInteger)(Width?.Count ?? 1) * (Depth?.Count ?? 1) * (N0?.Count ?? 1) * (NL?.Count ?? 1);
-        long inits = Init.Sum(i => i.ToLowerInvariant() is "variance" or "orthogonal" ? (long)CW.Count : 1);
+        long inits = Init.Sum(i => InitScheme.TakesWeightVariance(i) ? (long)CW.Count : 1);
         long geometries = Geometry.Sum(g => IsPatch(g) ? (long)K.Count : 1);
         return shapes * Activation.Count * inits * COut.Count * CB.Count * geometries * Exact.Count * (Points?.Count ?? 1) * Networks.Count;
     }
@@ -121,7 +116,7 @@ public sealed record SweepSpec
         if (Widths is not null && (Width is not null || Depth is not null || N0 is not null || NL is not null))
             throw new ArgumentException(Field("widths", "give either widths or the width/depth/n0/nl shorthand, not both"));
         if (Moments < 1 || Moments > 16) throw new ArgumentException(Field("moments", $"must be between 1 and 16, got {Moments}"));
-        if (DType is not ("float64" or "float32")) throw new ArgumentException(Field("dtype", $"must be float64 or float32, got '{DType}'"));
+        Rethrow(() => DTypes.Parse(DType), source, "dtype");
         // JSON may carry null for a list or inside one; a missing list takes its default, a null one is an error.
         foreach (var (field, list) in new (string, System.Collections.IList?)[] { ("activation", Activation), ("init", Init), ("cw", CW), ("cout", COut), ("cb", CB),
                      ("geometry", Geometry), ("k", K), ("exact", Exact), ("networks", Networks), ("points", Points ?? new List<int> { 0 }),
@@ -167,15 +162,12 @@ public sealed record SweepSpec
         foreach (int? points in Points?.Select(p => (int?)p) ?? [null])
         foreach (int networks in Networks)
         {
-            string initName = init.ToLowerInvariant();
-            bool usesCW = initName is "variance" or "orthogonal";
+            var network = Rethrow(() => new NetworkSpec(shape, InitScheme.Parse(init, InitScheme.TakesWeightVariance(init) ? cW : null), cOut, Bias, cB,
+                TorchDistortion.Networks.Activation.Parse(activation)), source);
             var kind = Rethrow(() => GeometrySpec.ParseKind(geometry), source);
-            // The canonical name; ReLU stays null so that the run ids of ReLU sweeps are those of earlier versions.
-            var parsedActivation = Rethrow(() => TorchDistortion.Networks.Activation.Parse(activation), source, "activation");
-            var run = new RunSpec(shape, initName, usesCW ? cW : null, cOut, cB, Bias, kind.ToString().ToLowerInvariant(),
-                kind == GeometryKind.Patch ? k : 1, points ?? (exact ? 1 : kind == GeometryKind.Patch ? 4 : 64), networks, DType, Moments,
-                exact ? true : null, parsedActivation == TorchDistortion.Networks.Activation.ReLU ? null : parsedActivation.Name);
-            Rethrow(() => run.ToSettings(Seed, "cpu").Validate(), source);
+            var run = new RunSpec(network, new GeometrySpec(kind, points ?? GeometrySpec.DefaultPoints(kind, exact), kind == GeometryKind.Patch ? k : 1, Exact: exact),
+                networks, DTypes.Parse(DType), Moments);
+            Rethrow(() => run.ToSettings(Seed, DeviceSpec.Cpu).Validate(), source);
             if (seen.Add(run.Id(Seed))) yield return run;
         }
     }
@@ -189,14 +181,21 @@ public sealed record SweepSpec
     /// <summary>The sweep id from the run ids, in any order.</summary>
     public static string SweepIdOf(IEnumerable<string> runIds) => RunSpec.Hash(string.Join(",", runIds.Order()));
 
+    /// <summary>A library error in the sweep file's words: "&lt;file&gt;: &lt;field&gt;: &lt;problem&gt;".</summary>
     private static T Rethrow<T>(Func<T> action, string source, string? field = null)
     {
         try { return action(); }
+        catch (SettingException e) { throw new ArgumentException($"{source}: {Field(e.Setting)}: {e.Problem.TrimStart(':', ' ')}"); }
         catch (ArgumentException e) when (field is not null) { throw new ArgumentException($"{source}: {field}: {e.Message}"); }
-        catch (ArgumentException e)
-        {
-            // Library messages name command-line options (--k); in a sweep file the field is k.
-            throw new ArgumentException($"{source}: {e.Message.TrimStart('-').Replace(" --", " ")}");
-        }
+        catch (ArgumentException e) { throw new ArgumentException($"{source}: {e.Message}"); }
     }
+
+    /// <summary>The sweep file's field for a library setting: its JSON name (cw for C_W, cout for C_out).</summary>
+    internal static string Field(string setting) => setting switch
+    {
+        "C_W" => "cw",
+        "C_out" => "cout",
+        "C_b" => "cb",
+        _ => setting.ToLowerInvariant(),
+    };
 }

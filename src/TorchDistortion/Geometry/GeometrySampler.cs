@@ -30,7 +30,7 @@ internal static class GeometrySampler
         var tangents = new Tensor[count];
         for (int i = 0; i < count; i++)
         {
-            using var generator = new Generator(Seeds.Derive(seed, firstIndex + i, Seeds.GeometryStream));
+            using var generator = new Generator(Seeds.Derive(seed, firstIndex + i, Seeds.Stream.Geometry));
             (points[i], tangents[i]) = spec.Kind switch
             {
                 GeometryKind.Segment => Segment(spec, inputDim, generator),
@@ -59,7 +59,7 @@ internal static class GeometrySampler
         var ends = new Tensor[count];
         for (int i = 0; i < count; i++)
         {
-            using var generator = new Generator(Seeds.Derive(seed, firstIndex + i, Seeds.GeometryStream));
+            using var generator = new Generator(Seeds.Derive(seed, firstIndex + i, Seeds.Stream.Geometry));
             var (start, velocity) = SegmentStartAndVelocity(spec, inputDim, generator);
             (starts[i], ends[i]) = (start, start + velocity);
         }

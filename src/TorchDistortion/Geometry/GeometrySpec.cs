@@ -44,44 +44,47 @@ public sealed record GeometrySpec(
         _ => Points,
     };
 
+    /// <summary>Quadrature nodes when none are given: one for an exact length (no quadrature beside it), 4 per patch side, 64 along a curve.</summary>
+    public static int DefaultPoints(GeometryKind kind, bool exact = false) => exact ? 1 : kind == GeometryKind.Patch ? 4 : 64;
+
     /// <summary>The names the command line accepts for <see cref="Kind"/>.</summary>
     public static IReadOnlyList<string> KindNames { get; } = ["segment", "circle", "fourier", "polyline", "patch"];
 
     public static GeometryKind ParseKind(string name) =>
         KindNames.Contains(name.ToLowerInvariant())
             ? Enum.Parse<GeometryKind>(name, ignoreCase: true)
-            : throw new ArgumentException($"--geometry: unknown kind '{name}'; allowed: {string.Join(", ", KindNames)}");
+            : throw new SettingException("geometry", $": unknown kind '{name}'; allowed: {string.Join(", ", KindNames)}");
 
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first field that does not fit the network.</summary>
     public GeometrySpec Validate(IReadOnlyList<int> widths)
     {
         if (Points < 1 || Points > 1_000_000)
-            throw new ArgumentException($"--points must be between 1 and 1000000, got {Points}");
-        if (K < 1) throw new ArgumentException($"--k must be at least 1, got {K}");
-        if (IsCurve && K != 1) throw new ArgumentException($"--k: a curve is one-dimensional; use --geometry patch for k = {K}");
+            throw new SettingException("points", $"must be between 1 and 1000000, got {Points}");
+        if (K < 1) throw new SettingException("k", $"must be at least 1, got {K}");
+        if (IsCurve && K != 1) throw new SettingException("k", $": a curve is one-dimensional; k > 1 needs a patch geometry, got k = {K}");
         int smallest = widths.Min();
         if (K > smallest)
-            throw new ArgumentException($"--k: k = {K} is larger than the smallest width {smallest}; the volume would be 0");
+            throw new SettingException("k", $": k = {K} is larger than the smallest width {smallest}; the volume would be 0");
         if (Kind == GeometryKind.Patch && Math.Pow(Points, K) > 1_000_000)
-            throw new ArgumentException($"--points: {Points}^{K} patch nodes is too many; use at most 1000000 in all");
-        if (!double.IsFinite(Size) || Size <= 0) throw new ArgumentException($"--size must be a finite number > 0, got {Size}");
+            throw new SettingException("points", $": {Points}^{K} patch nodes is too many; use at most 1000000 in all");
+        if (!double.IsFinite(Size) || Size <= 0) throw new SettingException("size", $"must be a finite number > 0, got {Size}");
         if (Exact && Kind is not (GeometryKind.Segment or GeometryKind.Polyline))
-            throw new ArgumentException($"--exact: the exact piecewise-linear length needs --geometry segment or polyline, not {Kind.ToString().ToLowerInvariant()}");
-        if (Kind == GeometryKind.Circle && widths[0] < 2) throw new ArgumentException("--geometry circle needs input dimension n0 >= 2");
+            throw new SettingException("exact", $": the exact piecewise-linear length needs a segment or polyline geometry, not {Kind.ToString().ToLowerInvariant()}");
+        if (Kind == GeometryKind.Circle && widths[0] < 2) throw new SettingException("geometry", ": a circle needs input dimension n0 >= 2");
         if (Kind == GeometryKind.Fourier && (FourierModes < 1 || FourierModes > 64))
-            throw new ArgumentException($"--modes must be between 1 and 64, got {FourierModes}");
+            throw new SettingException("modes", $"must be between 1 and 64, got {FourierModes}");
         if (Kind == GeometryKind.Polyline)
         {
             if (PolylinePoints is null || PolylinePoints.Count < 2)
-                throw new ArgumentException("--polyline needs at least two points, e.g. '0,0;1,0;1,1'");
+                throw new SettingException("polyline", "needs at least two points, e.g. '0,0;1,0;1,1'");
             for (int i = 0; i < PolylinePoints.Count; i++)
             {
                 var p = PolylinePoints[i];
                 if (p.Length != widths[0])
-                    throw new ArgumentException($"--polyline: point {i} has {p.Length} coordinates, the input dimension is {widths[0]}");
-                if (p.Any(v => !double.IsFinite(v))) throw new ArgumentException($"--polyline: point {i} has a non-finite coordinate");
+                    throw new SettingException("polyline", $": point {i} has {p.Length} coordinates, the input dimension is {widths[0]}");
+                if (p.Any(v => !double.IsFinite(v))) throw new SettingException("polyline", $": point {i} has a non-finite coordinate");
                 if (i > 0 && p.Zip(PolylinePoints[i - 1], (a, b) => a - b).All(d => d == 0))
-                    throw new ArgumentException($"--polyline: points {i - 1} and {i} coincide (a zero-length piece)");
+                    throw new SettingException("polyline", $": points {i - 1} and {i} coincide (a zero-length piece)");
             }
         }
         return this;

@@ -7,55 +7,6 @@ using static TorchSharp.torch;
 
 namespace TorchDistortion.Measurement;
 
-/// <summary>Everything that defines a measurement over an ensemble of random networks.</summary>
-public sealed record MeasureSettings(
-    NetworkSpec Network,
-    GeometrySpec Geometry,
-    int Networks = 100,
-    long Seed = 0,
-    ScalarType DType = ScalarType.Float64,
-    string Device = "cpu",
-    JacobianMethod Method = JacobianMethod.TangentPropagation,
-    int MaxMoment = 4,
-    IReadOnlyList<double>? Quantiles = null,
-    int ChunkSize = 0)
-{
-    public MeasureSettings Validate()
-    {
-        Network.Validate();
-        Geometry.Validate(Network.Widths);
-        if (Networks < 1 || Networks > 10_000_000) throw new ArgumentException($"--networks must be between 1 and 10000000, got {Networks}");
-        if (Geometry.Exact && !Network.Activation.IsPiecewiseLinear)
-            throw new ArgumentException($"--exact needs a piecewise-linear activation (relu, leaky-relu, abs, abrelu); {Network.Activation} is smooth");
-        if (ChunkSize < 0) throw new ArgumentException($"--chunk must be >= 0 (0 = automatic), got {ChunkSize}");
-        if (DType is not (ScalarType.Float32 or ScalarType.Float64))
-            throw new ArgumentException($"--dtype must be float32 or float64, got {DType}");
-        if (MaxMoment < 1 || MaxMoment > 16) throw new ArgumentException($"--moments must be between 1 and 16, got {MaxMoment}");
-        // The distortion is computed in linear scale through the layers: its typical size must fit the dtype.
-        double decades = (Theory.ExactTheory.LogMoment(Network.Widths, Network.LayerVariances(), Geometry.K, 1) + Geometry.K * Math.Log(Geometry.Size)) / Math.Log(10);
-        if (Math.Abs(decades) > (DType == ScalarType.Float32 ? 30 : 290))
-            throw new ArgumentException($"--dtype: typical distortions near 1e{decades:+0;-0} leave the {(DType == ScalarType.Float32 ? "float32" : "float64")} range at these settings" +
-                (DType == ScalarType.Float32 ? "; use --dtype float64" : " (depth, C_W, --size)"));
-        Distortion.ChunkFor(this); // refuses a chunk that does not fit in memory, before any computation
-        return this;
-    }
-}
-
-/// <summary>A finished measurement: one distortion per network, its statistics and the exact theory beside it.</summary>
-/// <param name="QuadratureError">Mean relative quadrature error: against the half-node rule, or, for an exact
-/// measurement with Points &gt; 1, against the exact length.</param>
-/// <param name="Regions">Exact measurements only: linear regions crossed per unit input length, over networks.</param>
-public sealed record Measurement(
-    MeasureSettings Settings,
-    double[] LogDistortions,
-    double? QuadratureError,
-    Summary Summary,
-    TheoryComparison Theory,
-    string DeviceUsed,
-    TimeSpan Elapsed,
-    Summary? Regions = null,
-    IReadOnlyDictionary<string, double>? SecondsByStage = null);
-
 /// <summary>
 /// Distortions of several geometries under one network (one value per geometry): the logs, which keep their digits
 /// however large or small, and the plain values beside them. Exact segments also give log regions per unit length.
@@ -96,14 +47,14 @@ public static class Distortion
     /// Measures <see cref="MeasureSettings.Networks"/> random networks in chunks; <paramref name="progress"/>
     /// receives the number of networks done. Each chunk runs in its own dispose scope.
     /// </summary>
-    public static Measurement Measure(MeasureSettings settings, Action<int>? progress = null, CancellationToken cancel = default) =>
+    public static MeasureResult Measure(MeasureSettings settings, Action<int>? progress = null, CancellationToken cancel = default) =>
         Measure(settings, progress, cancel, Parallelism.Threads);
 
     /// <summary>As above, on <paramref name="threads"/> chunk workers (a sweep running several runs at once gives each fewer).</summary>
-    internal static Measurement Measure(MeasureSettings settings, Action<int>? progress, CancellationToken cancel, int threads)
+    internal static MeasureResult Measure(MeasureSettings settings, Action<int>? progress, CancellationToken cancel, int threads)
     {
         settings.Validate();
-        var device = ResolveDevice(settings.Device);
+        var device = (settings.Device ?? DeviceSpec.Cpu).Resolve();
         var stopwatch = Stopwatch.StartNew();
         int chunk = ChunkFor(settings);
         int workers = device.type == DeviceType.CPU ? WorkersFor(settings, chunk, threads) : 1;
@@ -123,12 +74,12 @@ public static class Distortion
             lock (progressGate) progress(done += count); // one call at a time, counts only growing
         }, cancel);
         if (logDistortions.Any(v => double.IsNaN(v) || double.IsPositiveInfinity(v)))
-            throw new ArgumentException($"--dtype: values overflowed {settings.DType.ToString().ToLowerInvariant()} (a distortion is NaN or infinite); use --dtype float64, a smaller --size, or fewer layers");
+            throw new SettingException("dtype", $": values overflowed {DTypes.Name(settings.DType)} (a distortion is NaN or infinite); use float64, a smaller size, or fewer layers");
         var summary = Summary.FromLog(logDistortions, settings.MaxMoment, settings.Quantiles);
         // A network with zero output length has no relative error (NaN): left out of the average, not counted as 0.
         var finiteErrors = quadratureErrors.Where(double.IsFinite).ToArray();
         double? quadratureError = settings.Geometry.Points > 1 && finiteErrors.Length > 0 ? finiteErrors.Average() : null;
-        return new Measurement(settings, logDistortions, quadratureError, summary,
+        return new MeasureResult(settings, logDistortions, quadratureError, summary,
             TheoryComparison.Build(settings.Network, settings.Geometry, summary), device.type.ToString().ToLowerInvariant(), stopwatch.Elapsed,
             logRegions is null ? null : Summary.FromLog(logRegions, 2, settings.Quantiles), stages.Seconds);
     }
@@ -229,7 +180,7 @@ public static class Distortion
     {
         if (net.Count != 1) throw new ArgumentException($"MeasureNetwork takes one network, got an ensemble of {net.Count}");
         geometry.Validate(net.Spec.Widths);
-        if (count < 1 || count > 10_000_000) throw new ArgumentException($"--geometries must be between 1 and 10000000, got {count}");
+        if (count < 1 || count > 10_000_000) throw new SettingException("geometries", $"must be between 1 and 10000000, got {count}");
         int n0 = net.Spec.InputDim;
         if (geometry.Exact)
         {
@@ -308,27 +259,6 @@ public static class Distortion
         return (r.diagonal(0, -2, -1).abs().log().sum(-1L) + logScale).MoveToOuterDisposeScope();
     }
 
-    /// <summary>
-    /// The device a name stands for: cpu, cuda (GPU 0), cuda:N, or auto (GPU 0 when CUDA is usable, else the CPU). A GPU that
-    /// cannot be used is refused with the reason: a build without the CUDA backend, no usable GPU, or no GPU N.
-    /// </summary>
-    public static Device ResolveDevice(string name)
-    {
-        string lower = name.ToLowerInvariant();
-        if (lower == "cpu") return CPU;
-        if (lower == "auto") return cuda.is_available() ? CUDA : CPU;
-        if (lower != "cuda" && !lower.StartsWith("cuda:", StringComparison.Ordinal))
-            throw new ArgumentException($"--device: unknown device '{name}'; allowed: auto, cpu, cuda, cuda:N");
-        int index = 0;
-        if (lower != "cuda" && !(int.TryParse(lower[5..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out index) && index < 1024))
-            throw new ArgumentException($"--device: '{name}' is not cuda:N with N the index of a GPU (0, 1, ...)");
-        if (!Backend.HasCuda()) throw new ArgumentException($"--device {name}: this build has no CUDA backend (see README)");
-        if (!cuda.is_available()) throw new ArgumentException($"--device {name}: CUDA is not available on this machine (try --device auto or cpu)");
-        int count = cuda.device_count();
-        if (index >= count) throw new ArgumentException($"--device {name}: there is no GPU {index}; this machine has {count} (cuda:0 to cuda:{count - 1})");
-        return new Device(DeviceType.CUDA, index);
-    }
-
     /// <summary>Networks per chunk: the given --chunk, or automatic; refused with one line where it would not fit in memory.</summary>
     internal static int ChunkFor(MeasureSettings settings)
     {
@@ -336,9 +266,9 @@ public static class Distortion
         int chunk = Math.Min(settings.ChunkSize > 0 ? settings.ChunkSize : AutomaticChunk(settings, available), settings.Networks);
         long needed = EstimatePeakBytes(settings, chunk);
         if (needed > available)
-            throw new ArgumentException(settings.ChunkSize > 0
-                ? $"--chunk: {chunk} networks per chunk need about {GiB(needed)} of memory (estimate), but {GiB(available)} is available; use a smaller --chunk, or 0 (automatic)"
-                : $"--networks: one network at a time needs about {GiB(needed)} of memory (estimate), but {GiB(available)} is available; use fewer --points or smaller --widths");
+            throw settings.ChunkSize > 0
+                ? new SettingException("chunk", $": {chunk} networks per chunk need about {GiB(needed)} of memory (estimate), but {GiB(available)} is available; use a smaller chunk, or 0 (automatic)")
+                : new SettingException("networks", $": one network at a time needs about {GiB(needed)} of memory (estimate), but {GiB(available)} is available; use fewer points or smaller widths");
         return chunk;
     }
 

@@ -17,7 +17,7 @@ public static class Parallelism
     public static int Threads
     {
         get => _threads;
-        set => _threads = value is >= 1 and <= 1024 ? value : throw new ArgumentException($"--threads must be between 1 and 1024, got {value}");
+        set => _threads = value is >= 1 and <= 1024 ? value : throw new SettingException("threads", $"must be between 1 and 1024, got {value}");
     }
 
     /// <summary>

@@ -112,13 +112,13 @@ public static class PiecewiseLinear
     public static SegmentPieces Polyline(Mlp net, int network, IReadOnlyList<double[]> vertices)
     {
         ArgumentNullException.ThrowIfNull(net);
-        CheckNetworkIndex(net, network, "--polyline");
-        if (vertices is null || vertices.Count < 2) throw new ArgumentException("--polyline: needs at least two points");
+        CheckNetworkIndex(net, network, "polyline");
+        if (vertices is null || vertices.Count < 2) throw new ArgumentException("polyline: needs at least two points");
         for (int i = 0; i < vertices.Count; i++)
         {
-            CheckPoint(net, vertices[i], $"--polyline: point {i}");
+            CheckPoint(net, vertices[i], $"polyline: point {i}");
             if (i > 0 && vertices[i].AsSpan().SequenceEqual(vertices[i - 1]))
-                throw new ArgumentException($"--polyline: points {i - 1} and {i} coincide (a zero-length piece)");
+                throw new ArgumentException($"polyline: points {i - 1} and {i} coincide (a zero-length piece)");
         }
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();

@@ -66,10 +66,10 @@ public sealed record Summary(
     {
         int n = logValues.Count;
         if (n == 0) throw new ArgumentException("no values to summarise");
-        if (maxMoment < 1 || maxMoment > 16) throw new ArgumentException($"--moments must be between 1 and 16, got {maxMoment}");
+        if (maxMoment < 1 || maxMoment > 16) throw new SettingException("moments", $"must be between 1 and 16, got {maxMoment}");
         quantiles ??= DefaultQuantiles;
         if (quantiles.Any(p => !(p >= 0 && p <= 1)))
-            throw new ArgumentException("--quantiles: every probability must lie in [0, 1]");
+            throw new SettingException("quantiles", ": every probability must lie in [0, 1]");
 
         var moments = new MomentEstimate[maxMoment];
         for (int m = 1; m <= maxMoment; m++) moments[m - 1] = Moment(logValues, m);

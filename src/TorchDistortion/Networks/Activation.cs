@@ -56,7 +56,7 @@ public abstract record Activation
     {
         RequireFinite(a, "abrelu slope a");
         RequireFinite(b, "abrelu slope b");
-        if (a == 0 && b == 0) throw new ArgumentException("activation abrelu:0,0 is identically zero; at least one slope must be nonzero");
+        if (a == 0 && b == 0) throw new SettingException("activation", "abrelu:0,0 is identically zero; at least one slope must be nonzero");
         return new(a, b, $"abrelu:{Format(a)},{Format(b)}");
     }
 
@@ -77,7 +77,7 @@ public abstract record Activation
         {
             var parts = (arguments ?? "").Split(',');
             if (parts.Length != count || parts.Any(p => !double.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out _)))
-                throw new ArgumentException($"activation '{text}': {name} takes {(count == 1 ? "one number" : $"{count} numbers separated by a comma")}, e.g. {(count == 1 ? "leaky-relu:0.2" : "abrelu:-0.5,1")}");
+                throw new SettingException("activation", $"'{text}': {name} takes {(count == 1 ? "one number" : $"{count} numbers separated by a comma")}, e.g. {(count == 1 ? "leaky-relu:0.2" : "abrelu:-0.5,1")}");
             return parts.Select(p => double.Parse(p, CultureInfo.InvariantCulture)).ToArray();
         }
         return name switch
@@ -87,7 +87,7 @@ public abstract record Activation
             "leaky-relu" or "leaky_relu" or "leakyrelu" => arguments is null ? LeakyReLU() : LeakyReLU(Numbers(1)[0]),
             "abrelu" => ABReLU(Numbers(2)),
             _ when arguments is null && SmoothActivation.All.FirstOrDefault(a => a.Name == name) is { } smooth => smooth,
-            _ => throw new ArgumentException($"unknown activation '{text}'; allowed: {string.Join(", ", Names)}"),
+            _ => throw new SettingException("activation", $": unknown activation '{text}'; allowed: {string.Join(", ", Names)}"),
         };
     }
 
@@ -109,7 +109,7 @@ public abstract record Activation
     internal static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
     private static double RequireFinite(double value, string what) =>
-        double.IsFinite(value) ? value : throw new ArgumentException($"{what} must be a finite number, got {value}");
+        double.IsFinite(value) ? value : throw new SettingException("activation", $"{what} must be a finite number, got {value}");
 }
 
 /// <summary>

@@ -15,6 +15,12 @@ public abstract record InitScheme
     /// <summary>C with Var(W_ij) = C / fan_in for a layer of this shape.</summary>
     public abstract double Variance(int fanIn, int fanOut);
 
+    /// <summary>C_W of a scheme that takes one (<see cref="TakesWeightVariance"/>); null for a scheme that fixes its own variance.</summary>
+    public virtual double? WeightVariance => null;
+
+    /// <summary>Whether the scheme named <paramref name="name"/> takes a weight variance C_W: variance and orthogonal; the others fix their own.</summary>
+    public static bool TakesWeightVariance(string name) => name.ToLowerInvariant() is "variance" or "orthogonal";
+
     /// <summary>True when the entries are i.i.d. Gaussian, the case in which the exact law holds.</summary>
     public virtual bool IsGaussian => true;
 
@@ -62,22 +68,23 @@ public abstract record InitScheme
             "glorot-normal" or "xavier-normal" => GlorotNormal,
             "glorot-uniform" or "xavier-uniform" => GlorotUniform,
             "orthogonal" => Orthogonal(cW ?? 2.0),
-            "variance" => WithVariance(cW ?? throw new ArgumentException("--cw: init 'variance' needs a weight variance C_W > 0")),
-            _ => throw new ArgumentException($"--init: unknown init scheme '{name}'; allowed: {string.Join(", ", Names)}"),
+            "variance" => WithVariance(cW ?? throw new SettingException("C_W", "is required by init 'variance' (a finite number > 0)")),
+            _ => throw new SettingException("init", $": unknown init scheme '{name}'; allowed: {string.Join(", ", Names)}"),
         };
-        if (cW is not null && scheme is not (GaussianScheme { Name: "variance" } or OrthogonalScheme))
-            throw new ArgumentException($"--cw: init '{scheme.Name}' fixes its own variance; use --init variance to choose C_W");
+        if (cW is not null && !TakesWeightVariance(scheme.Name))
+            throw new SettingException("C_W", $": init '{scheme.Name}' fixes its own variance; use init 'variance' to choose C_W");
         return scheme;
     }
 
-    internal static double RequirePositive(double value, string what = "--cw: C_W") =>
+    internal static double RequirePositive(double value, string setting = "C_W") =>
         double.IsFinite(value) && value > 0 ? value
-            : throw new ArgumentException($"{what} must be a finite number > 0, got {value}");
+            : throw new SettingException(setting, $"must be a finite number > 0, got {value}");
 
     private sealed record GaussianScheme(string SchemeName, double CW) : InitScheme
     {
         public override string Name => SchemeName;
         public override double Variance(int fanIn, int fanOut) => CW;
+        public override double? WeightVariance => SchemeName == "variance" ? CW : null;
         public override string ToString() => SchemeName == "variance" || (SchemeName == "he" && CW != 2.0) ? $"{SchemeName}(C_W={CW:G6})" : SchemeName;
     }
 
@@ -101,6 +108,7 @@ public abstract record InitScheme
         public override string Name => "orthogonal";
         // Rows (or columns) are orthonormal, so Var(W_ij) = 1 / max(fan_in, fan_out) before scaling.
         public override double Variance(int fanIn, int fanOut) => CW * fanIn / Math.Max(fanIn, fanOut);
+        public override double? WeightVariance => CW;
         public override bool IsGaussian => false;
         internal override void Fill(Tensor weight, Generator generator)
         {

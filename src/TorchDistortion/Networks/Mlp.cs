@@ -50,7 +50,7 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
         ScalarType dtype = ScalarType.Float64, Device? device = null)
     {
         spec.Validate();
-        if (count < 1) throw new ArgumentException($"--networks must be at least 1, got {count}");
+        if (count < 1) throw new SettingException("networks", $"must be at least 1, got {count}");
         int depth = spec.Depth;
         var weights = new Tensor[depth];
         var biases = new Tensor?[depth];
@@ -64,7 +64,7 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
             }
             for (int i = 0; i < count; i++)
             {
-                using var generator = new Generator(Seeds.Derive(seed, firstIndex + i, Seeds.WeightStream));
+                using var generator = new Generator(Seeds.Derive(seed, firstIndex + i, Seeds.Stream.Weights));
                 for (int l = 0; l < depth; l++)
                 {
                     using var w = weights[l][i];

@@ -34,7 +34,7 @@ public sealed record NetworkSpec(
     /// <summary>Widths n0..nL from the shorthand: <paramref name="depth"/> weight layers, hidden width <paramref name="width"/>.</summary>
     public static IReadOnlyList<int> Shorthand(int width, int depth, int? inputDim = null, int? outputDim = null)
     {
-        if (depth < 1) throw new ArgumentException($"--depth must be at least 1, got {depth}");
+        if (depth < 1) throw new SettingException("depth", $"must be at least 1, got {depth}");
         var widths = new int[depth + 1];
         Array.Fill(widths, width);
         widths[0] = inputDim ?? width;
@@ -63,18 +63,18 @@ public sealed record NetworkSpec(
     public NetworkSpec Validate()
     {
         if (Widths is null || Widths.Count < 2)
-            throw new ArgumentException("--widths needs at least two entries (input and output), e.g. 32,64,32");
+            throw new SettingException("widths", "needs at least two entries (input and output), e.g. 32,64,32");
         for (int i = 0; i < Widths.Count; i++)
             if (Widths[i] < 1)
-                throw new ArgumentException($"--widths: every width must be a positive integer, got {Widths[i]} at position {i}");
+                throw new SettingException("widths", $": every width must be a positive integer, got {Widths[i]} at position {i}");
         // One network's float64 weights beyond 8 GiB cannot be drawn on a machine of this class.
         if (WeightCount() > (1L << 30))
-            throw new ArgumentException($"--widths: one network of these widths has {WeightCount():N0} weights ({WeightCount() * 8.0 / (1 << 30):F0} GiB in float64); at most 2^30 are supported");
-        if (OutputVariance is double c) InitScheme.RequirePositive(c, "--cout: C_out");
+            throw new SettingException("widths", $": one network of these widths has {WeightCount():N0} weights ({WeightCount() * 8.0 / (1 << 30):F0} GiB in float64); at most 2^30 are supported");
+        if (OutputVariance is double c) InitScheme.RequirePositive(c, "C_out");
         if (!double.IsFinite(BiasVariance) || BiasVariance < 0)
-            throw new ArgumentException($"--cb: bias variance must be a finite number >= 0, got {BiasVariance}");
+            throw new SettingException("C_b", $"must be a finite number >= 0, got {BiasVariance}");
         if (!Bias && BiasVariance > 0)
-            throw new ArgumentException("--cb: a bias variance needs biases; drop --no-bias");
+            throw new SettingException("C_b", ": a bias variance needs biases (bias is off)");
         return this;
     }
 

@@ -11,7 +11,7 @@ namespace TorchDistortion.Training;
 
 /// <summary>How a saved network is measured: the random geometries, their seed, the statistics, and where it runs.</summary>
 public sealed record CheckpointMeasureSettings(
-    GeometrySpec Geometry, int Geometries, long Seed, ScalarType DType, string Device, Activation? Activation, int Moments, IReadOnlyList<double> Quantiles);
+    GeometrySpec Geometry, int Geometries, long Seed, ScalarType DType, DeviceSpec Device, Activation? Activation, int Moments, IReadOnlyList<double> Quantiles);
 
 /// <summary>The distortion of one checkpoint (and, for exact segments, the linear regions crossed per unit length).</summary>
 public sealed record CheckpointRow(string Checkpoint, long? Step, double? Epoch, Summary Distortion, Summary? Regions);
@@ -33,7 +33,7 @@ public static class CheckpointMeasure
     /// </summary>
     public static CheckpointMeasurement Measure(string path, CheckpointMeasureSettings s, string? exportPoints = null)
     {
-        var device = Distortion.ResolveDevice(s.Device);
+        var device = s.Device.Resolve();
         var quantiles = s.Quantiles.ToList();
         if (Directory.Exists(path))
         {

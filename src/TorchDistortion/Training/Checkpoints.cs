@@ -97,7 +97,7 @@ public static class Checkpoints
             // TorchSharp says "Mismatched tensor shape while loading..." for moments of other shapes; other failures are another optimizer's format.
             string why = e.Message.StartsWith("Mismatched tensor shape") ? "its tensors have other shapes than the network's parameters"
                 : $"it is not the state of {settings.Optimizer} on this network";
-            throw new ArgumentException($"{option}: optimizer state '{path}' does not fit this run: {why}");
+            throw new SettingException(option, $": optimizer state '{path}' does not fit this run: {why}");
         }
     }
 
@@ -177,7 +177,7 @@ public static class Checkpoints
         try { return JsonDocument.Parse(File.ReadAllText(path)).RootElement.GetProperty("run_id").GetString(); }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
         {
-            throw new ArgumentException($"--checkpoint: '{path}' is not a readable run description");
+            throw new SettingException("checkpoint", $": '{path}' is not a readable run description");
         }
     }
 
@@ -190,31 +190,31 @@ public static class Checkpoints
     /// </summary>
     public static (Mlp Network, CheckpointInfo? Info) LoadNetwork(string path, ScalarType dtype, Device? device = null, Activation? foreignActivation = null)
     {
-        if (Directory.Exists(path)) throw new ArgumentException($"--checkpoint: '{path}' is a folder; give a checkpoint file (or use it as a run folder)");
-        if (!File.Exists(path)) throw new ArgumentException($"--checkpoint: file '{path}' does not exist");
+        if (Directory.Exists(path)) throw new SettingException("checkpoint", $": '{path}' is a folder; give a checkpoint file (or use it as a run folder)");
+        if (!File.Exists(path)) throw new SettingException("checkpoint", $": file '{path}' does not exist");
         string extension = Path.GetExtension(path).ToLowerInvariant();
         if (extension is not (".safetensors" or ".json" or ".pt" or ".pth" or ".bin"))
-            throw new ArgumentException($"--checkpoint: '{path}' is not a network file: give a .safetensors checkpoint (or its .json sidecar) or a PyTorch .pt/.pth state_dict");
+            throw new SettingException("checkpoint", $": '{path}' is not a network file: give a .safetensors checkpoint (or its .json sidecar) or a PyTorch .pt/.pth state_dict");
         string sidecar = Path.ChangeExtension(path, ".json");
         if (extension == ".json" || (extension == ".safetensors" && File.Exists(sidecar)))
         {
-            if (!File.Exists(sidecar)) throw new ArgumentException($"--checkpoint: sidecar '{sidecar}' does not exist");
+            if (!File.Exists(sidecar)) throw new SettingException("checkpoint", $": sidecar '{sidecar}' does not exist");
             if (foreignActivation is not null)
-                throw new ArgumentException($"--activation: '{path}' is a checkpoint of train, which records its activation; drop --activation");
+                throw new SettingException("activation", $": '{path}' is a checkpoint of train, which records its activation; leave the activation unset");
             var info = ReadInfo(sidecar);
             string folder = Path.GetDirectoryName(Path.GetFullPath(sidecar))!;
             // A checkpoint copied in from another run must not pass for one of this run.
             if (RunIdOf(folder) is string runId && runId != info.RunId)
-                throw new ArgumentException($"--checkpoint: '{sidecar}' belongs to run {info.RunId}, not to {runId} of the folder it is in");
+                throw new SettingException("checkpoint", $": '{sidecar}' belongs to run {info.RunId}, not to {runId} of the folder it is in");
             string weights = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(sidecar))!, info.Weights);
             byte[] verified = ReadVerified(weights, info.WeightsSha256);
             var spec = info.Settings.Network();
             if (!spec.Widths.SequenceEqual(info.Widths))
-                throw new ArgumentException($"--checkpoint: sidecar '{sidecar}' is inconsistent: widths {string.Join(",", info.Widths)} against its settings {string.Join(",", spec.Widths)}");
+                throw new SettingException("checkpoint", $": sidecar '{sidecar}' is inconsistent: widths {string.Join(",", info.Widths)} against its settings {string.Join(",", spec.Widths)}");
             return (StateDicts.Load(weights, spec, dtype, device, verified), info);
         }
         if (extension == ".safetensors" && File.Exists(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, RunFile)))
-            throw new ArgumentException($"--checkpoint: '{path}' has no sidecar '{Path.GetFileName(sidecar)}': an incomplete checkpoint (the run was interrupted while writing it)");
+            throw new SettingException("checkpoint", $": '{path}' has no sidecar '{Path.GetFileName(sidecar)}': an incomplete checkpoint (the run was interrupted while writing it)");
         return (StateDicts.Load(path, null, dtype, device, activation: foreignActivation), null);
     }
 

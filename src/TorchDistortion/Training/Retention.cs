@@ -32,10 +32,10 @@ public sealed record Retention
         if (value.StartsWith("every:"))
         {
             if (!int.TryParse(value[6..], NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 1)
-                throw new ArgumentException($"--keep: every:N needs a whole number N >= 1, got '{text[6..]}'");
+                throw new SettingException("keep", $": every:N needs a whole number N >= 1, got '{text[6..]}'");
             return new("every", n);
         }
-        throw new ArgumentException($"--keep: expected all, last or every:N, got '{text}'");
+        throw new SettingException("keep", $": expected all, last or every:N, got '{text}'");
     }
 
     /// <summary>Whether evaluation <paramref name="index"/> (0: at initialization) of <paramref name="count"/> keeps its checkpoint.</summary>

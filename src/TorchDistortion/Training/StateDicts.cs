@@ -19,7 +19,7 @@ internal static partial class StateDicts
     /// </summary>
     internal static Dictionary<string, Tensor> Read(string path, byte[]? contents = null)
     {
-        if (contents is null && !File.Exists(path)) throw new ArgumentException($"--checkpoint: file '{path}' does not exist");
+        if (contents is null && !File.Exists(path)) throw new SettingException("checkpoint", $": file '{path}' does not exist");
         try
         {
             using Stream stream = contents is null ? File.OpenRead(path) : new MemoryStream(contents, writable: false);
@@ -36,7 +36,7 @@ internal static partial class StateDicts
                             System.Text.Json.JsonException => "its header is not valid JSON",
                             _ => "its header does not give every tensor a dtype, a shape and data_offsets as numbers",
                         };
-                        throw new ArgumentException($"--checkpoint: '{path}' is not a valid safetensors file: {problem}");
+                        throw new SettingException("checkpoint", $": '{path}' is not a valid safetensors file: {problem}");
                     }
                     return Safetensors.LoadStateDict(stream, leaveOpen: true);
                 case Format.PyTorchZip:
@@ -44,17 +44,17 @@ internal static partial class StateDicts
                     var state = new Dictionary<string, Tensor>();
                     foreach (DictionaryEntry entry in table)
                         if (entry.Value is Tensor t) state[entry.Key.ToString()!] = t;
-                        else throw new ArgumentException($"--checkpoint: '{path}' holds '{entry.Key}', which is not a tensor; save model.state_dict(), not the model");
+                        else throw new SettingException("checkpoint", $": '{path}' holds '{entry.Key}', which is not a tensor; save model.state_dict(), not the model");
                     return state;
                 case Format.PyTorchLegacy:
-                    throw new ArgumentException($"--checkpoint: '{path}' was saved in PyTorch's legacy (pre-1.6) format; load it in PyTorch and save it again with torch.save(state_dict, path)");
+                    throw new SettingException("checkpoint", $": '{path}' was saved in PyTorch's legacy (pre-1.6) format; load it in PyTorch and save it again with torch.save(state_dict, path)");
                 default:
-                    throw new ArgumentException($"--checkpoint: '{path}' is not a PyTorch state_dict (zip) or safetensors file");
+                    throw new SettingException("checkpoint", $": '{path}' is not a PyTorch state_dict (zip) or safetensors file");
             }
         }
         catch (Exception e) when (e is not ArgumentException)
         {
-            throw new ArgumentException($"--checkpoint: '{path}' is not a readable state_dict (truncated or corrupted: {e.Message.Split('\n')[0].TrimEnd('.')})");
+            throw new SettingException("checkpoint", $": '{path}' is not a readable state_dict (truncated or corrupted: {e.Message.Split('\n')[0].TrimEnd('.')})");
         }
     }
 
@@ -135,24 +135,24 @@ internal static partial class StateDicts
     internal static (IReadOnlyList<int> Widths, Tensor[] Weights, Tensor?[] Biases) Layers(Dictionary<string, Tensor> state, string path)
     {
         var weightKeys = state.Keys.Where(k => k == "weight" || k.EndsWith(".weight") || k.EndsWith("_weight")).OrderBy(NaturalKey, StringComparer.Ordinal).ToList();
-        if (weightKeys.Count == 0) throw new ArgumentException($"--checkpoint: '{path}' has no '*.weight' tensors; not an MLP state_dict");
+        if (weightKeys.Count == 0) throw new SettingException("checkpoint", $": '{path}' has no '*.weight' tensors; not an MLP state_dict");
         // Names tell the order only when they differ by layer numbers alone (0.weight, 2.weight; fc1, fc2); a state_dict
         // does not record the order of fc_in, fc_hidden, fc_out, and equal shapes would chain in any order.
         if (weightKeys.Select(k => Digits().Replace(k, "#")).Distinct().Count() > 1)
-            throw new ArgumentException($"--checkpoint: cannot tell the layer order of '{path}' from the names {string.Join(", ", weightKeys.Take(4).Select(k => $"'{k}'"))}; the keys must differ only by layer numbers (e.g. 0.weight, 2.weight or fc1.weight, fc2.weight)");
+            throw new SettingException("checkpoint", $": cannot tell the layer order of '{path}' from the names {string.Join(", ", weightKeys.Take(4).Select(k => $"'{k}'"))}; the keys must differ only by layer numbers (e.g. 0.weight, 2.weight or fc1.weight, fc2.weight)");
         var used = new HashSet<string>();
         var weights = new List<Tensor>();
         var biases = new List<Tensor?>();
         foreach (var key in weightKeys)
         {
             var w = state[key];
-            if (w.dim() != 2) throw new ArgumentException($"--checkpoint: '{key}' has shape [{string.Join(",", w.shape)}]; only linear layers (2-D weights) are supported");
+            if (w.dim() != 2) throw new SettingException("checkpoint", $": '{key}' has shape [{string.Join(",", w.shape)}]; only linear layers (2-D weights) are supported");
             if (weights.Count > 0 && weights[^1].shape[0] != w.shape[1])
-                throw new ArgumentException($"--checkpoint: '{key}' takes {w.shape[1]} inputs but the previous layer gives {weights[^1].shape[0]}; not a chain of linear layers");
+                throw new SettingException("checkpoint", $": '{key}' takes {w.shape[1]} inputs but the previous layer gives {weights[^1].shape[0]}; not a chain of linear layers");
             string biasKey = key[..^"weight".Length] + "bias";
             Tensor? b = state.GetValueOrDefault(biasKey);
             if (b is not null && (b.dim() != 1 || b.shape[0] != w.shape[0]))
-                throw new ArgumentException($"--checkpoint: '{biasKey}' has shape [{string.Join(",", b.shape)}], not [{w.shape[0]}]");
+                throw new SettingException("checkpoint", $": '{biasKey}' has shape [{string.Join(",", b.shape)}], not [{w.shape[0]}]");
             if (b is not null) used.Add(biasKey);
             used.Add(key);
             weights.Add(w);
@@ -160,11 +160,11 @@ internal static partial class StateDicts
         }
         var extra = state.Keys.Where(k => !used.Contains(k)).ToList();
         if (extra.Count > 0)
-            throw new ArgumentException($"--checkpoint: '{path}' also holds '{extra[0]}'{(extra.Count > 1 ? $" and {extra.Count - 1} more" : "")}; only plain Linear/ReLU MLPs can be measured");
-        if (weights.Any(w => !w.is_floating_point())) throw new ArgumentException($"--checkpoint: '{path}' has non-floating-point weights");
+            throw new SettingException("checkpoint", $": '{path}' also holds '{extra[0]}'{(extra.Count > 1 ? $" and {extra.Count - 1} more" : "")}; only plain Linear/ReLU MLPs can be measured");
+        if (weights.Any(w => !w.is_floating_point())) throw new SettingException("checkpoint", $": '{path}' has non-floating-point weights");
         // A NaN bias hides behind the ReLU mask (a silent distortion of 0), so every parameter must be finite.
         foreach (var key in used)
-            if (!state[key].isfinite().all().item<bool>()) throw new ArgumentException($"--checkpoint: '{key}' in '{path}' holds NaN or infinite values");
+            if (!state[key].isfinite().all().item<bool>()) throw new SettingException("checkpoint", $": '{key}' in '{path}' holds NaN or infinite values");
         // Layers without bias get a zero bias when others have one: the same function.
         if (biases.Any(b => b is not null))
             for (int l = 0; l < biases.Count; l++) biases[l] ??= zeros(weights[l].shape[0], weights[l].dtype);
@@ -184,9 +184,9 @@ internal static partial class StateDicts
         var (widths, weights, biases) = Layers(state, path);
         spec ??= new NetworkSpec(widths, InitScheme.Parse("he"), Bias: biases[0] is not null, Nonlinearity: activation);
         if (!spec.Widths.SequenceEqual(widths))
-            throw new ArgumentException($"--checkpoint: '{path}' has widths {string.Join(",", widths)}, but its configuration says {string.Join(",", spec.Widths)}; a checkpoint of a different architecture");
+            throw new SettingException("checkpoint", $": '{path}' has widths {string.Join(",", widths)}, but its configuration says {string.Join(",", spec.Widths)}; a checkpoint of a different architecture");
         if (spec.Bias != (biases[0] is not null))
-            throw new ArgumentException($"--checkpoint: '{path}' {(spec.Bias ? "has no biases, but its configuration has" : "has biases, but its configuration has none")}");
+            throw new SettingException("checkpoint", $": '{path}' {(spec.Bias ? "has no biases, but its configuration has" : "has biases, but its configuration has none")}");
         return Mlp.FromLayers(spec, weights, biases, dtype, device);
     }
 

@@ -36,7 +36,7 @@ public sealed record TaskSpec(
     public static TaskKind ParseKind(string name) =>
         KindNames.Contains(name.ToLowerInvariant())
             ? Enum.Parse<TaskKind>(name, ignoreCase: true)
-            : throw new ArgumentException($"--task: unknown task '{name}'; allowed: {string.Join(", ", KindNames)}");
+            : throw new SettingException("task", $": unknown task '{name}'; allowed: {string.Join(", ", KindNames)}");
 
     public bool IsClassification => Kind is not (TaskKind.Sines or TaskKind.Teacher);
 
@@ -58,15 +58,15 @@ public sealed record TaskSpec(
     public TaskSpec Validate()
     {
         bool planar = Kind is TaskKind.Spirals or TaskKind.Circles or TaskKind.Moons or TaskKind.Xor or TaskKind.Checkerboard;
-        if (planar && InputDim != 2) throw new ArgumentException($"--n0: task {Kind.ToString().ToLowerInvariant()} is 2-D; got n0 = {InputDim}");
-        if (InputDim < 1 || InputDim > 4096) throw new ArgumentException($"--n0 must be between 1 and 4096, got {InputDim}");
-        if (Kind == TaskKind.Mixture && (Classes < 2 || Classes > 1000)) throw new ArgumentException($"--classes must be between 2 and 1000, got {Classes}");
-        if (Kind != TaskKind.Mixture && Classes != 2 && IsClassification) throw new ArgumentException("--classes applies to the mixture task only");
-        if (TrainSize < 2 || TrainSize > 10_000_000) throw new ArgumentException($"--train-size must be between 2 and 10000000, got {TrainSize}");
-        if (TestSize < 1 || TestSize > 10_000_000) throw new ArgumentException($"--test-size must be between 1 and 10000000, got {TestSize}");
-        if (!(NoiseOrDefault >= 0 && NoiseOrDefault <= 1000)) throw new ArgumentException($"--noise must be between 0 and 1000, got {NoiseOrDefault}");
+        if (planar && InputDim != 2) throw new SettingException("n0", $": task {Kind.ToString().ToLowerInvariant()} is 2-D; got n0 = {InputDim}");
+        if (InputDim < 1 || InputDim > 4096) throw new SettingException("n0", $"must be between 1 and 4096, got {InputDim}");
+        if (Kind == TaskKind.Mixture && (Classes < 2 || Classes > 1000)) throw new SettingException("classes", $"must be between 2 and 1000, got {Classes}");
+        if (Kind != TaskKind.Mixture && Classes != 2 && IsClassification) throw new SettingException("classes", "applies to the mixture task only");
+        if (TrainSize < 2 || TrainSize > 10_000_000) throw new SettingException("train_size", $"must be between 2 and 10000000, got {TrainSize}");
+        if (TestSize < 1 || TestSize > 10_000_000) throw new SettingException("test_size", $"must be between 1 and 10000000, got {TestSize}");
+        if (!(NoiseOrDefault >= 0 && NoiseOrDefault <= 1000)) throw new SettingException("noise", $"must be between 0 and 1000, got {NoiseOrDefault}");
         if (Kind == TaskKind.Teacher && (TeacherWidth < 1 || TeacherDepth < 1 || TeacherWidth > 65536 || TeacherDepth > 1000))
-            throw new ArgumentException("--teacher-width must be between 1 and 65536 and --teacher-depth between 1 and 1000");
+            throw new SettingException("teacher_width", "must be between 1 and 65536 and the teacher depth between 1 and 1000");
         return this;
     }
 
@@ -95,7 +95,7 @@ internal sealed record ToyData(TaskSpec Spec, Tensor TrainX, Tensor TrainY, Tens
         {
             var labels = TrainY.data<long>().ToArray();
             other = Array.FindIndex(labels, l => l != labels[0]);
-            if (other < 0) throw new ArgumentException("--train-size: the training split has a single class; use more examples");
+            if (other < 0) throw new SettingException("train_size", ": the training split has a single class; use more examples");
         }
         return (x[..n0], x[(other * n0)..((other + 1) * n0)]);
     }
@@ -104,14 +104,13 @@ internal sealed record ToyData(TaskSpec Spec, Tensor TrainX, Tensor TrainY, Tens
 /// <summary>Draws the data of the toy tasks.</summary>
 public static class ToyTasks
 {
-    private const ulong DataStream = 3;
 
     /// <summary>Draws the train and test splits from <paramref name="seed"/>: the same seed gives the same data bit for bit.</summary>
     internal static ToyData Generate(TaskSpec spec, long seed)
     {
         spec.Validate();
         using var scope = NewDisposeScope();
-        using var generator = new Generator(Seeds.Derive(seed, 0, DataStream));
+        using var generator = new Generator(Seeds.Derive(seed, 0, Seeds.Stream.ToyData));
         // Task parameters (teacher, frequencies, cluster means) first, then the examples: train, then test.
         var task = Parameters(spec, generator, seed);
         var (trainX, trainY) = Draw(spec, task, spec.TrainSize, generator);
@@ -166,7 +165,7 @@ public static class ToyTasks
                 return new TaskParameters(null, null, randn([spec.Classes, n0], float64, generator: generator).mul_(2.0 / Math.Pow(n0, 0.25)), null);
             case TaskKind.Teacher:
                 var widths = NetworkSpec.Shorthand(spec.TeacherWidth, spec.TeacherDepth, n0, 1);
-                long teacherSeed = (long)Seeds.Derive(seed, 1, DataStream);
+                long teacherSeed = (long)Seeds.Derive(seed, 1, Seeds.Stream.ToyData);
                 return new TaskParameters(null, null, null, Mlp.Create(new NetworkSpec(widths, InitScheme.Parse("he")), 1, teacherSeed));
             default:
                 return new TaskParameters(null, null, null, null);

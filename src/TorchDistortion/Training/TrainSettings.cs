@@ -72,15 +72,11 @@ public sealed record TrainSettings(
     /// <summary>The value of <see cref="Activation"/> for an activation the user named: canonical, and null for ReLU.</summary>
     public static string? ActivationField(string name)
     {
-        try
-        {
-            var activation = Networks.Activation.Parse(name);
-            return activation == Networks.Activation.ReLU ? null : activation.Name;
-        }
-        catch (ArgumentException e) { throw new ArgumentException($"--activation: {e.Message}"); }
+        var activation = Networks.Activation.Parse(name);
+        return activation == Networks.Activation.ReLU ? null : activation.Name;
     }
 
-    public ScalarType ScalarType => DType == "float64" ? ScalarType.Float64 : ScalarType.Float32;
+    public ScalarType ScalarType => DTypes.Parse(DType);
 
     public int StepsPerEpoch => (int)(((long)Task.TrainSize + BatchSize - 1) / BatchSize);
 
@@ -97,26 +93,26 @@ public sealed record TrainSettings(
         if (Task is null || Init is null || Optimizer is null || DType is null)
             throw new ArgumentException("settings: task, init, optimizer and dtype are required");
         Task.Validate();
-        if (Width < 1 || Width > 65536) throw new ArgumentException($"--width must be between 1 and 65536, got {Width}");
-        if (Depth < 1 || Depth > 1000) throw new ArgumentException($"--depth must be between 1 and 1000, got {Depth}");
+        if (Width < 1 || Width > 65536) throw new SettingException("width", $"must be between 1 and 65536, got {Width}");
+        if (Depth < 1 || Depth > 1000) throw new SettingException("depth", $"must be between 1 and 1000, got {Depth}");
         Network().Validate();
-        if (Optimizer is not ("adam" or "sgd")) throw new ArgumentException($"--optimizer: unknown optimizer '{Optimizer}'; allowed: adam, sgd");
-        if (!(LearningRate > 0 && LearningRate <= 1e30)) throw new ArgumentException($"--lr must be a positive number up to 1e30, got {LearningRate}");
-        if (!(Momentum >= 0 && Momentum < 1)) throw new ArgumentException($"--momentum must be in [0, 1), got {Momentum}");
-        if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new ArgumentException($"--weight-decay must be a finite number >= 0, got {WeightDecay}");
-        if (BatchSize < 1 || BatchSize > 10_000_000) throw new ArgumentException($"--batch-size must be between 1 and 10000000, got {BatchSize}");
-        if (Epochs < 1 || Epochs > 1_000_000) throw new ArgumentException($"--epochs must be between 1 and 1000000, got {Epochs}");
-        if (ProbeSteps < 0) throw new ArgumentException($"--probe-steps must be >= 0 (0 = every epoch), got {ProbeSteps}");
-        if (Probes < 1 || Probes > 100_000) throw new ArgumentException($"--probes must be between 1 and 100000, got {Probes}");
-        if (PatchPoints < 2 || PatchPoints > 256) throw new ArgumentException($"--patch-points must be between 2 and 256, got {PatchPoints}");
-        if (DType is not ("float32" or "float64")) throw new ArgumentException($"--dtype: unknown dtype '{DType}'; allowed: float32, float64");
+        if (Optimizer is not ("adam" or "sgd")) throw new SettingException("optimizer", $": unknown optimizer '{Optimizer}'; allowed: adam, sgd");
+        if (!(LearningRate > 0 && LearningRate <= 1e30)) throw new SettingException("lr", $"must be a positive number up to 1e30, got {LearningRate}");
+        if (!(Momentum >= 0 && Momentum < 1)) throw new SettingException("momentum", $"must be in [0, 1), got {Momentum}");
+        if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new SettingException("weight_decay", $"must be a finite number >= 0, got {WeightDecay}");
+        if (BatchSize < 1 || BatchSize > 10_000_000) throw new SettingException("batch_size", $"must be between 1 and 10000000, got {BatchSize}");
+        if (Epochs < 1 || Epochs > 1_000_000) throw new SettingException("epochs", $"must be between 1 and 1000000, got {Epochs}");
+        if (ProbeSteps < 0) throw new SettingException("probe_steps", $"must be >= 0 (0 = every epoch), got {ProbeSteps}");
+        if (Probes < 1 || Probes > 100_000) throw new SettingException("probes", $"must be between 1 and 100000, got {Probes}");
+        if (PatchPoints < 2 || PatchPoints > 256) throw new SettingException("patch_points", $"must be between 2 and 256, got {PatchPoints}");
+        if (!DTypes.Names.Contains(DType)) throw new SettingException("dtype", $": unknown dtype '{DType}'; allowed: float32, float64");
         // A hand-edited file may spell ReLU or an activation otherwise: one spelling per activation keeps one run id per run.
         if (Activation is not null && ActivationField(Activation) != Activation)
-            throw new ArgumentException($"--activation: '{Activation}' is not the canonical name (relu is left out; otherwise '{ActivationField(Activation)}')");
-        if (DataProbes < 0 || DataProbes > 10_000) throw new ArgumentException($"--data-probes must be between 0 and 10000, got {DataProbes}");
+            throw new SettingException("activation", $": '{Activation}' is not the canonical name (relu is left out; otherwise '{ActivationField(Activation)}')");
+        if (DataProbes < 0 || DataProbes > 10_000) throw new SettingException("data_probes", $"must be between 0 and 10000, got {DataProbes}");
         if (DataProbes > 0 && !Task.IsClassification)
-            throw new ArgumentException("--data-probes needs a classification task: its pairs are of the same class or of different classes");
-        if (DataProbes > Task.TestSize) throw new ArgumentException($"--data-probes must be at most --test-size ({Task.TestSize}), got {DataProbes}");
+            throw new SettingException("data_probes", "needs a classification task: its pairs are of the same class or of different classes");
+        if (DataProbes > Task.TestSize) throw new SettingException("data_probes", $"must be at most the test size ({Task.TestSize}), got {DataProbes}");
         return this;
     }
 

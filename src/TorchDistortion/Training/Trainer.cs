@@ -12,34 +12,6 @@ using static TorchSharp.torch;
 
 namespace TorchDistortion.Training;
 
-/// <summary>
-/// One evaluation of a run: loss and metric on both splits, and the distortion of the fixed probes.
-/// Length: mean exact length distortion over the probe segments (with its standard error over probes);
-/// regions: linear pieces per unit input length along them; data: the exact length distortion of, and the pieces
-/// along, the segment between two training inputs of different classes; volume: mean k = 2 volume distortion over
-/// the probe patches (null where n0 or nL is below 2). With a smooth activation lengths come from a 64-node quadrature
-/// and there are no pieces (null). DataSame/DataDifferent: with --data-probes, the mean length distortion of, and mean
-/// pieces along, the segments between pairs of test inputs of the same class and of different classes.
-/// </summary>
-public sealed record HistoryRow(
-    long Step,
-    double Epoch,
-    double TrainLoss,
-    double TrainMetric,
-    double TestLoss,
-    double TestMetric,
-    double Length,
-    double LengthStdErr,
-    double? RegionsPerLength,
-    double DataLength,
-    int? DataPieces,
-    double? Volume,
-    double? VolumeStdErr,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? DataSameLength = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? DataSamePieces = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? DataDifferentLength = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? DataDifferentPieces = null);
-
 /// <summary>How a run ended.</summary>
 /// <param name="Failure">Null when it finished; otherwise why it stopped (e.g. divergence), the last good checkpoint kept.</param>
 /// <param name="TheoryLength">E[length distortion] at initialization, exact (null where the law is not available: see Trainer.InitTheory).</param>
@@ -57,7 +29,6 @@ public sealed record TrainingResult(
 /// <summary>Trains one network on a toy task, probing its distortion and checkpointing at every evaluation.</summary>
 public static class Trainer
 {
-    private const ulong ShuffleStream = 4, ProbeStream = 5, DataProbeStream = 6;
 
     /// <summary>Receives a training run's progress: its start, every step, every evaluation.</summary>
     public interface IProgress
@@ -74,7 +45,7 @@ public static class Trainer
     /// </summary>
     /// <param name="keep">Which checkpoints stay on disk (default: <see cref="Retention.Thinned"/>).</param>
     /// <param name="tensorboard">A folder for this run's TensorBoard event files, or null.</param>
-    public static TrainingResult Run(TrainSettings settings, string checkpointRoot, string device = "cpu", IProgress? progress = null,
+    public static TrainingResult Run(TrainSettings settings, string checkpointRoot, DeviceSpec? device = null, IProgress? progress = null,
         CancellationToken cancel = default, Action<string>? warn = null, Retention? keep = null, string? tensorboard = null)
     {
         settings.Validate();
@@ -83,46 +54,50 @@ public static class Trainer
         Files.EnsureWritableFolder(folder, "--checkpoints");
         string runFile = Path.Combine(folder, Checkpoints.RunFile);
         if (!File.Exists(runFile)) Files.WriteAtomically(runFile, JsonSerializer.Serialize(new RunDescription(runId, settings), TrainSettings.Json));
-        return Continue(folder, runId, settings, device, progress, cancel, "--checkpoints", warn, keep ?? Retention.Thinned, tensorboard);
+        return Continue(folder, runId, settings, device ?? DeviceSpec.Cpu, progress, cancel, "checkpoints", warn, keep ?? Retention.Thinned, tensorboard);
     }
 
     /// <summary>
     /// Continues the run in <paramref name="folder"/> from its last intact checkpoint, with the settings it was started with;
     /// damaged later checkpoints are passed over (one line to <paramref name="warn"/>) and written again as the run gets there.
     /// </summary>
-    public static TrainingResult Resume(string folder, string device = "cpu", IProgress? progress = null, CancellationToken cancel = default,
+    public static TrainingResult Resume(string folder, DeviceSpec? device = null, IProgress? progress = null, CancellationToken cancel = default,
         Action<string>? warn = null, Retention? keep = null, string? tensorboard = null)
     {
         string runFile = Path.Combine(folder, Checkpoints.RunFile);
-        if (!File.Exists(runFile)) throw new ArgumentException($"--resume: '{folder}' is not a run folder (no {Checkpoints.RunFile})");
+        if (!File.Exists(runFile)) throw new SettingException("resume", $": '{folder}' is not a run folder (no {Checkpoints.RunFile})");
         RunDescription? run;
         try { run = JsonSerializer.Deserialize<RunDescription>(File.ReadAllText(runFile), TrainSettings.Json); }
-        catch (JsonException e) { throw new ArgumentException($"--resume: '{runFile}' is not readable ({e.Message.Split('.')[0]})"); }
-        if (run?.Settings is null) throw new ArgumentException($"--resume: '{runFile}' holds no settings");
+        catch (JsonException e) { throw new SettingException("resume", $": '{runFile}' is not readable ({e.Message.Split('.')[0]})"); }
+        if (run?.Settings is null) throw new SettingException("resume", $": '{runFile}' holds no settings");
         try { run.Settings.Validate(); }
-        catch (ArgumentException e) { throw new ArgumentException($"--resume: '{runFile}' holds invalid settings ({e.Message})"); }
-        if (run.Settings.RunId() != run.RunId) throw new ArgumentException($"--resume: '{runFile}' was edited: its settings no longer give run id {run.RunId}");
+        catch (ArgumentException e) { throw new SettingException("resume", $": '{runFile}' holds invalid settings ({e.Message})"); }
+        if (run.Settings.RunId() != run.RunId) throw new SettingException("resume", $": '{runFile}' was edited: its settings no longer give run id {run.RunId}");
         Files.EnsureWritableFolder(folder, "--resume");
-        return Continue(folder, run.RunId, run.Settings, device, progress, cancel, "--resume", warn, keep ?? Retention.Thinned, tensorboard);
+        return Continue(folder, run.RunId, run.Settings, device ?? DeviceSpec.Cpu, progress, cancel, "resume", warn, keep ?? Retention.Thinned, tensorboard);
     }
 
     private sealed record RunDescription(string RunId, TrainSettings Settings);
 
-    /// <summary>Checkpoint errors are phrased for --checkpoint (measure); here the folder came from <paramref name="option"/>.</summary>
+    /// <summary>Checkpoint errors name the setting checkpoint (measure); here the folder came from the setting <paramref name="option"/>.</summary>
     private static T Named<T>(string option, Func<T> load)
     {
         try { return load(); }
-        catch (ArgumentException e) when (e.Message.StartsWith("--checkpoint: "))
+        catch (SettingException e) when (e.Setting == "checkpoint")
         {
-            throw new ArgumentException(option + e.Message["--checkpoint".Length..]);
+            throw new SettingException(option, e.Problem);
+        }
+        catch (Checkpoints.DamagedCheckpointException e)
+        {
+            throw new SettingException(option, $": {e.Problem}");
         }
     }
 
-    /// <param name="option">The option that named the folder (--resume, or --checkpoints for a rerun): checkpoint errors name it.</param>
-    private static TrainingResult Continue(string folder, string runId, TrainSettings settings, string device, IProgress? progress, CancellationToken cancel,
+    /// <param name="option">The setting that named the folder (resume, or checkpoints for a rerun): checkpoint errors name it.</param>
+    private static TrainingResult Continue(string folder, string runId, TrainSettings settings, DeviceSpec device, IProgress? progress, CancellationToken cancel,
         string option, Action<string>? warn, Retention keep, string? tensorboard)
     {
-        var target = Distortion.ResolveDevice(device);
+        var target = device.Resolve();
         var dtype = settings.ScalarType;
         var spec = settings.Network();
         using var data = ToyTasks.Generate(settings.Task, settings.DataSeed);
@@ -141,15 +116,15 @@ public static class Trainer
         if (skipped.Count > 0)
         {
             string names = string.Join(", ", skipped.Select(c => c.Name));
-            if (latest is null) throw new ArgumentException($"{option}: no intact checkpoint in '{folder}' ({names}: {skipped[0].Problem})");
-            warn?.Invoke($"{option}: skipped damaged checkpoint {names} ({skipped[0].Problem}); resuming from {Path.GetFileNameWithoutExtension(latest.Value.Path)}");
+            if (latest is null) throw new SettingException(option, $": no intact checkpoint in '{folder}' ({names}: {skipped[0].Problem})");
+            warn?.Invoke($"--{option}: skipped damaged checkpoint {names} ({skipped[0].Problem}); resuming from {Path.GetFileNameWithoutExtension(latest.Value.Path)}");
         }
         Mlp net;
         var history = new List<HistoryRow>();
         long step = 0;
         if (latest is var (info, loaded, _, path))
         {
-            if (info.RunId != runId) throw new ArgumentException($"{option}: checkpoint '{path}' belongs to run {info.RunId}, not {runId}");
+            if (info.RunId != runId) throw new SettingException(option, $": checkpoint '{path}' belongs to run {info.RunId}, not {runId}");
             net = loaded;
             history.AddRange(info.History);
             step = info.Step;
@@ -182,7 +157,7 @@ public static class Trainer
             {
                 // The batch order of an epoch depends only on (seed, epoch): a resumed run sees the same batches.
                 order?.Dispose();
-                using var generator = new Generator(Seeds.Derive(settings.Seed, epoch, ShuffleStream));
+                using var generator = new Generator(Seeds.Derive(settings.Seed, epoch, Seeds.Stream.Shuffle));
                 order = randperm(settings.Task.TrainSize, generator: generator).to(target);
                 orderEpoch = epoch;
             }
@@ -224,7 +199,7 @@ public static class Trainer
         void Record(HistoryRow row)
         {
             history.Add(row);
-            Checkpoints.Save(folder, runId, settings, row.Step, net, optimizer, history, device);
+            Checkpoints.Save(folder, runId, settings, row.Step, net, optimizer, history, device.ToString());
             WriteHistory(folder, runId, settings, history, null, theoryLength, theoryVolume);
             Checkpoints.Prune(folder, settings, history, keep, everything: !pruned);
             pruned = true;
@@ -350,7 +325,7 @@ public static class Trainer
         internal Probes(TrainSettings settings, ToyData data, NetworkSpec spec)
         {
             _settings = settings;
-            _seed = (long)(Seeds.Derive(settings.DataSeed, 0, ProbeStream) >> 1);
+            _seed = (long)(Seeds.Derive(settings.DataSeed, 0, Seeds.Stream.Probe) >> 1);
             _dataSegment = data.DataSegment();
             bool exact = spec.Activation.IsPiecewiseLinear;
             _segments = new GeometrySpec(GeometryKind.Segment, Points: exact ? 1 : SmoothNodes, Size: 1.0, Exact: exact);
@@ -366,7 +341,7 @@ public static class Trainer
         /// </summary>
         internal static (List<(double[], double[])> Same, List<(double[], double[])> Different) DataPairs(ToyData data, int count, long seed)
         {
-            using var generator = new Generator(Seeds.Derive(seed, 0, DataProbeStream));
+            using var generator = new Generator(Seeds.Derive(seed, 0, Seeds.Stream.DataProbe));
             using var permutation = randperm(data.Spec.TestSize, generator: generator);
             var order = permutation.data<long>().ToArray();
             var labels = data.TestY.data<long>().ToArray();
@@ -377,7 +352,7 @@ public static class Trainer
             {
                 for (int j = 1; j < order.Length; j++)
                     if (accept(order[(from + j) % order.Length])) return order[(from + j) % order.Length];
-                throw new ArgumentException("--data-probes: the test split needs two inputs of some class and inputs of two classes; use a larger --test-size");
+                throw new SettingException("data_probes", ": the test split needs two inputs of some class and inputs of two classes; use a larger test size");
             }
             var same = new List<(double[], double[])>();
             var different = new List<(double[], double[])>();

@@ -43,22 +43,22 @@ public sealed class ConsistencyTests : IDisposable
     [Fact]
     public void GpuIndexParsesAndAnUnusableGpuSaysWhy()
     {
-        Assert.Equal("cpu", Distortion.ResolveDevice("CPU").type.ToString().ToLowerInvariant());
+        Assert.Equal("cpu", DeviceSpec.Parse("CPU").Resolve().type.ToString().ToLowerInvariant());
         foreach (var device in new[] { "cuda", "cuda:0", "cuda:1", "CUDA:3" })
         {
             if (Backend.HasCuda() && TorchSharp.torch.cuda.is_available())
             {
                 int count = TorchSharp.torch.cuda.device_count();
                 int index = device.Contains(':') ? int.Parse(device[5..]) : 0;
-                if (index < count) Assert.Equal(index, Distortion.ResolveDevice(device).index);
-                else Assert.Contains($"there is no GPU {index}", Assert.Throws<ArgumentException>(() => Distortion.ResolveDevice(device)).Message);
+                if (index < count) Assert.Equal(index, DeviceSpec.Parse(device).Resolve().index);
+                else Assert.Contains($"there is no GPU {index}", Assert.Throws<ArgumentException>(() => DeviceSpec.Parse(device).Resolve()).Message);
                 continue;
             }
             // A CPU build names the build as the reason, whether or not the machine has a GPU.
             string expected = Backend.HasCuda() ? "CUDA is not available" : "this build has no CUDA backend (see README)";
             var result = CliRunner.RunInProcess("measure", "--device", device, "--networks", "2");
             CliRunner.AssertOneLineError(result, expected);
-            Assert.Contains($"--device {device}", result.Stderr);
+            Assert.Contains($"--device {device.ToLowerInvariant()}", result.Stderr);
         }
     }
 

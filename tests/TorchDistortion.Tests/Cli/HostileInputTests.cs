@@ -23,7 +23,7 @@ public sealed class HostileFixture : IDisposable
         Trainer.Run(settings, Path.Combine(Root, "checkpoints"));
         Run = Directory.GetDirectories(Path.Combine(Root, "checkpoints")).Single();
         Sweep = Path.Combine(Root, "sweep");
-        SweepRunner.Run(new SweepSpec { SchemaVersion = 1, Width = [4], Depth = [1, 2], Networks = [5], Points = [2], Seed = 1 }, Sweep, Shard.All, "cpu");
+        SweepRunner.Run(new SweepSpec { SchemaVersion = 1, Width = [4], Depth = [1, 2], Networks = [5], Points = [2], Seed = 1 }, Sweep, Shard.All, DeviceSpec.Cpu);
         File.WriteAllText(Path.Combine(Root, "keep.txt"), "keep me");
     }
 
@@ -237,7 +237,7 @@ public class HostileInputTests(HostileFixture fixture) : IClassFixture<HostileFi
         Add("run and sweep folders", "merge: two different sweeps", (f, d) =>
         {
             string other = Path.Combine(d, "other");
-            SweepRunner.Run(new SweepSpec { SchemaVersion = 1, Width = [4], Depth = [1], Networks = [5], Points = [2], Seed = 2 }, other, Shard.All, "cpu");
+            SweepRunner.Run(new SweepSpec { SchemaVersion = 1, Width = [4], Depth = [1], Networks = [5], Points = [2], Seed = 2 }, other, Shard.All, DeviceSpec.Cpu);
             return ["merge", f.Sweep, other, "-o", Path.Combine(d, "m")];
         });
         Add("run and sweep folders", "merge: duplicate runs disagree", (f, d) =>

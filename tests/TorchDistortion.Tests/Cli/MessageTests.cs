@@ -41,6 +41,42 @@ public class MessageTests : IDisposable
     }
 
     [Theory]
+    [InlineData("measure --init variance --cw -1", "error: --cw must be a finite number > 0, got -1")]
+    [InlineData("measure --init lecun --cw 1", "error: --cw: init 'lecun' fixes its own variance; use init 'variance' to choose C_W")]
+    [InlineData("measure --cout 0", "error: --cout must be a finite number > 0, got 0")]
+    [InlineData("measure --no-bias --cb 0.5", "error: --cb: a bias variance needs biases (bias is off)")]
+    [InlineData("measure --geometry patch --k 9 --width 4", "error: --k: k = 9 is larger than the smallest width 4; the volume would be 0")]
+    [InlineData("measure --device tpu", "error: --device: unknown device 'tpu'; allowed: auto, cpu, cuda, cuda:N")]
+    [InlineData("measure --dtype half", "error: --dtype: unknown dtype 'half'; allowed: float64, float32")]
+    public void LibraryErrorsNameTheOption(string arguments, string line) => Assert.Equal(line, ErrorLine(arguments.Split(' ')));
+
+    [Theory]
+    [InlineData("\"init\": [\"variance\"], \"cw\": [-1]", "cw: must be a finite number > 0, got -1")]
+    [InlineData("\"cout\": [0]", "cout: must be a finite number > 0, got 0")]
+    [InlineData("\"geometry\": [\"segment\"], \"k\": [1], \"points\": [0]", "points: must be between 1 and 1000000, got 0")]
+    [InlineData("\"init\": [\"he-normal\"]", "init: unknown init scheme 'he-normal'")]
+    [InlineData("\"dtype\": \"half\"", "dtype: unknown dtype 'half'")]
+    public void LibraryErrorsInASweepFileNameTheField(string fields, string expected)
+    {
+        string path = Path.Combine(_root, "s.json");
+        File.WriteAllText(path, $"{{\"schema_version\": 1, \"width\": [4], \"depth\": [2], {fields}}}");
+        string line = ErrorLine("sweep", path, "--list");
+        Assert.StartsWith($"error: s.json: {expected}", line);
+        Assert.DoesNotContain("--", line);
+    }
+
+    [Fact]
+    public void EverySettingMapsToAnOptionThatExists()
+    {
+        var options = TorchDistortion.Cli.Cli.Root().Subcommands.SelectMany(c => c.Options).SelectMany(o => o.Aliases.Append(o.Name)).ToHashSet();
+        foreach (var setting in new[] { "C_W", "C_out", "C_b", "widths", "width", "depth", "n0", "nL", "init", "activation", "geometry", "k", "points", "size",
+                     "modes", "polyline", "exact", "networks", "seed", "dtype", "moments", "quantiles", "chunk", "threads", "device", "geometries", "shard", "output",
+                     "checkpoint", "checkpoints", "resume", "keep", "task", "n0", "classes", "train_size", "test_size", "noise", "teacher_width", "optimizer",
+                     "lr", "momentum", "weight_decay", "batch_size", "epochs", "probe_steps", "probes", "patch_points", "data_probes" })
+            Assert.True(options.Contains(TorchDistortion.Cli.Cli.Option(setting)), $"{setting} -> {TorchDistortion.Cli.Cli.Option(setting)}");
+    }
+
+    [Theory]
     [InlineData("frobnicate", "unknown command 'frobnicate'")]
     [InlineData("--frobnicate", "unknown option '--frobnicate'")]
     [InlineData("", "no command given")]

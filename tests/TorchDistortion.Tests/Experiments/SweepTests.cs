@@ -36,8 +36,8 @@ public sealed class SweepTests : IDisposable
         var runs = Small().Expand();
         // 4 shapes x (he + variance x 2 C_W) x (segment + patch x 2 k) = 4 x 3 x 3.
         Assert.Equal(36, runs.Count);
-        Assert.All(runs.Where(r => r.Init == "he"), r => Assert.Null(r.CW));
-        Assert.All(runs.Where(r => r.Geometry == "segment"), r => Assert.Equal(1, r.K));
+        Assert.All(runs.Where(r => r.Network.Init.Name == "he"), r => Assert.Null(r.Network.Init.WeightVariance));
+        Assert.All(runs.Where(r => r.Geometry.Kind == TorchDistortion.Geometry.GeometryKind.Segment), r => Assert.Equal(1, r.Geometry.K));
         Assert.Equal(runs.Count, runs.Select(r => r.Id(5)).Distinct().Count());
     }
 
@@ -117,9 +117,9 @@ public sealed class SweepTests : IDisposable
     public void ShardedRunsMergedEqualTheUnshardedRunRowForRow()
     {
         var sweep = Small();
-        SweepRunner.Run(sweep, Folder("whole"), Shard.All, "cpu");
+        SweepRunner.Run(sweep, Folder("whole"), Shard.All, DeviceSpec.Cpu);
         var shards = Enumerable.Range(0, 3).Select(i => Folder($"shard{i}")).ToArray();
-        for (int i = 0; i < 3; i++) SweepRunner.Run(sweep, shards[i], new Shard(i, 3), "cpu");
+        for (int i = 0; i < 3; i++) SweepRunner.Run(sweep, shards[i], new Shard(i, 3), DeviceSpec.Cpu);
         Assert.All(shards, s => Assert.False(File.Exists(Path.Combine(s, "results.csv"))));
         Assert.True(Directory.GetFiles(Path.Combine(shards[0], "runs")).Length is > 0 and < 36);
         var (runs, expected) = SweepRunner.Merge(shards, Folder("merged"));
@@ -135,13 +135,13 @@ public sealed class SweepTests : IDisposable
     {
         var sweep = Small() with { Width = [6], Depth = [2] };
         string folder = Folder("resume");
-        Assert.Equal(9, SweepRunner.Run(sweep, folder, Shard.All, "cpu"));
+        Assert.Equal(9, SweepRunner.Run(sweep, folder, Shard.All, DeviceSpec.Cpu));
         var before = DataLines(folder);
         var removed = Directory.GetFiles(Path.Combine(folder, "runs")).Take(3).ToList();
         removed.ForEach(File.Delete);
         File.WriteAllText(Path.Combine(folder, "runs", ".half-written.json.123.tmp"), "{\"sweep_id\": \"tru");
-        Assert.Equal(3, SweepRunner.Run(sweep, folder, Shard.All, "cpu"));
-        Assert.Equal(0, SweepRunner.Run(sweep, folder, Shard.All, "cpu"));
+        Assert.Equal(3, SweepRunner.Run(sweep, folder, Shard.All, DeviceSpec.Cpu));
+        Assert.Equal(0, SweepRunner.Run(sweep, folder, Shard.All, DeviceSpec.Cpu));
         Assert.Equal(before, DataLines(folder));
     }
 
@@ -149,12 +149,12 @@ public sealed class SweepTests : IDisposable
     public void MergeRefusesDifferentSweepsAndForeignFolders()
     {
         var sweep = Small() with { Width = [6], Depth = [1], Geometry = ["segment"] };
-        SweepRunner.Run(sweep, Folder("a"), Shard.All, "cpu");
-        SweepRunner.Run(sweep with { Seed = 99 }, Folder("b"), Shard.All, "cpu");
+        SweepRunner.Run(sweep, Folder("a"), Shard.All, DeviceSpec.Cpu);
+        SweepRunner.Run(sweep with { Seed = 99 }, Folder("b"), Shard.All, DeviceSpec.Cpu);
         Assert.Contains("refusing to mix", Assert.Throws<ArgumentException>(() => SweepRunner.Merge([Folder("a"), Folder("b")], Folder("m"))).Message);
         Directory.CreateDirectory(Folder("empty"));
         Assert.Contains("not a sweep folder", Assert.Throws<ArgumentException>(() => SweepRunner.Merge([Folder("empty")], Folder("m"))).Message);
-        Assert.Contains("different sweep", Assert.Throws<ArgumentException>(() => SweepRunner.Run(sweep with { Seed = 99 }, Folder("a"), Shard.All, "cpu")).Message);
+        Assert.Contains("different sweep", Assert.Throws<SettingException>(() => SweepRunner.Run(sweep with { Seed = 99 }, Folder("a"), Shard.All, DeviceSpec.Cpu)).Message);
     }
 
     [Theory]
@@ -201,15 +201,15 @@ public sealed class SweepTests : IDisposable
     public void MergeRefusesToOverwriteAnotherSweepsResults()
     {
         var sweep = Small() with { Width = [6], Depth = [1], Geometry = ["segment"] };
-        SweepRunner.Run(sweep, Folder("a"), Shard.All, "cpu");
-        SweepRunner.Run(sweep with { Seed = 77 }, Folder("other"), Shard.All, "cpu");
-        Assert.Contains("different sweep", Assert.Throws<ArgumentException>(() => SweepRunner.Merge([Folder("a")], Folder("other"))).Message);
+        SweepRunner.Run(sweep, Folder("a"), Shard.All, DeviceSpec.Cpu);
+        SweepRunner.Run(sweep with { Seed = 77 }, Folder("other"), Shard.All, DeviceSpec.Cpu);
+        Assert.Contains("different sweep", Assert.Throws<SettingException>(() => SweepRunner.Merge([Folder("a")], Folder("other"))).Message);
     }
 
     [Fact]
     public void UnwritableOutputFailsBeforeComputing()
     {
-        var error = Assert.Throws<IOException>(() => SweepRunner.Run(Small(), "/proc/torchdist-cannot-write", Shard.All, "cpu"));
+        var error = Assert.Throws<IOException>(() => SweepRunner.Run(Small(), "/proc/torchdist-cannot-write", Shard.All, DeviceSpec.Cpu));
         Assert.Contains("--output", error.Message);
     }
 
@@ -217,8 +217,8 @@ public sealed class SweepTests : IDisposable
     public void ShardParsesAndDefaultsFromSlurm()
     {
         Assert.Equal(new Shard(1, 3), Shard.Parse("1/3"));
-        Assert.Throws<ArgumentException>(() => Shard.Parse("3/3"));
-        Assert.Throws<ArgumentException>(() => Shard.Parse("a/b"));
+        Assert.Throws<SettingException>(() => Shard.Parse("3/3"));
+        Assert.Throws<SettingException>(() => Shard.Parse("a/b"));
         Environment.SetEnvironmentVariable("SLURM_ARRAY_TASK_ID", "2");
         Environment.SetEnvironmentVariable("SLURM_ARRAY_TASK_COUNT", "4");
         try
@@ -311,8 +311,8 @@ public sealed class SweepTests : IDisposable
     {
         var sweep = Small() with { Width = [6], Depth = [1, 2], Geometry = ["segment"] };
         var (shard0, shard1) = (Folder("sh0"), Folder("sh1"));
-        SweepRunner.Run(sweep, shard0, new Shard(0, 2), "cpu");
-        SweepRunner.Run(sweep, shard1, new Shard(1, 2), "cpu");
+        SweepRunner.Run(sweep, shard0, new Shard(0, 2), DeviceSpec.Cpu);
+        SweepRunner.Run(sweep, shard1, new Shard(1, 2), DeviceSpec.Cpu);
         Assert.All(new[] { shard0, shard1 }, s => Assert.NotEmpty(Directory.GetFiles(Path.Combine(s, "runs"), "*.json")));
         return (sweep, shard0, shard1);
     }
@@ -394,8 +394,8 @@ public sealed class SweepTests : IDisposable
         var before = Directory.GetFiles(shard1, "*", SearchOption.AllDirectories).Order().Select(File.ReadAllText).ToList();
         foreach (string output in new[] { shard1, shard1 + "/", Path.Combine(shard1, "..", "sh1") })
         {
-            var error = Assert.Throws<ArgumentException>(() => SweepRunner.Merge([shard0, shard1], output));
-            Assert.Contains("--output", error.Message);
+            var error = Assert.Throws<SettingException>(() => SweepRunner.Merge([shard0, shard1], output));
+            Assert.Equal("output", error.Setting);
         }
         Assert.Equal(before, Directory.GetFiles(shard1, "*", SearchOption.AllDirectories).Order().Select(File.ReadAllText));
     }
@@ -417,9 +417,9 @@ public sealed class SweepTests : IDisposable
         File.SetLastWriteTimeUtc(liveJson, DateTime.UtcNow.AddHours(1)); // being written by another shard sharing the folder
 
         // Shard 0 removes its own run's leftovers and stale shared ones; shard 1's run is not its to touch.
-        SweepRunner.Run(sweep, folder, new Shard(0, 2), "cpu");
+        SweepRunner.Run(sweep, folder, new Shard(0, 2), DeviceSpec.Cpu);
         Assert.Equal([run1, liveJson], new[] { run0, run1, staleCsv, staleSweep, liveJson }.Where(File.Exists));
-        SweepRunner.Run(sweep, folder, new Shard(1, 2), "cpu");
+        SweepRunner.Run(sweep, folder, new Shard(1, 2), DeviceSpec.Cpu);
         Assert.Equal([liveJson], new[] { run0, run1, staleCsv, staleSweep, liveJson }.Where(File.Exists));
         Assert.Equal(6, Directory.GetFiles(Path.Combine(folder, "runs"), "*.json").Length);
         Assert.True(File.Exists(Path.Combine(folder, "results.csv")));
@@ -429,7 +429,7 @@ public sealed class SweepTests : IDisposable
     public void ReproduceWritesEveryFigureAndAReportThatPlotCanRedraw()
     {
         string folder = Folder("reproduce");
-        Reproduction.Run(folder, Scale.Smoke, "cpu", progress: null);
+        Reproduction.Run(folder, Scale.Smoke, DeviceSpec.Cpu, progress: null);
         string report = File.ReadAllText(Path.Combine(folder, "report.md"));
         var images = Directory.GetFiles(Path.Combine(folder, "figures"), "*.png");
         Assert.True(images.Length >= 6, $"{images.Length} figures");

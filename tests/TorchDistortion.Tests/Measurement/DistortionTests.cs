@@ -238,24 +238,31 @@ public class DistortionTests
     public void SettingsOutsideTheDtypeRangeAreRefusedNotReportedAsNaN()
     {
         var deep = new NetworkSpec(NetworkSpec.Shorthand(16, 300), InitScheme.WithVariance(4));
-        var error = Assert.Throws<ArgumentException>(() => Distortion.Measure(new MeasureSettings(deep, new GeometrySpec(), Networks: 2, DType: ScalarType.Float32)));
-        Assert.Contains("--dtype", error.Message);
+        var error = Assert.Throws<SettingException>(() => Distortion.Measure(new MeasureSettings(deep, new GeometrySpec(), Networks: 2, DType: ScalarType.Float32)));
+        Assert.Equal("dtype", error.Setting);
     }
 
     [Fact]
-    public void InvalidSettingsNameTheOption()
+    public void InvalidSettingsNameTheSetting()
     {
         var spec = new NetworkSpec([4, 8, 3], InitScheme.He);
-        void Throws(MeasureSettings settings, string option) =>
-            Assert.Contains(option, Assert.Throws<ArgumentException>(() => Distortion.Measure(settings)).Message);
-        Throws(new MeasureSettings(spec, new GeometrySpec(GeometryKind.Patch, K: 4)), "--k");
-        Throws(new MeasureSettings(spec, new GeometrySpec(Points: 0)), "--points");
-        Throws(new MeasureSettings(spec, new GeometrySpec(), Networks: 0), "--networks");
-        Throws(new MeasureSettings(spec, new GeometrySpec(GeometryKind.Polyline, PolylinePoints: [[0, 0, 0, 0], [0, 0, 0, 0]])), "--polyline");
-        Throws(new MeasureSettings(spec, new GeometrySpec(GeometryKind.Polyline, PolylinePoints: [[0, 0, 0], [1, 0, 0]])), "--polyline");
-        Throws(new MeasureSettings(spec, new GeometrySpec(Size: double.NaN)), "--size");
-        Throws(new MeasureSettings(spec with { Widths = [4, 0, 3] }, new GeometrySpec()), "--widths");
-        Throws(new MeasureSettings(spec, new GeometrySpec(), Device: "tpu"), "--device");
-        Throws(new MeasureSettings(spec, new GeometrySpec(GeometryKind.Circle, Exact: true)), "--exact");
+        void Throws(MeasureSettings settings, string setting)
+        {
+            var error = Assert.Throws<SettingException>(() => Distortion.Measure(settings));
+            Assert.Equal(setting, error.Setting);
+            Assert.StartsWith(setting, error.Message);
+            Assert.DoesNotContain("--", error.Message);
+        }
+        Throws(new MeasureSettings(spec, new GeometrySpec(GeometryKind.Patch, K: 4)), "k");
+        Throws(new MeasureSettings(spec, new GeometrySpec(Points: 0)), "points");
+        Throws(new MeasureSettings(spec, new GeometrySpec(), Networks: 0), "networks");
+        Throws(new MeasureSettings(spec, new GeometrySpec(GeometryKind.Polyline, PolylinePoints: [[0, 0, 0, 0], [0, 0, 0, 0]])), "polyline");
+        Throws(new MeasureSettings(spec, new GeometrySpec(GeometryKind.Polyline, PolylinePoints: [[0, 0, 0], [1, 0, 0]])), "polyline");
+        Throws(new MeasureSettings(spec, new GeometrySpec(Size: double.NaN)), "size");
+        Throws(new MeasureSettings(spec with { Widths = [4, 0, 3] }, new GeometrySpec()), "widths");
+        Throws(new MeasureSettings(spec with { OutputVariance = -1 }, new GeometrySpec()), "C_out");
+        Throws(new MeasureSettings(spec with { Bias = false, BiasVariance = 0.5 }, new GeometrySpec()), "C_b");
+        Assert.Equal("device", Assert.Throws<SettingException>(() => DeviceSpec.Parse("tpu")).Setting);
+        Throws(new MeasureSettings(spec, new GeometrySpec(GeometryKind.Circle, Exact: true)), "exact");
     }
 }

@@ -21,7 +21,7 @@ public class MemoryEstimateTests
         double stated = double.Parse(System.Text.RegularExpressions.Regex.Match(result.Stderr, @"about ([0-9.]+) GiB").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         Assert.Equal(Distortion.EstimatePeakBytes(Settings(10_000_000, 10_000_000), 10_000_000) / (double)(1L << 30), stated, 0.05);
         Assert.Matches(@"[0-9.]+ GiB is available", result.Stderr);
-        Assert.Contains("--chunk", Assert.Throws<ArgumentException>(() => Settings(10_000_000, 10_000_000).Validate()).Message);
+        Assert.Equal("chunk", Assert.Throws<SettingException>(() => Settings(10_000_000, 10_000_000).Validate()).Setting);
     }
 
     [Fact]

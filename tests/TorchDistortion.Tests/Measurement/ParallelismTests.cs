@@ -17,7 +17,7 @@ public sealed class ParallelismTests : IDisposable
         Directory.Delete(_root, recursive: true);
     }
 
-    private static TorchDistortion.Measurement.Measurement MeasureOn(int threads, MeasureSettings settings)
+    private static TorchDistortion.Measurement.MeasureResult MeasureOn(int threads, MeasureSettings settings)
     {
         Parallelism.Threads = threads;
         try { return Distortion.Measure(settings); }
@@ -130,7 +130,7 @@ public sealed class ParallelismTests : IDisposable
         {
             string folder = Path.Combine(_root, $"threads-{threads}");
             Parallelism.Threads = threads;
-            try { SweepRunner.Run(sweep, folder, Shard.All, "cpu"); }
+            try { SweepRunner.Run(sweep, folder, Shard.All, DeviceSpec.Cpu); }
             finally { Parallelism.Threads = 1; }
             return folder;
         }

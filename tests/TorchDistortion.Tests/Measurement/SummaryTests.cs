@@ -58,7 +58,7 @@ public class SummaryTests
     public void RejectsBadArguments()
     {
         Assert.Throws<ArgumentException>(() => Summary.FromLog([]));
-        Assert.Throws<ArgumentException>(() => Summary.FromLog([0.0], maxMoment: 0));
-        Assert.Throws<ArgumentException>(() => Summary.FromLog([0.0], quantiles: [1.5]));
+        Assert.Equal("moments", Assert.Throws<SettingException>(() => Summary.FromLog([0.0], maxMoment: 0)).Setting);
+        Assert.Equal("quantiles", Assert.Throws<SettingException>(() => Summary.FromLog([0.0], quantiles: [1.5])).Setting);
     }
 }

@@ -148,7 +148,8 @@ public class ActivationTests
     [InlineData("leaky-relu:nan", "must be a finite number")]
     public void BadNamesAreRefusedNamingTheProblem(string name, string message)
     {
-        var error = Assert.Throws<ArgumentException>(() => Activation.Parse(name));
+        var error = Assert.Throws<SettingException>(() => Activation.Parse(name));
+        Assert.Equal("activation", error.Setting);
         Assert.Contains(message, error.Message);
     }
 
@@ -157,7 +158,8 @@ public class ActivationTests
     {
         var spec = new NetworkSpec([4, 8, 8, 2], InitScheme.He, Nonlinearity: SmoothActivation.Tanh);
         var settings = new MeasureSettings(spec, new GeometrySpec(GeometryKind.Segment, Points: 1, Exact: true), Networks: 2);
-        var error = Assert.Throws<ArgumentException>(() => settings.Validate());
-        Assert.Contains("--exact needs a piecewise-linear activation", error.Message);
+        var error = Assert.Throws<SettingException>(() => settings.Validate());
+        Assert.Equal("exact", error.Setting);
+        Assert.StartsWith("exact needs a piecewise-linear activation", error.Message);
     }
 }

@@ -275,8 +275,8 @@ public class NetworkTests
     [InlineData("he-normal")]
     public void ParseRejectsUnknownNamesListingTheAllowedOnes(string name)
     {
-        var e = Assert.Throws<ArgumentException>(() => InitScheme.Parse(name));
-        Assert.Contains("--init", e.Message);
+        var e = Assert.Throws<SettingException>(() => InitScheme.Parse(name));
+        Assert.Equal("init", e.Setting);
         foreach (var allowed in InitScheme.Names)
             Assert.Contains(allowed, e.Message);
         if (name.Length > 0) Assert.Contains(name, e.Message);
@@ -289,8 +289,8 @@ public class NetworkTests
     [InlineData("glorot-uniform")]
     public void ParseRejectsAWeightVarianceForFixedSchemes(string name)
     {
-        var e = Assert.Throws<ArgumentException>(() => InitScheme.Parse(name, 2.0));
-        Assert.Contains("--cw", e.Message);
+        var e = Assert.Throws<SettingException>(() => InitScheme.Parse(name, 2.0));
+        Assert.Equal("C_W", e.Setting);
     }
 
     [Theory]
@@ -301,34 +301,35 @@ public class NetworkTests
     [InlineData(double.PositiveInfinity)]
     public void ParseRejectsAMissingOrInvalidWeightVariance(double? cW)
     {
-        var e = Assert.Throws<ArgumentException>(() => InitScheme.Parse("variance", cW));
-        Assert.Contains("--cw", e.Message);
-        if (cW is not null) Assert.Throws<ArgumentException>(() => InitScheme.Parse("orthogonal", cW));
+        var e = Assert.Throws<SettingException>(() => InitScheme.Parse("variance", cW));
+        Assert.Equal("C_W", e.Setting);
+        Assert.StartsWith("C_W ", e.Message);
+        if (cW is not null) Assert.Equal("C_W", Assert.Throws<SettingException>(() => InitScheme.Parse("orthogonal", cW)).Setting);
     }
 
     public static IEnumerable<object[]> InvalidSpecs()
     {
-        yield return [new NetworkSpec([5], InitScheme.He), "--widths"];
-        yield return [new NetworkSpec([], InitScheme.He), "--widths"];
-        yield return [new NetworkSpec([5, 0, 3], InitScheme.He), "--widths"];
-        yield return [new NetworkSpec([5, 8, -2], InitScheme.He), "--widths"];
-        yield return [new NetworkSpec([5, 8, 3], InitScheme.He, BiasVariance: -0.5), "--cb"];
-        yield return [new NetworkSpec([5, 8, 3], InitScheme.He, BiasVariance: double.NaN), "--cb"];
-        yield return [new NetworkSpec([5, 8, 3], InitScheme.He, BiasVariance: double.PositiveInfinity), "--cb"];
-        yield return [new NetworkSpec([5, 8, 3], InitScheme.He, Bias: false, BiasVariance: 0.5), "--cb"];
-        yield return [new NetworkSpec([5, 8, 3], InitScheme.He, OutputVariance: 0.0), "--cout"];
-        yield return [new NetworkSpec([5, 8, 3], InitScheme.He, OutputVariance: -1.0), "--cout"];
-        yield return [new NetworkSpec([5, 8, 3], InitScheme.He, OutputVariance: double.PositiveInfinity), "--cout"];
-        yield return [new NetworkSpec([5, 8, 3], InitScheme.He, OutputVariance: double.NaN), "--cout"];
+        yield return [new NetworkSpec([5], InitScheme.He), "widths"];
+        yield return [new NetworkSpec([], InitScheme.He), "widths"];
+        yield return [new NetworkSpec([5, 0, 3], InitScheme.He), "widths"];
+        yield return [new NetworkSpec([5, 8, -2], InitScheme.He), "widths"];
+        yield return [new NetworkSpec([5, 8, 3], InitScheme.He, BiasVariance: -0.5), "C_b"];
+        yield return [new NetworkSpec([5, 8, 3], InitScheme.He, BiasVariance: double.NaN), "C_b"];
+        yield return [new NetworkSpec([5, 8, 3], InitScheme.He, BiasVariance: double.PositiveInfinity), "C_b"];
+        yield return [new NetworkSpec([5, 8, 3], InitScheme.He, Bias: false, BiasVariance: 0.5), "C_b"];
+        yield return [new NetworkSpec([5, 8, 3], InitScheme.He, OutputVariance: 0.0), "C_out"];
+        yield return [new NetworkSpec([5, 8, 3], InitScheme.He, OutputVariance: -1.0), "C_out"];
+        yield return [new NetworkSpec([5, 8, 3], InitScheme.He, OutputVariance: double.PositiveInfinity), "C_out"];
+        yield return [new NetworkSpec([5, 8, 3], InitScheme.He, OutputVariance: double.NaN), "C_out"];
     }
 
     [Theory]
     [MemberData(nameof(InvalidSpecs))]
-    public void ValidateRejectsInvalidSpecs(NetworkSpec spec, string option)
+    public void ValidateRejectsInvalidSpecs(NetworkSpec spec, string setting)
     {
-        var e = Assert.Throws<ArgumentException>(() => spec.Validate());
-        Assert.Contains(option, e.Message);
-        Assert.Throws<ArgumentException>(() => Mlp.Create(spec));
+        var e = Assert.Throws<SettingException>(() => spec.Validate());
+        Assert.Equal(setting, e.Setting);
+        Assert.Equal(setting, Assert.Throws<SettingException>(() => Mlp.Create(spec)).Setting);
     }
 
     [Fact]
@@ -338,7 +339,7 @@ public class NetworkTests
         Assert.Same(spec, spec.Validate());
         new NetworkSpec([1, 1, 1], InitScheme.LeCun, Bias: false).Validate();
         new NetworkSpec([5, 8, 3], InitScheme.He, BiasVariance: 2.0).Validate();
-        Assert.Throws<ArgumentException>(() => Mlp.Create(spec, count: 0));
+        Assert.Equal("networks", Assert.Throws<SettingException>(() => Mlp.Create(spec, count: 0)).Setting);
     }
 
     // ----- forward -----

@@ -277,7 +277,7 @@ public class TrainLoggingTests : IDisposable
         string json = System.Text.Json.JsonSerializer.Serialize(Small(), TrainSettings.Json);
         Assert.DoesNotContain("activation", json);
         Assert.DoesNotContain("data_probes", json);
-        Assert.Throws<ArgumentException>(() => (Small() with { Activation = "relu" }).Validate());
+        Assert.Throws<SettingException>(() => (Small() with { Activation = "relu" }).Validate());
 
         // The exact law at initialization: ReLU and the other piecewise-linear activations, not smooth ones.
         foreach (var (name, law) in new[] { ((string?)null, true), ("tanh", false), ("leaky-relu:0.2", true) })

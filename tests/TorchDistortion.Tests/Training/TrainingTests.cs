@@ -108,7 +108,7 @@ public class TrainingTests : IDisposable
             // fc_in, fc_hidden, fc_out of equal shapes would chain in any order: names must number the layers.
             case "unnumbered": state = new() { ["fc_in.weight"] = zeros(4, 4), ["fc_hidden.weight"] = zeros(4, 4), ["fc_out.weight"] = zeros(4, 4) }; break;
         }
-        var error = Assert.Throws<ArgumentException>(() => StateDicts.Layers(state, "model.pt"));
+        var error = Assert.ThrowsAny<ArgumentException>(() => StateDicts.Layers(state, "model.pt"));
         Assert.Contains(message, error.Message);
     }
 
@@ -120,13 +120,13 @@ public class TrainingTests : IDisposable
         byte[] bytes = StateDicts.SafetensorsBytes(net);
         string truncated = Path.Combine(_root, "cut.safetensors");
         File.WriteAllBytes(truncated, bytes[..(bytes.Length - 9)]);
-        Assert.Contains("truncated", Assert.Throws<ArgumentException>(() => StateDicts.Read(truncated)).Message);
+        Assert.Contains("truncated", Assert.ThrowsAny<ArgumentException>(() => StateDicts.Read(truncated)).Message);
         string garbage = Path.Combine(_root, "garbage.pt");
         File.WriteAllBytes(garbage, [1, 2, 3, 4, 5]);
-        Assert.Contains("garbage.pt", Assert.Throws<ArgumentException>(() => StateDicts.Read(garbage)).Message);
+        Assert.Contains("garbage.pt", Assert.ThrowsAny<ArgumentException>(() => StateDicts.Read(garbage)).Message);
         string other = Path.Combine(_root, "other.safetensors");
         File.WriteAllBytes(other, bytes);
-        var error = Assert.Throws<ArgumentException>(() => StateDicts.Load(other, new NetworkSpec([3, 9, 2], InitScheme.Parse("he")), ScalarType.Float64));
+        var error = Assert.ThrowsAny<ArgumentException>(() => StateDicts.Load(other, new NetworkSpec([3, 9, 2], InitScheme.Parse("he")), ScalarType.Float64));
         Assert.Contains("different architecture", error.Message);
     }
 
@@ -187,7 +187,7 @@ public class TrainingTests : IDisposable
         Assert.Equal(original, File.ReadAllBytes(weights));
 
         File.Delete(Path.Combine(run.Folder, "epoch-0001.json"));
-        Assert.Contains("no sidecar", Assert.Throws<ArgumentException>(() => Checkpoints.LoadNetwork(weights, ScalarType.Float64)).Message);
+        Assert.Contains("no sidecar", Assert.ThrowsAny<ArgumentException>(() => Checkpoints.LoadNetwork(weights, ScalarType.Float64)).Message);
     }
 
     [Fact]
@@ -225,9 +225,9 @@ public class TrainingTests : IDisposable
         File.WriteAllText(Path.Combine(a.Folder, "epoch-0001-points.json"), "{}");
         Assert.Equal(2, Checkpoints.List(a.Folder).Count);
         foreach (var file in Directory.GetFiles(b.Folder, "epoch-0001.*")) File.Copy(file, Path.Combine(a.Folder, Path.GetFileName(file)), overwrite: true);
-        var error = Assert.Throws<ArgumentException>(() => Checkpoints.LoadNetwork(Path.Combine(a.Folder, "epoch-0001.safetensors"), ScalarType.Float64));
+        var error = Assert.ThrowsAny<ArgumentException>(() => Checkpoints.LoadNetwork(Path.Combine(a.Folder, "epoch-0001.safetensors"), ScalarType.Float64));
         Assert.Contains($"belongs to run {b.RunId}", error.Message);
-        Assert.Contains("not a network file", Assert.Throws<ArgumentException>(() => Checkpoints.LoadNetwork(Path.Combine(a.Folder, "epoch-0000.optimizer"), ScalarType.Float64)).Message);
+        Assert.Contains("not a network file", Assert.ThrowsAny<ArgumentException>(() => Checkpoints.LoadNetwork(Path.Combine(a.Folder, "epoch-0000.optimizer"), ScalarType.Float64)).Message);
         Assert.True(Checkpoints.IsRunFolder(a.Folder));
         Assert.False(Checkpoints.IsRunFolder(_root));
     }
