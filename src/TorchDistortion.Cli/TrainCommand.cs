@@ -50,6 +50,7 @@ internal static class TrainCommand
     private static readonly Option<string?> ExportData = new("--export-data") { Description = "Write the task's train and test splits as CSV into this folder, and stop" };
     private static readonly Option<string> Keep = new("--keep") { Description = "Checkpoints kept: all, last or every:N (default: every evaluation up to 50, then thinned; the last always)" };
     private static readonly Option<string?> TensorBoard = new("--tensorboard") { Description = "Write every evaluation's scalars as TensorBoard event files, one subfolder per run" };
+    private static readonly Option<bool> NoEnsemble = new("--no-ensemble") { Description = "Train the runs one after another, not runs of one shape (seeds, inits) together as one batched network" };
 
     internal static Command Create()
     {
@@ -57,7 +58,7 @@ internal static class TrainCommand
         {
             Task, InputDim, Classes, TrainSize, TestSize, Noise, TeacherWidth, TeacherDepth, DataSeed, Width, Depth, ActivationName, Init, CW, NoBias,
             Optimizer, LearningRate, Momentum, WeightDecay, BatchSize, Epochs, ProbeSteps, Probes, PatchPoints, DataProbes, SeedList, DType,
-            DeviceName, Threads, CheckpointRoot, Output, Resume, NoProgress, ExportData, Keep, TensorBoard,
+            DeviceName, Threads, CheckpointRoot, Output, Resume, NoProgress, ExportData, Keep, TensorBoard, NoEnsemble,
         };
         command.SetAction(Run);
         return command;
@@ -99,12 +100,8 @@ internal static class TrainCommand
             Files.EnsureWritableFolder(output, "--out");
             if (tensorboard is not null) Files.EnsureWritableFolder(tensorboard, "--tensorboard");
             var logNames = RunLabels(runs);
-            WithProgress(progress, runs.Count, p =>
-            {
-                for (int i = 0; i < runs.Count; i++)
-                    results.Add(Trainer.Run(runs[i], parse.GetValue(CheckpointRoot)!, device, p, warn: Warn, keep: keep,
-                        tensorboard: tensorboard is null ? null : Path.Combine(tensorboard, logNames[i])));
-            });
+            WithProgress(progress, runs.Count, p => results.AddRange(Trainer.RunAll(runs, parse.GetValue(CheckpointRoot)!, device, p, warn: Warn, keep: keep,
+                tensorboard: logNames.Select(name => tensorboard is null ? null : Path.Combine(tensorboard, name)).ToList(), ensemble: !parse.GetValue(NoEnsemble))));
         }
         Console.Write(SummaryTable(results));
         TrainingFigures.Write(results, output);
@@ -198,9 +195,9 @@ internal static class TrainCommand
 
         public void Stepped(long step) { }
 
-        public void Evaluated(HistoryRow row)
+        public void Evaluated(string runId, TrainSettings settings, HistoryRow row)
         {
-            if (_settings is null) return;
+            (_settings, _run) = (settings, runId);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"run {_run} epoch {row.Epoch:0.##}/{_settings.Epochs} step {row.Step} train loss {row.TrainLoss:G6} test {_settings.Task.MetricName} {row.TestMetric:F4} length D {row.Length:G6}"));
         }
@@ -218,7 +215,7 @@ internal static class TrainCommand
             if (_started) overall.Increment(1);
             _started = true;
             _settings = settings;
-            _run = $"{(settings.Activation is null ? "" : settings.Activation + " ")}{settings.Init} seed {settings.Seed}";
+            _run = Label(settings);
             current.MaxValue = settings.TotalSteps;
             current.Value = startStep;
             current.Description = Markup.Escape($"{_run}: epoch {startStep / settings.StepsPerEpoch}/{settings.Epochs}" + (startStep > 0 ? " (resumed)" : ""));
@@ -226,9 +223,11 @@ internal static class TrainCommand
 
         public void Stepped(long step) => current.Value = step;
 
-        public void Evaluated(HistoryRow row)
+        private static string Label(TrainSettings settings) => $"{(settings.Activation is null ? "" : settings.Activation + " ")}{settings.Init} seed {settings.Seed}";
+
+        public void Evaluated(string runId, TrainSettings settings, HistoryRow row)
         {
-            if (_settings is null) return;
+            (_settings, _run) = (settings, Label(settings));
             string metric = _settings.Task.MetricName;
             string volume = row.Volume is double v ? string.Create(CultureInfo.InvariantCulture, $"  2-vol D {v:F3}") : "";
             current.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
