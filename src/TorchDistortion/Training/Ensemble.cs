@@ -141,7 +141,7 @@ public static partial class Trainer
     }
 
     /// <summary>One step of all K networks; returns their losses, and takes no step (for any) if one of them is not finite.</summary>
-    private static double[] EnsembleStep(Mlp net, optim.Optimizer optimizer, TrainSettings settings, Tensor x, Tensor y, Tensor batches)
+    internal static double[] EnsembleStep(Mlp net, optim.Optimizer optimizer, TrainSettings settings, Tensor x, Tensor y, Tensor batches)
     {
         using var scope = NewDisposeScope();
         optimizer.zero_grad();

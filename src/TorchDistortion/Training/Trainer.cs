@@ -159,7 +159,7 @@ public static partial class Trainer
     }
 
     /// <summary>The batch order of an epoch depends only on (seed, epoch): a resumed run, or one trained in an ensemble, sees the same batches.</summary>
-    private static Tensor BatchOrder(TrainSettings settings, long epoch, Device target)
+    internal static Tensor BatchOrder(TrainSettings settings, long epoch, Device target)
     {
         using var generator = new Generator(Seeds.Derive(settings.Seed, epoch, ShuffleStream));
         using var order = randperm(settings.Task.TrainSize, generator: generator);
@@ -345,14 +345,14 @@ public static partial class Trainer
         return (Mean(1), patches ? Mean(2) : null);
     }
 
-    private static optim.Optimizer CreateOptimizer(TrainSettings settings, Mlp net) => settings.Optimizer switch
+    internal static optim.Optimizer CreateOptimizer(TrainSettings settings, Mlp net) => settings.Optimizer switch
     {
         // PyTorch's defaults for Adam (TorchSharp's beta2 default differs).
         "adam" => optim.Adam(net.parameters(), settings.LearningRate, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: settings.WeightDecay),
         _ => optim.SGD(net.parameters(), settings.LearningRate, momentum: settings.Momentum, weight_decay: settings.WeightDecay),
     };
 
-    private static double TrainStep(Mlp net, optim.Optimizer optimizer, TrainSettings settings, Tensor x, Tensor y, Tensor batch)
+    internal static double TrainStep(Mlp net, optim.Optimizer optimizer, TrainSettings settings, Tensor x, Tensor y, Tensor batch)
     {
         using var scope = NewDisposeScope();
         optimizer.zero_grad();
