@@ -18,6 +18,7 @@ public static partial class Trainer
         CancellationToken cancel = default, Action<string>? warn = null, Retention? keep = null, IReadOnlyList<string?>? tensorboard = null,
         bool ensemble = true)
     {
+        if (runs.Select(r => r.RunId()).Distinct().Count() != runs.Count) throw new ArgumentException("settings: each run once (two runs have the same settings)");
         var results = new TrainingResult?[runs.Count];
         string? Log(int i) => tensorboard?[i];
         if (!ensemble)

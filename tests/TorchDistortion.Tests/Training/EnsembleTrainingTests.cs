@@ -23,14 +23,14 @@ public class EnsembleTrainingTests(ITestOutputHelper output) : IDisposable
     /// </summary>
     private const double Tolerance = 1e-10;
 
-    /// <summary>Eight runs: four seeds times two init schemes (He, and variance with C_W = 1.5), float64.</summary>
-    private static List<TrainSettings> Eight(TaskKind kind = TaskKind.Spirals, string optimizer = "adam", int epochs = 5)
+    /// <summary>Eight runs: four seeds times two init schemes (He, and variance with <paramref name="cw"/>), float64.</summary>
+    private static List<TrainSettings> Eight(TaskKind kind = TaskKind.Spirals, string optimizer = "adam", int epochs = 5, double lr = 1e-2, double cw = 1.5)
     {
         var task = new TaskSpec(kind, kind == TaskKind.Sines ? 3 : 2, TrainSize: 256, TestSize: 128);
         var runs = new List<TrainSettings>();
-        foreach (var (init, cw) in new[] { ("he", (double?)null), ("variance", 1.5) })
+        foreach (var (init, c) in new[] { ("he", (double?)null), ("variance", cw) })
             for (long seed = 0; seed < 4; seed++)
-                runs.Add(new TrainSettings(task, Width: 32, Depth: 3, Init: init, CW: cw, Optimizer: optimizer, LearningRate: 1e-2,
+                runs.Add(new TrainSettings(task, Width: 32, Depth: 3, Init: init, CW: c, Optimizer: optimizer, LearningRate: lr,
                     BatchSize: 32, Epochs: epochs, Probes: 4, PatchPoints: 3, Seed: seed, DType: "float64"));
         return runs;
     }
@@ -70,6 +70,26 @@ public class EnsembleTrainingTests(ITestOutputHelper output) : IDisposable
         output.WriteLine($"{kind}, {optimizer}: max relative difference ensemble vs alone: weights {weights:G3}, history {history:G3} (tolerance {Tolerance:G3})");
         // The runs really differ from one another (seeds and inits reach the ensemble's networks).
         Assert.Equal(8, together.Select(r => r.History[^1].TrainLoss).Distinct().Count());
+    }
+
+    [Fact]
+    public void RunsThatDivergeLeaveTheEnsembleWhereTheyWouldStopAloneAndTheOthersGoOn()
+    {
+        // SGD with a step this large: some seeds overflow in a step (loss), one after a step (evaluated loss), the others train on.
+        var runs = Eight(TaskKind.Sines, "sgd", epochs: 3, lr: 3, cw: 6);
+        var together = Trainer.RunAll(runs, Path.Combine(_root, "ensemble"));
+        var alone = runs.Select(r => Trainer.Run(r, Path.Combine(_root, "alone"))).ToList();
+        Assert.Equal(alone.Select(r => r.Failure), together.Select(r => r.Failure));
+        Assert.Contains(together, r => r.Failure is null);
+        Assert.Contains(together, r => r.Failure?.StartsWith("the loss became") == true);
+        Assert.Contains(together, r => r.Failure?.StartsWith("the evaluated loss became") == true);
+        for (int i = 0; i < runs.Count; i++)
+        {
+            Assert.Equal(alone[i].History.Select(h => h.Step), together[i].History.Select(h => h.Step));
+            var pairs = alone[i].History.Zip(together[i].History).ToList();
+            double scale = pairs.Max(p => Math.Abs(p.First.TrainLoss));
+            Assert.All(pairs, p => Assert.True(Math.Abs(p.First.TrainLoss - p.Second.TrainLoss) <= Tolerance * scale));
+        }
     }
 
     [Fact]
