@@ -90,7 +90,7 @@ public static partial class Trainer
                 if (epoch != orderEpoch)
                 {
                     orders?.Dispose();
-                    var each = active.Select(r => BatchOrder(r.Settings, epoch, r.Target)).ToArray();
+                    var each = Members().Select(r => BatchOrder(r.Settings, epoch, r.Target)).ToArray();
                     orders = stack(each, 0);
                     foreach (var order in each) order.Dispose();
                     orderEpoch = epoch;
@@ -131,13 +131,18 @@ public static partial class Trainer
             if (active.Count > 0) Rebuild();
         }
 
+        // libtorch's bmm of a single matrix with one output column takes another BLAS path (gemv) than a batch of two or
+        // more, which round alike whatever their number: a run left alone here (by a resume or by the others' divergence)
+        // trains beside a copy of itself, which is never read back, so that it computes as in any larger ensemble.
+        List<Session> Members() => active.Count == 1 ? [active[0], active[0]] : active;
+
         void Rebuild()
         {
             optimizer?.Dispose();
             net?.Dispose();
-            net = Mlp.Stack(active.Select(r => r.Net).ToList());
+            net = Mlp.Stack(Members().Select(r => r.Net).ToList());
             optimizer = CreateOptimizer(settings, net);
-            Gather(optimizer, active.Select(r => r.Optimizer).ToList());
+            Gather(optimizer, Members().Select(r => r.Optimizer).ToList());
         }
     }
 
@@ -151,10 +156,11 @@ public static partial class Trainer
         var inputs = x.index_select(0, flat).view(k, b, x.shape[1]);
         var output = net.call(inputs);
         var targets = y.index_select(0, flat);
-        // Per network, the mean over its batch, as the run trained alone takes it.
+        // Per network, the mean over its batch, with the gradient the run alone gets bit for bit: cross-entropy's mean
+        // backward is -1/B per example either way; mse_loss's mean backward scales by 2/N inside, so it is taken per network.
         var losses = settings.Task.IsClassification
             ? nn.functional.cross_entropy(output.reshape(k * b, -1), targets, reduction: nn.Reduction.None).view(k, b).mean([1])
-            : nn.functional.mse_loss(output, targets.view(output.shape), nn.Reduction.None).view(k, -1).mean([1]);
+            : stack(Enumerable.Range(0, (int)k).Select(i => nn.functional.mse_loss(output[i], targets.view(output.shape)[i])).ToArray());
         var values = losses.detach().to(float64).cpu().data<double>().ToArray();
         if (values.Any(v => !double.IsFinite(v))) return values;
         losses.sum().backward();

@@ -1,3 +1,4 @@
+using TorchDistortion.Tests.Cli;
 using TorchDistortion.Training;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
@@ -13,13 +14,13 @@ public class EnsembleTrainingTests(ITestOutputHelper output) : IDisposable
 
     /// <summary>
     /// Tolerance, relative to the largest magnitude of each compared quantity. A network in the ensemble differs from the same
-    /// network alone only where bmm over K matrices may sum a dot product of length n (n = 32 here: the width, or a batch)
-    /// in another order than bmm over one: at most n ulps (n * 2^-53 ~ 4e-15) per product. Over 40 steps such differences
-    /// add up (linearly while training is stable, ~2e-13), and the evaluations sum ~1000 terms more; 1e-10 leaves three orders
-    /// of magnitude for growth and still catches any real mistake (another batch, seed or optimizer state moves the weights
-    /// by ~1e-3 after one step). Measured on this machine (libtorch 2.10, CPU, 1 thread): spirals with Adam 0 (bitwise identical);
-    /// sines with SGD 1.5e-16 on the weights and 3.2e-15 on the history (the per-network mean of the squared error is taken
-    /// after, not inside, mse_loss: one rounding in another place).
+    /// network alone only where bmm over K matrices sums a dot product of length n (n = 32 here: the width, or a batch) in
+    /// another order than over one matrix: at most n ulps (n * 2^-53 ~ 4e-15) per product. Over 40 steps such differences add
+    /// up (linearly while training is stable, ~2e-13), and the evaluations sum ~1000 terms more; 1e-10 leaves three orders of
+    /// magnitude for growth and still catches any real mistake (another batch, seed or optimizer state moves the weights by
+    /// ~1e-3 after one step). Measured on this machine (libtorch 2.10, CPU, 1 thread): spirals with Adam 0 (bitwise identical);
+    /// sines with SGD 1.5e-16 on the weights and 3.2e-15 on the history. The cause is the single output column: libtorch
+    /// multiplies one matrix by a one-column matrix with gemv, a batch of them with gemm (two and more round alike).
     /// </summary>
     private const double Tolerance = 1e-10;
 
@@ -115,6 +116,35 @@ public class EnsembleTrainingTests(ITestOutputHelper output) : IDisposable
             Assert.Equal(File.ReadAllText(Path.Combine(reference[i].Folder, "history.csv")), File.ReadAllText(Path.Combine(resumed[i].Folder, "history.csv")));
             string last = Checkpoints.Name(runs[i], runs[i].TotalSteps) + ".safetensors";
             Assert.Equal(File.ReadAllBytes(Path.Combine(reference[i].Folder, last)), File.ReadAllBytes(Path.Combine(resumed[i].Folder, last)));
+        }
+    }
+
+    [Fact]
+    public void SigkillBetweenTheRunsCheckpointsThenTheSameCommandGivesTheUninterruptedFiles()
+    {
+        // A regression task: its single output column is where a lone network's bmm rounds apart from a batch's.
+        string[] Args(string root) =>
+        [
+            "train", "--task", "sines", "--n0", "3", "--train-size", "256", "--test-size", "128", "--width", "16", "--depth", "3",
+            "--batch-size", "32", "--epochs", "3", "--init", "he,variance", "--cw", "1.5", "--seeds", "0,1,2,3", "--probes", "2",
+            "--patch-points", "2", "--dtype", "float64", "--checkpoints", Path.Combine(_root, root), "--out", Path.Combine(_root, "out-" + root), "--no-progress",
+        ];
+        var full = CliRunner.Run(Args("full"));
+        Assert.True(full.ExitCode == 0, full.Stderr);
+        // Killed while the second run's epoch-2 sidecar is written: the first run stands at epoch 2, the other seven at epoch 1.
+        var killed = CliRunner.RunKilledAt(@"/epoch-0002\.json$", 2, Args("killed"));
+        Assert.Equal(CliRunner.Killed, killed.ExitCode);
+        var standing = Directory.GetDirectories(Path.Combine(_root, "killed")).Select(run => File.ReadAllLines(Path.Combine(run, "history.csv")).Length - 1).ToList();
+        Assert.Equal(1, standing.Count(rows => rows == 3));
+        Assert.Equal(7, standing.Count(rows => rows == 2));
+        var again = CliRunner.Run(Args("killed"));
+        Assert.True(again.ExitCode == 0, again.Stderr);
+        foreach (var run in Directory.GetDirectories(Path.Combine(_root, "full")))
+        {
+            string other = Path.Combine(_root, "killed", Path.GetFileName(run));
+            Assert.Equal(File.ReadAllText(Path.Combine(run, "history.csv")), File.ReadAllText(Path.Combine(other, "history.csv")));
+            Assert.Equal(File.ReadAllBytes(Path.Combine(run, "epoch-0003.safetensors")), File.ReadAllBytes(Path.Combine(other, "epoch-0003.safetensors")));
+            Assert.Equal(File.ReadAllBytes(Path.Combine(run, "epoch-0003.optimizer")), File.ReadAllBytes(Path.Combine(other, "epoch-0003.optimizer")));
         }
     }
 
