@@ -45,6 +45,7 @@ internal static class EnsembleTrainingBench
     /// <summary>Median seconds of <see cref="Steps"/> steps for all 16 networks: (as one ensemble, one network after another).</summary>
     private static (double Ensemble, double Sequential) Time(int width, double seconds)
     {
+        using var grad = enable_grad(); // the bench runs the rest in no_grad mode
         using var scope = NewDisposeScope();
         var runs = Enumerable.Range(0, Seeds).Select(s => Settings(width, s)).ToList();
         var settings = runs[0];
