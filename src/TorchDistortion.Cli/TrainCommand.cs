@@ -43,6 +43,7 @@ internal static class TrainCommand
     private static readonly Option<string?> ExportData = new("--export-data") { Description = "Write the task's train and test splits as CSV into this folder, and stop" };
     private static readonly Option<string> Keep = new("--keep") { Description = "Checkpoints kept: all, last or every:N (default: every evaluation up to 50, then thinned; the last always)" };
     private static readonly Option<string?> TensorBoard = new("--tensorboard") { Description = "Write every evaluation's scalars as TensorBoard event files, one subfolder per run" };
+    private static readonly Option<bool> NoEnsemble = new("--no-ensemble") { Description = "Train the runs one after another, not runs of one shape (seeds, inits) together as one batched network" };
 
     internal static Command Create()
     {
@@ -51,7 +52,7 @@ internal static class TrainCommand
             {
                 Task, InputDim, Classes, TrainSize, TestSize, Noise, TeacherWidth, TeacherDepth, DataSeed, Network.Width, Network.Depth, Network.Activation,
                 Network.Init, Network.CW, Network.NoBias, Optimizer, LearningRate, Momentum, WeightDecay, BatchSize, Epochs, ProbeSteps, Probes, PatchPoints,
-                DataProbes, SeedList, Runtime.DType, Runtime.Device, Runtime.Threads, CheckpointRoot, Output, Out, Resume, Runtime.NoProgress, ExportData, Keep, TensorBoard,
+                DataProbes, SeedList, Runtime.DType, Runtime.Device, Runtime.Threads, CheckpointRoot, Output, Out, Resume, Runtime.NoProgress, ExportData, Keep, TensorBoard, NoEnsemble,
             })
             command.Options.Add(option);
         command.SetAction(Run);
@@ -92,12 +93,8 @@ internal static class TrainCommand
             Files.EnsureWritableFolder(output, "--output");
             if (tensorboard is not null) Files.EnsureWritableFolder(tensorboard, "--tensorboard");
             var logNames = RunLabels.For(runs);
-            TrainProgress.Show(progress, runs.Count, p =>
-            {
-                for (int i = 0; i < runs.Count; i++)
-                    results.Add(Trainer.Run(runs[i], parse.GetValue(CheckpointRoot)!, device, p, warn: Warn, keep: keep,
-                        tensorboard: tensorboard is null ? null : Path.Combine(tensorboard, logNames[i])));
-            });
+            TrainProgress.Show(progress, runs.Count, p => results.AddRange(Trainer.RunAll(runs, parse.GetValue(CheckpointRoot)!, device, p, warn: Warn, keep: keep,
+                tensorboard: logNames.Select(name => tensorboard is null ? null : Path.Combine(tensorboard, name)).ToList(), ensemble: !parse.GetValue(NoEnsemble))));
         }
         Console.Write(TrainReport.Table(results));
         try { TrainingFigures.Write(results, output); }

@@ -28,9 +28,9 @@ internal static class TrainProgress
 
         public void Stepped(long step) { }
 
-        public void Evaluated(HistoryRow row)
+        public void Evaluated(string runId, TrainSettings settings, HistoryRow row)
         {
-            if (_settings is null) return;
+            (_settings, _run) = (settings, runId);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"run {_run} epoch {row.Epoch:0.##}/{_settings.Epochs} step {row.Step} train loss {row.TrainLoss:G6} test {_settings.Task.MetricName} {row.TestMetric:F4} length D {row.Length:G6}"));
         }
@@ -48,7 +48,7 @@ internal static class TrainProgress
             if (_started) overall.Increment(1);
             _started = true;
             _settings = settings;
-            _run = $"{(settings.Activation is null ? "" : settings.Activation + " ")}{settings.Init} seed {settings.Seed}";
+            _run = Label(settings);
             current.MaxValue = settings.TotalSteps;
             current.Value = startStep;
             current.Description = Markup.Escape($"{_run}: epoch {startStep / settings.StepsPerEpoch}/{settings.Epochs}" + (startStep > 0 ? " (resumed)" : ""));
@@ -56,9 +56,11 @@ internal static class TrainProgress
 
         public void Stepped(long step) => current.Value = step;
 
-        public void Evaluated(HistoryRow row)
+        private static string Label(TrainSettings settings) => $"{(settings.Activation is null ? "" : settings.Activation + " ")}{settings.Init} seed {settings.Seed}";
+
+        public void Evaluated(string runId, TrainSettings settings, HistoryRow row)
         {
-            if (_settings is null) return;
+            (_settings, _run) = (settings, Label(settings));
             string metric = _settings.Task.MetricName;
             string volume = row.Volume is double v ? string.Create(CultureInfo.InvariantCulture, $"  2-vol D {v:F3}") : "";
             current.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,

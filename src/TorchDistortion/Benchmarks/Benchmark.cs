@@ -59,6 +59,7 @@ public static class Benchmark
         status?.Invoke("activations: leaky ReLU and tanh");
         var activationCases = ActivationCases(threads[0], secondsPerCase);
         cases.AddRange(activationCases);
+        cases.AddRange(EnsembleTrainingBench.Cases(secondsPerCase, status));
         // A whole `measure` job on 1, 2 and all worker threads (chunks of networks at once, one libtorch thread each).
         var job = new MeasureSettings(new NetworkSpec(NetworkSpec.Shorthand(64, Depth), InitScheme.He),
             new GeometrySpec(Points: 1000), Networks: 1000, Seed: 9, DType: ScalarType.Float32);
@@ -82,6 +83,7 @@ public static class Benchmark
         var seconds = new Dictionary<string, double>(profile.SecondsByStage!) { ["total"] = profile.Elapsed.TotalSeconds };
         var targets = Targets(cases, widths, threads);
         targets.AddRange(ActivationTargets(activationCases));
+        targets.AddRange(EnsembleTrainingBench.Targets(cases));
         foreach (var (workers, result, cpuSeconds) in jobs.Skip(1))
         {
             double speedup = oneThread / result.Elapsed.TotalSeconds;

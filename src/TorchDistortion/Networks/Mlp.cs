@@ -116,6 +116,29 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
+    /// The networks of <paramref name="nets"/> (each of one or more) as one ensemble, in order; the tensors are copied.
+    /// They must share widths, activation and biases; the init may differ (the ensemble keeps the first one's spec).
+    /// </summary>
+    internal static Mlp Stack(IReadOnlyList<Mlp> nets)
+    {
+        var spec = nets[0].Spec;
+        foreach (var net in nets)
+            if (!net.Spec.Widths.SequenceEqual(spec.Widths) || net.Spec.Activation != spec.Activation || net.Spec.Bias != spec.Bias)
+                throw new ArgumentException("an ensemble needs networks of one shape: widths, activation and biases");
+        using (no_grad())
+        {
+            var w = new Tensor[spec.Depth];
+            var b = new Tensor?[spec.Depth];
+            for (int l = 0; l < spec.Depth; l++)
+            {
+                w[l] = cat(nets.Select(n => n._weights[l].detach()).ToArray(), 0).DetachFromDisposeScope();
+                b[l] = spec.Bias ? cat(nets.Select(n => n._biases[l]!.detach()).ToArray(), 0).DetachFromDisposeScope() : null;
+            }
+            return new Mlp(spec, nets.Sum(n => n.Count), w, b);
+        }
+    }
+
+    /// <summary>
     /// Network <paramref name="index"/> as a PyTorch state_dict of nn.Sequential(Linear, activation, ..., Linear):
     /// "0.weight", "0.bias", "2.weight", ... (CPU copies), so torch can load it into that module directly.
     /// </summary>

@@ -27,7 +27,7 @@ public sealed record TrainingResult(
     double? TheoryVolume);
 
 /// <summary>Trains one network on a toy task, probing its distortion and checkpointing at every evaluation.</summary>
-public static class Trainer
+public static partial class Trainer
 {
 
     /// <summary>Receives a training run's progress: its start, every step, every evaluation.</summary>
@@ -35,7 +35,8 @@ public static class Trainer
     {
         void Started(string runId, TrainSettings settings, long startStep);
         void Stepped(long step);
-        void Evaluated(HistoryRow row);
+        /// <summary>An evaluation of run <paramref name="runId"/> (in an ensemble, runs are evaluated in turn after one Started per run).</summary>
+        void Evaluated(string runId, TrainSettings settings, HistoryRow row);
     }
 
     /// <summary>
@@ -48,12 +49,7 @@ public static class Trainer
     public static TrainingResult Run(TrainSettings settings, string checkpointRoot, DeviceSpec? device = null, IProgress? progress = null,
         CancellationToken cancel = default, Action<string>? warn = null, Retention? keep = null, string? tensorboard = null)
     {
-        settings.Validate();
-        string runId = settings.RunId();
-        string folder = Path.Combine(checkpointRoot, runId);
-        Files.EnsureWritableFolder(folder, "--checkpoints");
-        string runFile = Path.Combine(folder, Checkpoints.RunFile);
-        if (!File.Exists(runFile)) Files.WriteAtomically(runFile, JsonSerializer.Serialize(new RunDescription(runId, settings), TrainSettings.Json));
+        var (runId, folder) = RunFolder(settings, checkpointRoot);
         return Continue(folder, runId, settings, device ?? DeviceSpec.Cpu, progress, cancel, "checkpoints", warn, keep ?? Retention.Thinned, tensorboard);
     }
 
@@ -77,6 +73,18 @@ public static class Trainer
         return Continue(folder, run.RunId, run.Settings, device ?? DeviceSpec.Cpu, progress, cancel, "resume", warn, keep ?? Retention.Thinned, tensorboard);
     }
 
+    /// <summary>The run's id and folder, made (with its run.json) where it does not exist yet.</summary>
+    private static (string RunId, string Folder) RunFolder(TrainSettings settings, string checkpointRoot)
+    {
+        settings.Validate();
+        string runId = settings.RunId();
+        string folder = Path.Combine(checkpointRoot, runId);
+        Files.EnsureWritableFolder(folder, "--checkpoints");
+        string runFile = Path.Combine(folder, Checkpoints.RunFile);
+        if (!File.Exists(runFile)) Files.WriteAtomically(runFile, JsonSerializer.Serialize(new RunDescription(runId, settings), TrainSettings.Json));
+        return (runId, folder);
+    }
+
     private sealed record RunDescription(string RunId, TrainSettings Settings);
 
     /// <summary>Checkpoint errors name the setting checkpoint (measure); here the folder came from the setting <paramref name="option"/>.</summary>
@@ -97,119 +105,206 @@ public static class Trainer
     private static TrainingResult Continue(string folder, string runId, TrainSettings settings, DeviceSpec device, IProgress? progress, CancellationToken cancel,
         string option, Action<string>? warn, Retention keep, string? tensorboard)
     {
-        var target = device.Resolve();
-        var dtype = settings.ScalarType;
-        var spec = settings.Network();
-        using var data = ToyTasks.Generate(settings.Task, settings.DataSeed);
-        using var scope = NewDisposeScope();
-        var trainX = data.TrainX.to(dtype, target);
-        var testX = data.TestX.to(dtype, target);
-        var trainY = settings.Task.IsClassification ? data.TrainY.to(target) : data.TrainY.to(dtype, target);
-        var testY = settings.Task.IsClassification ? data.TestY.to(target) : data.TestY.to(dtype, target);
-        var probes = new Probes(settings, data, spec);
-        var (theoryLength, theoryVolume) = InitTheory(spec, probes.HasPatches);
-
-        // Temporary files of a write that a kill interrupted: never part of a checkpoint, safe to drop.
-        foreach (var temp in Directory.EnumerateFiles(folder, ".*.tmp")) File.Delete(temp);
-        var skipped = new List<(string Name, string Problem)>();
-        var latest = Named(option, () => Checkpoints.LoadLatest(folder, settings, dtype, target, skipped));
-        if (skipped.Count > 0)
-        {
-            string names = string.Join(", ", skipped.Select(c => c.Name));
-            if (latest is null) throw new SettingException(option, $": no intact checkpoint in '{folder}' ({names}: {skipped[0].Problem})");
-            warn?.Invoke($"--{option}: skipped damaged checkpoint {names} ({skipped[0].Problem}); resuming from {Path.GetFileNameWithoutExtension(latest.Value.Path)}");
-        }
-        Mlp net;
-        var history = new List<HistoryRow>();
-        long step = 0;
-        if (latest is var (info, loaded, _, path))
-        {
-            if (info.RunId != runId) throw new SettingException(option, $": checkpoint '{path}' belongs to run {info.RunId}, not {runId}");
-            net = loaded;
-            history.AddRange(info.History);
-            step = info.Step;
-        }
-        else net = Mlp.Create(spec, 1, settings.Seed, 0, dtype, target);
-        using var network = net;
-        long resumedFrom = step;
-        var optimizer = CreateOptimizer(settings, net);
-        if (latest is var (saved, _, state, _)) Checkpoints.LoadOptimizer(optimizer, state, Path.Combine(folder, saved.OptimizerState), settings, option);
-
-        // Event files follow the history: a resumed run writes its history so far into a new file and drops the old ones.
-        TensorBoardLog? log = tensorboard is null ? null : new TensorBoardLog(tensorboard);
-        if (log is not null)
-        {
-            foreach (var row in history) log.Write(row.Step, Scalars(row));
-            log.DropEarlierFiles();
-        }
-        bool pruned = false;
-
-        progress?.Started(runId, settings, step);
-        string? failure = null;
-        if (step == 0 && history.Count == 0) Record(Evaluate(0));
+        using var run = Session.Open(folder, runId, settings, device, option, warn, keep, tensorboard, progress);
+        progress?.Started(runId, settings, run.Step);
+        run.EvaluateAtStart();
         Tensor? order = null;
         long orderEpoch = -1;
-        while (step < settings.TotalSteps && failure is null)
+        while (run.Step < settings.TotalSteps && run.Failure is null)
         {
             cancel.ThrowIfCancellationRequested();
-            long epoch = step / settings.StepsPerEpoch;
+            long epoch = run.Step / settings.StepsPerEpoch;
             if (epoch != orderEpoch)
             {
-                // The batch order of an epoch depends only on (seed, epoch): a resumed run sees the same batches.
                 order?.Dispose();
-                using var generator = new Generator(Seeds.Derive(settings.Seed, epoch, Seeds.Stream.Shuffle));
-                order = randperm(settings.Task.TrainSize, generator: generator).to(target);
+                order = BatchOrder(settings, epoch, run.Target);
                 orderEpoch = epoch;
             }
-            long first = step % settings.StepsPerEpoch * settings.BatchSize;
-            double loss = TrainStep(net, optimizer, settings, trainX, trainY, order!.narrow(0, first, Math.Min(settings.BatchSize, settings.Task.TrainSize - first)));
+            long first = run.Step % settings.StepsPerEpoch * settings.BatchSize;
+            double loss = TrainStep(run.Net, run.Optimizer, settings, run.TrainX, run.TrainY, order!.narrow(0, first, Math.Min(settings.BatchSize, settings.Task.TrainSize - first)));
             if (!double.IsFinite(loss))
             {
-                failure = Diverged($"the loss became {loss}", step + 1, epoch);
+                run.Fail($"the loss became {loss}", run.Step + 1);
                 break;
             }
-            step++;
-            progress?.Stepped(step);
-            if (!settings.IsEvaluationStep(step)) continue;
-            var row = Evaluate(step);
+            run.Step++;
+            progress?.Stepped(run.Step);
+            if (settings.IsEvaluationStep(run.Step)) run.EvaluateAndRecord();
+        }
+        order?.Dispose();
+        return run.Finish();
+    }
+
+    /// <summary>The batch order of an epoch depends only on (seed, epoch): a resumed run, or one trained in an ensemble, sees the same batches.</summary>
+    internal static Tensor BatchOrder(TrainSettings settings, long epoch, Device target)
+    {
+        using var generator = new Generator(Seeds.Derive(settings.Seed, epoch, Seeds.Stream.Shuffle));
+        using var order = randperm(settings.Task.TrainSize, generator: generator);
+        return order.to(target, copy: true);
+    }
+
+    /// <summary>
+    /// One run as it trains: its network and optimizer (continued from its last intact checkpoint), data, probes and history.
+    /// Evaluating, checkpointing, logging and the history files are done here, so a run trained alone and one trained in an
+    /// ensemble write the same files.
+    /// </summary>
+    private sealed class Session : IDisposable
+    {
+        internal required string Folder { get; init; }
+        internal required string RunId { get; init; }
+        internal required TrainSettings Settings { get; init; }
+        internal required Device Target { get; init; }
+        internal required Mlp Net { get; init; }
+        internal required optim.Optimizer Optimizer { get; init; }
+        internal required Tensor TrainX { get; init; }
+        internal required Tensor TrainY { get; init; }
+        private Tensor _testX = null!, _testY = null!;
+        private Probes _probes = null!;
+        private double? _theoryLength, _theoryVolume;
+        private readonly List<HistoryRow> _history = [];
+        private DeviceSpec _device = DeviceSpec.Cpu;
+        private Retention _keep = Retention.Thinned;
+        private TensorBoardLog? _log;
+        private IProgress? _progress;
+        private bool _pruned;
+        internal long Step { get; set; }
+        internal long ResumedFrom { get; private set; }
+        internal string? Failure { get; private set; }
+
+        internal static Session Open(string folder, string runId, TrainSettings settings, DeviceSpec device, string option, Action<string>? warn,
+            Retention keep, string? tensorboard, IProgress? progress)
+        {
+            var target = device.Resolve();
+            var dtype = settings.ScalarType;
+            var spec = settings.Network();
+            using var data = ToyTasks.Generate(settings.Task, settings.DataSeed);
+            // Several sessions are open at once in an ensemble: their tensors belong to them, not to a dispose scope.
+            Tensor Own(Tensor t, bool labels) => (labels ? t.to(target, copy: true) : t.to(dtype, target, copy: true)).DetachFromDisposeScope();
+            bool classes = settings.Task.IsClassification;
+
+            // Temporary files of a write that a kill interrupted: never part of a checkpoint, safe to drop.
+            foreach (var temp in Directory.EnumerateFiles(folder, ".*.tmp")) File.Delete(temp);
+            var skipped = new List<(string Name, string Problem)>();
+            var latest = Named(option, () => Checkpoints.LoadLatest(folder, settings, dtype, target, skipped));
+            if (skipped.Count > 0)
+            {
+                string names = string.Join(", ", skipped.Select(c => c.Name));
+                if (latest is null) throw new SettingException(option, $": no intact checkpoint in '{folder}' ({names}: {skipped[0].Problem})");
+                warn?.Invoke($"--{option}: skipped damaged checkpoint {names} ({skipped[0].Problem}); resuming from {Path.GetFileNameWithoutExtension(latest.Value.Path)}");
+            }
+            Mlp net;
+            long step = 0;
+            IReadOnlyList<HistoryRow> history = [];
+            if (latest is var (info, loaded, _, path))
+            {
+                if (info.RunId != runId)
+                {
+                    loaded.Dispose();
+                    throw new SettingException(option, $": checkpoint '{path}' belongs to run {info.RunId}, not {runId}");
+                }
+                net = loaded;
+                history = info.History;
+                step = info.Step;
+            }
+            else net = Mlp.Create(spec, 1, settings.Seed, 0, dtype, target);
+            var optimizer = CreateOptimizer(settings, net);
+            var session = new Session
+            {
+                Folder = folder, RunId = runId, Settings = settings, Target = target, Net = net, Optimizer = optimizer,
+                TrainX = Own(data.TrainX, false), TrainY = Own(data.TrainY, classes),
+            };
+            try
+            {
+                session._testX = Own(data.TestX, false);
+                session._testY = Own(data.TestY, classes);
+                session._probes = new Probes(settings, data, spec);
+                (session._theoryLength, session._theoryVolume) = InitTheory(spec, session._probes.HasPatches);
+                session._history.AddRange(history);
+                session.Step = session.ResumedFrom = step;
+                (session._device, session._keep, session._progress) = (device, keep, progress);
+                if (latest is var (saved, _, state, _)) Checkpoints.LoadOptimizer(optimizer, state, Path.Combine(folder, saved.OptimizerState), settings, option);
+                // Event files follow the history: a resumed run writes its history so far into a new file and drops the old ones.
+                if (tensorboard is not null)
+                {
+                    session._log = new TensorBoardLog(tensorboard);
+                    foreach (var row in session._history) session._log.Write(row.Step, session.Scalars(row));
+                    session._log.DropEarlierFiles();
+                }
+                return session;
+            }
+            catch
+            {
+                session.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>A fresh run is evaluated (and checkpointed) before its first step.</summary>
+        internal void EvaluateAtStart()
+        {
+            if (Step == 0 && _history.Count == 0) Record(Evaluate(0));
+        }
+
+        /// <summary>Evaluates and checkpoints the network after the current step; false (and the run stopped) where it diverged.</summary>
+        internal bool EvaluateAndRecord()
+        {
+            var row = Evaluate(Step);
             // The step's update can make the weights non-finite although its own loss was finite: never checkpoint that.
             if (!double.IsFinite(row.TrainLoss) || !double.IsFinite(row.TestLoss) || !double.IsFinite(row.Length))
             {
-                failure = Diverged($"the evaluated loss became {row.TrainLoss}", step, epoch);
-                break;
+                Fail($"the evaluated loss became {row.TrainLoss}", Step);
+                return false;
             }
             Record(row);
+            return true;
         }
-        order?.Dispose();
-        WriteHistory(folder, runId, settings, history, failure, theoryLength, theoryVolume);
-        return new TrainingResult(runId, folder, settings, history, resumedFrom, failure, theoryLength, theoryVolume);
 
-        // Every recorded row was checkpointed, so the last row names the last good checkpoint.
-        string Diverged(string what, long at, long epoch) =>
-            $"{what} at step {at} (epoch {epoch + 1}); the last good checkpoint is {(history.Count == 0 ? "none" : Checkpoints.Name(settings, history[^1].Step))} (try a smaller --lr)";
+        /// <summary>Stops the run: <paramref name="what"/> happened at step <paramref name="at"/>.</summary>
+        internal void Fail(string what, long at)
+        {
+            long epoch = (at - 1) / Settings.StepsPerEpoch;
+            // Every recorded row was checkpointed, so the last row names the last good checkpoint.
+            Failure = $"{what} at step {at} (epoch {epoch + 1}); the last good checkpoint is {(_history.Count == 0 ? "none" : Checkpoints.Name(Settings, _history[^1].Step))} (try a smaller --lr)";
+        }
 
-        HistoryRow Evaluate(long at)
+        internal TrainingResult Finish()
+        {
+            WriteHistory(Folder, RunId, Settings, _history, Failure, _theoryLength, _theoryVolume);
+            return new TrainingResult(RunId, Folder, Settings, _history.ToList(), ResumedFrom, Failure, _theoryLength, _theoryVolume);
+        }
+
+        private HistoryRow Evaluate(long at)
         {
             using var evaluation = NewDisposeScope();
-            var (trainLoss, trainMetric) = Score(net, settings.Task, trainX, trainY);
-            var (testLoss, testMetric) = Score(net, settings.Task, testX, testY);
-            return probes.Measure(net, at, (double)at / settings.StepsPerEpoch, trainLoss, trainMetric, testLoss, testMetric);
+            var (trainLoss, trainMetric) = Score(Net, Settings.Task, TrainX, TrainY);
+            var (testLoss, testMetric) = Score(Net, Settings.Task, _testX, _testY);
+            return _probes.Measure(Net, at, (double)at / Settings.StepsPerEpoch, trainLoss, trainMetric, testLoss, testMetric);
         }
 
-        void Record(HistoryRow row)
+        private void Record(HistoryRow row)
         {
-            history.Add(row);
-            Checkpoints.Save(folder, runId, settings, row.Step, net, optimizer, history, device.ToString());
-            WriteHistory(folder, runId, settings, history, null, theoryLength, theoryVolume);
-            Checkpoints.Prune(folder, settings, history, keep, everything: !pruned);
-            pruned = true;
-            log?.Write(row.Step, Scalars(row));
-            progress?.Evaluated(row);
+            _history.Add(row);
+            Checkpoints.Save(Folder, RunId, Settings, row.Step, Net, Optimizer, _history, _device.ToString());
+            WriteHistory(Folder, RunId, Settings, _history, null, _theoryLength, _theoryVolume);
+            Checkpoints.Prune(Folder, Settings, _history, _keep, everything: !_pruned);
+            _pruned = true;
+            _log?.Write(row.Step, Scalars(row));
+            _progress?.Evaluated(RunId, Settings, row);
         }
 
-        IEnumerable<(string, double)> Scalars(HistoryRow row) =>
-            HistoryColumns(settings).Skip(1).Select(c => (c.Name, c.Value(row))).Where(c => c.Item2 is not null)
+        private IEnumerable<(string, double)> Scalars(HistoryRow row) =>
+            HistoryColumns(Settings).Skip(1).Select(c => (c.Name, c.Value(row))).Where(c => c.Item2 is not null)
                 .Select(c => (c.Name, Convert.ToDouble(c.Item2, CultureInfo.InvariantCulture)));
+
+        public void Dispose()
+        {
+            Optimizer.Dispose();
+            Net.Dispose();
+            TrainX.Dispose();
+            TrainY.Dispose();
+            _testX?.Dispose();
+            _testY?.Dispose();
+        }
     }
 
     /// <summary>
@@ -228,14 +323,14 @@ public static class Trainer
         return (Mean(1), patches ? Mean(2) : null);
     }
 
-    private static optim.Optimizer CreateOptimizer(TrainSettings settings, Mlp net) => settings.Optimizer switch
+    internal static optim.Optimizer CreateOptimizer(TrainSettings settings, Mlp net) => settings.Optimizer switch
     {
         // PyTorch's defaults for Adam (TorchSharp's beta2 default differs).
         "adam" => optim.Adam(net.parameters(), settings.LearningRate, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: settings.WeightDecay),
         _ => optim.SGD(net.parameters(), settings.LearningRate, momentum: settings.Momentum, weight_decay: settings.WeightDecay),
     };
 
-    private static double TrainStep(Mlp net, optim.Optimizer optimizer, TrainSettings settings, Tensor x, Tensor y, Tensor batch)
+    internal static double TrainStep(Mlp net, optim.Optimizer optimizer, TrainSettings settings, Tensor x, Tensor y, Tensor batch)
     {
         using var scope = NewDisposeScope();
         optimizer.zero_grad();

@@ -265,7 +265,7 @@ public class TrainLoggingTests : IDisposable
     {
         public void Started(string runId, TrainSettings settings, long startStep) { }
         public void Stepped(long at) { }
-        public void Evaluated(HistoryRow row) { if (row.Step == step) cancel.Cancel(); }
+        public void Evaluated(string runId, TrainSettings settings, HistoryRow row) { if (row.Step == step) cancel.Cancel(); }
     }
 
     [Fact]
