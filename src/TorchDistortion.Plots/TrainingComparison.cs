@@ -57,7 +57,12 @@ public static class TrainingComparison
     public static IReadOnlyList<TrainingGroup> Group(IReadOnlyList<TrainingRun> runs, int maxGroupsPerPanel = MaxGroupsPerPanel)
     {
         if (runs.Count == 0) return [];
-        var names = runs.SelectMany(r => r.Settings.Select(s => s.Name)).Distinct().ToList();
+        // Every setting name once, each after the one it follows in the runs that have it (C_W after init, though He has none).
+        var names = new List<string>();
+        foreach (var run in runs)
+            for (int i = 0; i < run.Settings.Count; i++)
+                if (!names.Contains(run.Settings[i].Name))
+                    names.Insert(i == 0 ? 0 : names.IndexOf(run.Settings[i - 1].Name) + 1, run.Settings[i].Name);
         string Value(TrainingRun run, string name) => run.Settings.FirstOrDefault(s => s.Name == name).Value ?? "";
         var byKey = runs.GroupBy(r => string.Join("\n", names.Select(n => Value(r, n)))).Select(g => g.OrderBy(r => r.Seed).ToList()).ToList();
         var varying = names.Where(n => byKey.Select(g => Value(g[0], n)).Distinct().Count() > 1).ToList();
