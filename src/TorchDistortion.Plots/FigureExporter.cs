@@ -214,7 +214,8 @@ public static class FigureExporter
                 if (!Drawable(series.X[i], figure.LogX) || !Drawable(series.Y[i], figure.LogY)) continue;
                 double error = series.Error?[i] is double e && double.IsFinite(e) ? e : 0;
                 values.Add(series.Y[i] + error);
-                values.Add(figure.LogY && series.Y[i] - error <= 0 ? series.Y[i] * 0.001 : series.Y[i] - error);
+                // Clipped as drawn: an error bar to 0.1% of its value, a band to its line.
+                values.Add(figure.LogY && series.Y[i] - error <= 0 ? series.Y[i] * (series.Style == SeriesStyle.Band ? 0.999 : 0.001) : series.Y[i] - error);
             }
         if (values.Count == 0) return;
         if (figure.LogY)
