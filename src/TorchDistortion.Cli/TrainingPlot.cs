@@ -106,6 +106,6 @@ internal static class TrainingPlot
             f => File.ReadAllLines(f).All(l => l.Length == 0 || File.Exists(Path.Combine(output, l, RunFolders.HistoryFile))), force);
         Files.EnsureWritableFolder(output, "--output");
         var groups = Write(folders.Select(RunFolders.Read).ToList(), output, "--output");
-        return $"drew {folders.Count} runs in {groups.Count} groups: {Path.Combine(output, Figure)}.png (and .svg), {Path.Combine(output, Summary)}";
+        return $"drew {folders.Count} run{(folders.Count == 1 ? "" : "s")} in {groups.Count} group{(groups.Count == 1 ? "" : "s")}: {Path.Combine(output, Figure)}.png (and .svg), {Path.Combine(output, Summary)}";
     }
 }

@@ -266,7 +266,7 @@ public static class TrainingComparison
         string facets = groups.Any(g => g.Facet.Length > 0) ? $"; panels split by {string.Join(", ", groups[0].Facet.Split(", ").Select(f => f.Split('=')[0]))}" : "";
         var model = new PlotModel
         {
-            Title = $"Training comparison: {groups.Count} group{(groups.Count == 1 ? "" : "s")} of settings, {runs.Count} runs ({seeds} seed{(seeds == 1 ? "" : "s")}){facets}",
+            Title = $"Training comparison: {groups.Count} group{(groups.Count == 1 ? "" : "s")} of settings, {runs.Count} run{(runs.Count == 1 ? "" : "s")} ({seeds} seed{(seeds == 1 ? "" : "s")}){facets}",
             Subtitle = string.Join("\n", lines.Take(3)),
             DefaultFont = "DejaVu Sans", TitleFontSize = 17, SubtitleFontSize = 13, Background = OxyColors.White,
             PlotAreaBorderThickness = new OxyThickness(0), IsLegendVisible = false,
