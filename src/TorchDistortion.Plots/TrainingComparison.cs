@@ -82,8 +82,17 @@ public static class TrainingComparison
 
         var ordered = byKey.OrderBy(g => g[0], By(facets)).ThenBy(g => g[0], By(legend)).ToList();
         var colours = ordered.Select(g => Key(g[0], legend)).Distinct().ToList();
+        // Still crowded (one setting of many values): the panel's groups in parts of at most maxGroupsPerPanel, in order.
+        var parts = ordered.GroupBy(g => Key(g[0], facets)).ToDictionary(f => f.Key, f => f.ToList());
+        string Facet(List<TrainingRun> g)
+        {
+            var panel = parts[Key(g[0], facets)];
+            int count = (panel.Count + maxGroupsPerPanel - 1) / maxGroupsPerPanel;
+            string part = count > 1 ? $"part {panel.IndexOf(g) / maxGroupsPerPanel + 1} of {count}" : "";
+            return string.Join(", ", new[] { Key(g[0], facets), part }.Where(p => p.Length > 0));
+        }
         return ordered.Select(g => new TrainingGroup(Key(g[0], varying) is { Length: > 0 } name ? name : "all runs",
-            Key(g[0], legend) is { Length: > 0 } label ? label : "all runs", Key(g[0], facets), colours.IndexOf(Key(g[0], legend)), g)).ToList();
+            Key(g[0], legend) is { Length: > 0 } label ? label : "all runs", Facet(g), colours.IndexOf(Key(g[0], legend)), g)).ToList();
 
         // Setting by setting; numbers compare as numbers (width 32 before 128), other values as text.
         IComparer<TrainingRun> By(List<string> keys) => Comparer<TrainingRun>.Create((a, b) =>
@@ -263,7 +272,7 @@ public static class TrainingComparison
         lines.Add(line.ToString().TrimEnd(' ', ','));
         lines.Add("lines: mean over seeds; bands: ± 1 sd across seeds; solid: train (or same-class pairs), dashed: test (or different-class pairs)");
         int seeds = runs.Select(r => r.Seed).Distinct().Count();
-        string facets = groups.Any(g => g.Facet.Length > 0) ? $"; panels split by {string.Join(", ", groups[0].Facet.Split(", ").Select(f => f.Split('=')[0]))}" : "";
+        string facets = groups.Any(g => g.Facet.Length > 0) ? $"; panels split by {string.Join(", ", groups[0].Facet.Split(", ").Select(f => f.StartsWith("part ") ? "parts" : f.Split('=')[0]))}" : "";
         var model = new PlotModel
         {
             Title = $"Training comparison: {groups.Count} group{(groups.Count == 1 ? "" : "s")} of settings, {runs.Count} run{(runs.Count == 1 ? "" : "s")} ({seeds} seed{(seeds == 1 ? "" : "s")}){facets}",

@@ -73,6 +73,12 @@ public class TrainingComparisonTests
         Assert.All(groups.GroupBy(g => g.Legend), e => Assert.Single(e.Select(g => g.Colour).Distinct()));
         Assert.Contains(groups, g => g.Legend == "init=variance, C_W=4, width=128" && g.Name == "task=spirals, init=variance, C_W=4, width=128");
 
+        // Twelve values of one setting: in parts of six, in order, each its own colour.
+        var inits = TrainingComparison.Group(Enumerable.Range(0, 12).Select(i => Run(0, [1, 2, 3], ("task", "spirals"), ("C_W", $"{1 + i}"))).ToList());
+        Assert.Equal([.. Enumerable.Repeat("part 1 of 2", 6), .. Enumerable.Repeat("part 2 of 2", 6)], inits.Select(g => g.Facet));
+        Assert.Equal(Enumerable.Range(1, 12).Select(i => $"C_W={i}"), inits.Select(g => g.Legend));
+        Assert.Equal(12, inits.Select(g => g.Colour).Distinct().Count());
+
         // Two groups need no split.
         var two = TrainingComparison.Group(Sweep("spirals").Where(r => r.Settings.Contains(("width", "32")) && !r.Settings.Contains(("C_W", "4"))).ToList());
         Assert.Equal(["init=he", "init=variance, C_W=1"], two.Select(g => g.Name));
