@@ -97,8 +97,7 @@ internal static class TrainCommand
                 tensorboard: logNames.Select(name => tensorboard is null ? null : Path.Combine(tensorboard, name)).ToList(), ensemble: !parse.GetValue(NoEnsemble))));
         }
         Console.Write(TrainReport.Table(results));
-        try { TrainingFigures.Write(results, output); }
-        catch (IOException e) { throw new IOException($"--output: {e.Message}", e); }
+        TrainingPlot.Write(results, output, "--output");
         Console.WriteLine($"history: {string.Join(", ", results.Select(r => Path.Combine(r.Folder, "history.csv")).Distinct())}");
         Console.WriteLine($"figure: {Path.Combine(output, "training.png")} (and .svg); across runs: {Path.Combine(output, "summary.csv")}");
         var failed = results.Where(r => r.Failure is not null).ToList();

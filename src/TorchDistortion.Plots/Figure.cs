@@ -19,9 +19,11 @@ public enum SeriesStyle
 
 /// <summary>
 /// One series of a figure. Series with the same <see cref="Group"/> share a colour, so a measurement and its
-/// exact curve read as a pair. A null <see cref="Title"/> keeps the series out of the legend.
+/// exact curve read as a pair. A null <see cref="Title"/> keeps the series out of the legend. A <see cref="Marked"/> line
+/// also carries its group's marker (many groups in one panel).
 /// </summary>
-public sealed record Series(string? Title, double[] X, double[] Y, SeriesStyle Style = SeriesStyle.Points, double[]? Error = null, int Group = 0);
+public sealed record Series(string? Title, double[] X, double[] Y, SeriesStyle Style = SeriesStyle.Points, double[]? Error = null, int Group = 0,
+    bool Marked = false);
 
 /// <summary>A vertical marker line, e.g. the He threshold; <paramref name="LabelHeight"/> places its label (0 bottom, 1 top).</summary>
 public sealed record Marker(double X, string Label, double LabelHeight = 0.97);

@@ -25,10 +25,13 @@ public static class FigureExporter
     private static readonly MarkerType[] Markers =
         [MarkerType.Circle, MarkerType.Square, MarkerType.Triangle, MarkerType.Diamond, MarkerType.Cross, MarkerType.Plus, MarkerType.Star];
 
-    internal static OxyColor ColorOf(int group) => Palette[group % Palette.Length];
+    /// <summary>A group drawn in black with open squares: entries that describe every group (the exact theory).</summary>
+    internal const int NeutralGroup = -1;
+
+    internal static OxyColor ColorOf(int group) => group == NeutralGroup ? OxyColors.Black : Palette[group % Palette.Length];
 
     /// <summary>Markers cycle with a period of 7 against the colours' 16, so no pair repeats before group 112.</summary>
-    internal static MarkerType MarkerOf(int group) => Markers[group % Markers.Length];
+    internal static MarkerType MarkerOf(int group) => group == NeutralGroup ? MarkerType.Square : Markers[group % Markers.Length];
 
     /// <summary>Legend entries beyond which the legend goes below the plot, in columns, instead of taking width.</summary>
     private const int SideLegendEntries = 8;
@@ -48,26 +51,36 @@ public static class FigureExporter
     public static void SaveGrid(IReadOnlyList<Figure> panels, string basePath, int columns, int panelWidth = 760, int panelHeight = 500)
     {
         int rows = (panels.Count + columns - 1) / columns;
-        int width = columns * panelWidth, height = rows * panelHeight;
+        var cells = panels.Select((p, i) => new Cell(Build(p, panelWidth), i % columns * panelWidth, i / columns * panelHeight, panelWidth, panelHeight)).ToList();
+        SaveComposite(cells, columns * panelWidth, rows * panelHeight, basePath);
+    }
+
+    /// <summary>A plot placed at (X, Y) with its own size, in a composed figure.</summary>
+    internal sealed record Cell(PlotModel Model, int X, int Y, int Width, int Height);
+
+    /// <summary>
+    /// Writes plots placed on one canvas: <paramref name="basePath"/>.png (composed with SkiaSharp) and .svg (the plots'
+    /// SVG documents nested at their corners), each atomically.
+    /// </summary>
+    internal static void SaveComposite(IReadOnlyList<Cell> cells, int width, int height, string basePath)
+    {
         using var surface = SkiaSharp.SKSurface.Create(new SkiaSharp.SKImageInfo(width, height));
         surface.Canvas.Clear(SkiaSharp.SKColors.White);
         var svg = new System.Text.StringBuilder($"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\">\n");
-        for (int i = 0; i < panels.Count; i++)
+        foreach (var cell in cells)
         {
-            int x = i % columns * panelWidth, y = i / columns * panelHeight;
-            var model = Build(panels[i], panelWidth);
             using (var png = new MemoryStream())
             {
-                new OxyPlot.SkiaSharp.PngExporter { Width = panelWidth, Height = panelHeight }.Export(model, png);
+                new OxyPlot.SkiaSharp.PngExporter { Width = cell.Width, Height = cell.Height }.Export(cell.Model, png);
                 using var bitmap = SkiaSharp.SKBitmap.Decode(png.ToArray());
-                surface.Canvas.DrawBitmap(bitmap, x, y);
+                surface.Canvas.DrawBitmap(bitmap, cell.X, cell.Y);
             }
             using var panelSvg = new MemoryStream();
-            new OxyPlot.SkiaSharp.SvgExporter { Width = panelWidth, Height = panelHeight }.Export(model, panelSvg);
+            new OxyPlot.SkiaSharp.SvgExporter { Width = cell.Width, Height = cell.Height }.Export(cell.Model, panelSvg);
             string document = System.Text.Encoding.UTF8.GetString(panelSvg.ToArray());
             int root = document.IndexOf("<svg", StringComparison.Ordinal);
             // A nested <svg> placed at the panel's corner keeps each panel's own coordinates.
-            svg.Append(document[root..].Insert(4, $" x=\"{x}\" y=\"{y}\"")).Append('\n');
+            svg.Append(document[root..].Insert(4, $" x=\"{cell.X}\" y=\"{cell.Y}\"")).Append('\n');
         }
         svg.Append("</svg>\n");
         using var image = surface.Snapshot();
@@ -168,7 +181,9 @@ public static class FigureExporter
                 var line = new LineSeries
                 {
                     // A line of one point draws nothing: give it a marker.
-                    MarkerType = points.Length == 1 ? MarkerType.Circle : MarkerType.None, MarkerFill = color, MarkerSize = 4,
+                    // A marked line carries its group's marker, at most one per 45 px so that many lines stay apart.
+                    MarkerType = series.Marked ? MarkerOf(series.Group) : points.Length == 1 ? MarkerType.Circle : MarkerType.None,
+                    MarkerFill = color, MarkerStroke = color, MarkerSize = 4, MarkerResolution = series.Marked ? 45 : 0,
                     Title = series.Title, Color = color, StrokeThickness = series.Style == SeriesStyle.Line ? 2 : 1.8,
                     LineStyle = series.Style switch { SeriesStyle.Dashed => LineStyle.Dash, SeriesStyle.Dotted => LineStyle.Dot, _ => LineStyle.Solid },
                 };
@@ -199,7 +214,8 @@ public static class FigureExporter
                 if (!Drawable(series.X[i], figure.LogX) || !Drawable(series.Y[i], figure.LogY)) continue;
                 double error = series.Error?[i] is double e && double.IsFinite(e) ? e : 0;
                 values.Add(series.Y[i] + error);
-                values.Add(figure.LogY && series.Y[i] - error <= 0 ? series.Y[i] * 0.001 : series.Y[i] - error);
+                // Clipped as drawn: an error bar to 0.1% of its value, a band to its line.
+                values.Add(figure.LogY && series.Y[i] - error <= 0 ? series.Y[i] * (series.Style == SeriesStyle.Band ? 0.999 : 0.001) : series.Y[i] - error);
             }
         if (values.Count == 0) return;
         if (figure.LogY)

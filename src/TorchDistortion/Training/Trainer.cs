@@ -385,7 +385,7 @@ public static partial class Trainer
     /// The columns of history.csv and the fields of history.json's rows, declared once; the TensorBoard scalars are all but
     /// the step.
     /// </summary>
-    internal static IReadOnlyList<Column<HistoryRow>> HistoryColumns(TrainSettings settings)
+    public static IReadOnlyList<Column<HistoryRow>> HistoryColumns(TrainSettings settings)
     {
         string metric = settings.Task.MetricName;
         var columns = new List<Column<HistoryRow>>

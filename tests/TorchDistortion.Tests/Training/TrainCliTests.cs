@@ -1,3 +1,4 @@
+using System.Globalization;
 using TorchDistortion.Tests.Cli;
 
 namespace TorchDistortion.Tests.Training;
@@ -158,8 +159,8 @@ public class TrainCliTests : IDisposable
         Assert.True(new FileInfo(Path.Combine(output, "training.png")).Length > 10_000);
         Assert.True(File.Exists(Path.Combine(output, "training.svg")));
         var summary = File.ReadAllLines(Path.Combine(output, "summary.csv"));
-        Assert.Contains(summary, l => l.StartsWith("he,2,0,0,Length distortion,"));
-        Assert.Contains(summary, l => l.StartsWith("lecun,2,"));
+        Assert.Contains(summary, l => l.StartsWith("init=he,2,0,0,length_distortion,"));
+        Assert.Contains(summary, l => l.StartsWith("init=lecun,2,"));
 
         // Distortion vs epoch after the fact: one row per checkpoint of a run.
         var measured = CliRunner.Run("measure", "--checkpoint", runs[0], "--geometries", "10", "--format", "csv");
@@ -173,6 +174,53 @@ public class TrainCliTests : IDisposable
         var table = CliRunner.RunInProcess("measure", "--checkpoint", Path.Combine(runs[0], "epoch-0002.safetensors"), "--geometries", "4", "-o", Path.Combine(_root, "trained.txt"));
         Assert.True(table.ExitCode == 0, table.Stderr);
         Assert.Contains("the law describes initialization, not the trained network", File.ReadAllText(Path.Combine(_root, "trained.txt")));
+    }
+
+    [Fact]
+    public void PlotDrawsOneComparisonFromTheRunsOfSeveralTrainCalls()
+    {
+        // Two train calls, one per width, into one parent folder; then one figure across both.
+        foreach (var width in new[] { "8", "16" })
+        {
+            var args = Small(Path.Combine("parent", "w" + width), "--init", "he,lecun", "--seeds", "0,1");
+            args[Array.IndexOf(args, "--width") + 1] = width;
+            var train = CliRunner.Run(args);
+            Assert.True(train.ExitCode == 0, train.Stderr);
+        }
+        string output = Path.Combine(_root, "plot");
+        var plot = CliRunner.Run("plot", Path.Combine(_root, "parent"), "-o", output);
+        Assert.True(plot.ExitCode == 0, plot.Stderr);
+        Assert.Contains("drew 8 runs in 4 groups", plot.Stdout);
+        Assert.True(new FileInfo(Path.Combine(output, "training.png")).Length > 10_000);
+
+        // The mean and sd across the two seeds of each group, by hand from the runs' history.csv.
+        var summary = File.ReadAllLines(Path.Combine(output, "summary.csv"));
+        foreach (var width in new[] { "8", "16" })
+            foreach (var init in new[] { "he", "lecun" })
+            {
+                var histories = Directory.GetDirectories(Path.Combine(_root, "parent", "w" + width), $"moons-{init}-seed*").Order()
+                    .Select(run => File.ReadAllLines(Path.Combine(run, "history.csv"))).ToList();
+                Assert.Equal(2, histories.Count);
+                int column = Array.IndexOf(histories[0][0].Split(','), "length_distortion");
+                for (int row = 1; row < histories[0].Length; row++)
+                {
+                    double a = double.Parse(histories[0][row].Split(',')[column], CultureInfo.InvariantCulture);
+                    double b = double.Parse(histories[1][row].Split(',')[column], CultureInfo.InvariantCulture);
+                    double mean = (a + b) / 2, sd = Math.Abs(a - b) / Math.Sqrt(2);
+                    string step = histories[0][row].Split(',')[0];
+                    var line = Assert.Single(summary, l => l.StartsWith($"\"init={init}, width={width}\",2,{step},") && l.Contains(",length_distortion,"));
+                    var cells = line.Split(',');
+                    Assert.Equal(mean, double.Parse(cells[^2], CultureInfo.InvariantCulture), 1e-12);
+                    Assert.Equal(sd, double.Parse(cells[^1], CultureInfo.InvariantCulture), 1e-12);
+                }
+            }
+
+        // The --out folder of one call draws its own runs again (runs.txt); several folders need -o.
+        var again = CliRunner.Run("plot", Path.Combine(_root, "out-parent", "w8"));
+        Assert.True(again.ExitCode == 0, again.Stderr);
+        Assert.Contains("drew 4 runs in 2 groups", again.Stdout);
+        CliRunner.AssertOneLineError(CliRunner.Run("plot", Path.Combine(_root, "parent", "w8"), Path.Combine(_root, "parent", "w16")), "--output");
+        CliRunner.AssertOneLineError(CliRunner.Run("plot", Path.Combine(_root, "out-multi-none")), "does not exist");
     }
 
     [Fact]
