@@ -83,6 +83,8 @@ internal sealed class StageTimes
 /// <summary>The measurement engine: exact Jacobian–tangent products on quadrature nodes, chunked over networks.</summary>
 public static class Distortion
 {
+    static Distortion() => NativeHeap.Configure(); // before the first chunk's tensors (also for user modules)
+
     /// <summary>
     /// Measures <see cref="MeasureSettings.Networks"/> random networks in chunks; <paramref name="progress"/>
     /// receives the number of networks done. Each chunk runs in its own dispose scope.

@@ -12,6 +12,9 @@ namespace TorchDistortion.Networks;
 /// </summary>
 public sealed class Mlp : nn.Module<Tensor, Tensor>
 {
+    // Every measurement and training run draws networks first: the allocator's settings are in place before their tensors.
+    static Mlp() => Measurement.NativeHeap.Configure();
+
     private readonly Parameter[] _weights;
     private readonly Parameter?[] _biases;
 
