@@ -51,6 +51,7 @@ internal static class Benchmark
         set_num_threads(threads[0]);
         status?.Invoke("ensembles and exact length");
         cases.AddRange(Ensembles(threads[0], secondsPerCase));
+        cases.AddRange(EnsembleCeiling.Cases(threads[0], secondsPerCase));
         cases.AddRange(Exact(threads[0], secondsPerCase));
         status?.Invoke("activations: leaky ReLU and tanh");
         var activationCases = ActivationCases(threads[0], secondsPerCase);
