@@ -71,6 +71,24 @@ internal static class EnsembleCeiling
         singles.ForEach(n => n.Dispose());
     }
 
+    /// <summary>
+    /// Ensemble vs loop per points per network (target 3x), beside its ceiling: the loop's time over the arithmetic the
+    /// ensemble cannot avoid (the matmuls at the loop's mm speed, and the elementwise work).
+    /// </summary>
+    internal static IEnumerable<BenchTarget> Targets(IReadOnlyList<BenchCase> cases)
+    {
+        foreach (var group in cases.Where(c => c.Case.StartsWith("ceiling: ")).GroupBy(c => c.PointsPerNetwork))
+        {
+            double Seconds(string name) => group.Single(c => c.Case == "ceiling: " + name).Seconds;
+            double batched = Seconds("batched tangent"), loop = Seconds("loop of 64 tangents"), mm = Seconds("mm per network alone"),
+                bmm = Seconds("bmm alone (K=64)"), elementwise = Seconds("batched elementwise");
+            double ceiling = loop / (Math.Min(mm, bmm) + elementwise);
+            yield return new($"ensemble K=64 vs loop, {group.Key} points per network (thread CPU time)", loop / batched, 3, loop / batched >= 3,
+                $"ceiling {ceiling:F2}x: the loop spends {(mm + elementwise) / loop:P0} of its time in matmuls and elementwise work the ensemble " +
+                $"must do too; bmm runs at {mm / bmm:F2}x the speed of the loop's mm calls, and the elementwise work is {elementwise / batched:P0} of the batched run");
+        }
+    }
+
     private static double Time(Action action, double seconds)
     {
         action();
@@ -79,23 +97,11 @@ internal static class EnsembleCeiling
         while (times.Count < 5 || (total.Elapsed.TotalSeconds < seconds && times.Count < 200))
         {
             using var scope = NewDisposeScope();
-            double start = ThreadSeconds();
+            double start = Measurement.ThreadClock.Seconds;
             action();
-            times.Add(ThreadSeconds() - start);
+            times.Add(Measurement.ThreadClock.Seconds - start);
         }
         times.Sort();
         return times[times.Count / 4]; // lower quartile: the machine is shared, and noise only adds time
     }
-
-    /// <summary>CPU time of the calling thread (Linux: CLOCK_THREAD_CPUTIME_ID); wall time where that is not available.</summary>
-    private static double ThreadSeconds()
-    {
-        if (OperatingSystem.IsLinux() && clock_gettime(3, out var t) == 0) return t.Seconds + t.Nanoseconds * 1e-9;
-        return System.Diagnostics.Stopwatch.GetTimestamp() / (double)System.Diagnostics.Stopwatch.Frequency;
-    }
-
-    private struct TimeSpec { public long Seconds, Nanoseconds; }
-
-    [System.Runtime.InteropServices.DllImport("libc.so.6")]
-    private static extern int clock_gettime(int clock, out TimeSpec time);
 }

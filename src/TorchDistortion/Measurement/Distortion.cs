@@ -54,21 +54,24 @@ public sealed record Measurement(
     string DeviceUsed,
     TimeSpan Elapsed,
     Summary? Regions = null,
-    IReadOnlyDictionary<string, double>? SecondsByStage = null);
+    IReadOnlyDictionary<string, double>? SecondsByStage = null); // CPU seconds of the worker threads per stage
 
 /// <summary>Log distortions of several geometries under one network; exact segments also give log regions per unit length.</summary>
 public sealed record NetworkMeasurement(double[] LogDistortions, double[]? LogRegionsPerLength);
 
-/// <summary>Wall time per stage of a measurement, to show where it goes (e.g. the share spent in the Jacobian engine).</summary>
+/// <summary>
+/// CPU time per stage of a measurement (the worker thread's, see <see cref="ThreadClock"/>), to show where it goes (e.g. the
+/// share spent in the Jacobian engine) even on a machine that other processes load.
+/// </summary>
 internal sealed class StageTimes
 {
     private readonly Dictionary<string, double> _seconds = new();
 
     internal T Time<T>(string stage, Func<T> work)
     {
-        var watch = Stopwatch.StartNew();
+        double start = ThreadClock.Seconds;
         try { return work(); }
-        finally { _seconds[stage] = _seconds.GetValueOrDefault(stage) + watch.Elapsed.TotalSeconds; }
+        finally { _seconds[stage] = _seconds.GetValueOrDefault(stage) + ThreadClock.Seconds - start; }
     }
 
     internal IReadOnlyDictionary<string, double> Seconds => _seconds;
