@@ -105,29 +105,40 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// The merged draw: at unit scale, then each layer times its standard deviation, which rounds as normal_'s own
-    /// x * std + 0 does (tested bit for bit against the per-layer draw).
+    /// x * std + 0 does (tested bit for bit against the per-layer draw). Networks are drawn a few at a time into a small
+    /// buffer (under glibc's mmap threshold, so it is reused, and the peak memory stays that of the weights).
     /// </summary>
     private static void DrawMerged(NetworkSpec spec, Tensor[] weights, int count, long seed, long firstIndex)
     {
         var init = spec.ResolvedInit;
         var sizes = Enumerable.Range(0, spec.Depth).Select(l => (long)spec.Widths[l] * spec.Widths[l + 1]).ToArray();
-        using var buffer = empty([count, sizes.Sum()], float64);
-        for (int i = 0; i < count; i++)
+        long total = sizes.Sum();
+        int batch = (int)Math.Clamp((8L << 20) / (8 * total), 1, count);
+        using var buffer = empty([batch, total], float64);
+        for (int first = 0; first < count; first += batch)
         {
-            using var generator = new Generator(Seeds.Derive(seed, firstIndex + i, Seeds.WeightStream));
-            using var row = buffer[i];
-            row.normal_(0.0, 1.0, generator);
+            int n = Math.Min(batch, count - first);
+            for (int j = 0; j < n; j++)
+            {
+                using var generator = new Generator(Seeds.Derive(seed, firstIndex + first + j, Seeds.WeightStream));
+                using var row = buffer[j];
+                row.normal_(0.0, 1.0, generator);
+            }
+            long offset = 0;
+            for (int l = 0; l < spec.Depth; l++)
+            {
+                using (var slice = buffer.narrow(0, 0, n).narrow(1, offset, sizes[l]))
+                using (var layer = slice.view(n, spec.Widths[l + 1], spec.Widths[l]))
+                using (var target = weights[l].narrow(0, first, n))
+                    target.copy_(layer);
+                offset += sizes[l];
+            }
         }
-        long offset = 0;
         for (int l = 0; l < spec.Depth; l++)
         {
-            using (var slice = buffer.narrow(1, offset, sizes[l]))
-            using (var layer = slice.view(count, spec.Widths[l + 1], spec.Widths[l]))
-                weights[l].copy_(layer);
             weights[l].mul_(init.NormalStd(spec.Widths[l], spec.Widths[l + 1]));
             if (l == spec.Depth - 1 && spec.OutputVariance is double cOut)
                 weights[l].mul_(Math.Sqrt(cOut / init.Variance(spec.Widths[l], spec.Widths[l + 1])));
-            offset += sizes[l];
         }
     }
 

@@ -28,6 +28,7 @@ public sealed class MergedDrawTests
         { "lecun", [64, 128, 64], null },
         { "glorot-normal", [32, 16, 48], 0.5 },
         { "he", [6, 10, 10, 6], null },              // 60 entries: not a multiple of 16, drawn per layer
+        { "he", [256, 512, 256], 1.0 },              // 262k entries a network: its 8 MiB buffer holds 4, so 5 networks take two
     };
 
     [Theory]
