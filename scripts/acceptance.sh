@@ -12,5 +12,6 @@ for case in "He length|--init he --seed 1" "He 2-volume|--init he --geometry pat
             "C_W=1 length|--init variance --cw 1 --seed 3" "C_W=3 length|--init variance --cw 3 --seed 4"; do
   name=${case%%|*}; options=${case#*|}
   # shellcheck disable=SC2086
-  run $options "${@}" | awk -F, -v name="$name" '$1 == "mean" { printf "%-34s %12.6g %10.4g %12.6g %8.4f %8.2f\n", name, $2, $3, $4, $6, $8 }'
+  run $options "${@}" | awk -F, -v name="$name" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+    $col["statistic"] == "mean" { printf "%-34s %12.6g %10.4g %12.6g %8.4f %8.2f\n", name, $col["value"], $col["std_err"], $col["theory"], $col["ratio"], $col["z"] }'
 done

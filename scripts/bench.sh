@@ -15,7 +15,7 @@ if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
 import json, sys
 ours = json.load(open(sys.argv[1]))
 peer = json.loads(sys.argv[2])
-case = next(c for c in ours["cases"] if c["case"] == "tangent k=1" and c["width"] == 64 and c["d_type"] == "float32" and c["threads"] == 1)
+case = next(c for c in ours["cases"] if c["case"] == "tangent k=1" and c["width"] == 64 and c["dtype"] == "float32" and c["threads"] == 1)
 ratio = case["points_per_second"] / peer["tangent_k1_points_per_second"]
 print(f"tangent k=1, width 64, depth 20, float32, 1 thread: TorchDistortion {case['points_per_second']:,.0f} points/s, "
       f"PyTorch {peer['torch']} eager {peer['tangent_k1_points_per_second']:,.0f} points/s (BLAS {peer['blas']}): {ratio:.2f}x")

@@ -13,12 +13,12 @@ internal static class Cli
     internal static RootCommand Root() => new("TorchDistortion: exact length and volume distortion of random ReLU networks, beside the exact theory.")
     {
         MeasureCommand.Create(),
-        ExperimentCommands.Reproduce(),
+        ReproduceCommand.Create(),
         TrainCommand.Create(),
-        ExperimentCommands.Sweep(),
-        ExperimentCommands.Merge(),
-        ExperimentCommands.Plot(),
-        Bench.BenchCommand.Create(),
+        SweepCommand.Create(),
+        MergeCommand.Create(),
+        PlotCommand.Create(),
+        BenchCommand.Create(),
         DoctorCommand.Create(),
     };
 
@@ -75,15 +75,13 @@ internal static class Cli
         foreach (var token in parsed.GetResult(option)?.Tokens ?? [])
         {
             string v = token.Value;
-            if (type == typeof(double) && !double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
-                return $"{option.Name}: '{v}' is not a finite number";
-            if (type == typeof(int) || type == typeof(long))
+            try
             {
-                if (!System.Numerics.BigInteger.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var big))
-                    return $"{option.Name}: '{v}' is not an integer";
-                if (big < (type == typeof(int) ? int.MinValue : long.MinValue) || big > (type == typeof(int) ? int.MaxValue : long.MaxValue))
-                    return $"{option.Name}: '{v}' is out of range (at most {(type == typeof(int) ? int.MaxValue : long.MaxValue)})";
+                if (type == typeof(double)) Double(v, option.Name);
+                if (type == typeof(int)) Int(v, option.Name);
+                if (type == typeof(long)) Integer(v, option.Name, long.MinValue, long.MaxValue);
             }
+            catch (ArgumentException e) { return e.Message; }
             if (type == typeof(bool) && !bool.TryParse(v, out _)) return $"{option.Name}: '{v}' is not true or false";
         }
         return error.Message;
@@ -91,7 +89,7 @@ internal static class Cli
 
     private static Exception Unwrap(Exception e) => e is AggregateException { InnerException: { } inner } ? Unwrap(inner) : e;
 
-    /// <summary>Parses a separated list of numbers; a bad entry is an <see cref="ArgumentException"/> naming the option.</summary>
+    /// <summary>Parses a separated list; a bad entry is an <see cref="ArgumentException"/> naming the option.</summary>
     internal static List<T> ParseList<T>(string text, string option, Func<string, T> parse, char separator = ',')
     {
         var parts = text.Split(separator, StringSplitOptions.TrimEntries);
@@ -101,9 +99,21 @@ internal static class Cli
         catch (OverflowException) { throw new ArgumentException($"{option}: a number in '{text}' is out of range"); }
     }
 
-    internal static List<int> Ints(string text, string option) =>
-        ParseList(text, option, s => int.Parse(s, System.Globalization.CultureInfo.InvariantCulture));
+    internal static List<int> Ints(string text, string option) => ParseList(text, option, v => Int(v, option));
 
-    internal static List<double> Doubles(string text, string option) =>
-        ParseList(text, option, s => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture));
+    internal static List<double> Doubles(string text, string option) => ParseList(text, option, v => Double(v, option));
+
+    /// <summary>An integer, refused in the words of every parse error: not an integer, or out of range.</summary>
+    internal static int Int(string v, string option) => (int)Integer(v, option, int.MinValue, int.MaxValue);
+
+    private static long Integer(string v, string option, long min, long max)
+    {
+        if (!System.Numerics.BigInteger.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var big))
+            throw new ArgumentException($"{option}: '{v}' is not an integer");
+        if (big < min || big > max) throw new ArgumentException($"{option}: '{v}' is out of range (at most {max})");
+        return (long)big;
+    }
+
+    internal static double Double(string v, string option) =>
+        double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : throw new ArgumentException($"{option}: '{v}' is not a finite number");
 }

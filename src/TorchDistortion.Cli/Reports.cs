@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using TorchDistortion.Output;
 using Spectre.Console;
 using TorchDistortion.Networks;
 using TorchDistortion.Measurement;
@@ -11,39 +11,56 @@ namespace TorchDistortion.Cli;
 /// <summary>The three output formats of `measure`: a table for people, JSON and CSV for programs.</summary>
 internal static class Reports
 {
-    private static readonly JsonSerializerOptions JsonOptions = new()
+    /// <summary>The document types of `measure` (random networks, a saved network or run folder, a TorchScript model).</summary>
+    internal const string MeasureDocument = "measure", CheckpointDocument = "measure_checkpoint", ModelDocument = "measure_model";
+
+    /// <summary>The settings of a measurement, as they appear in its JSON report and in every row of its CSV report.</summary>
+    private static object SettingsOf(Measurement.Measurement m)
     {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        // A number is a number or null: undefined or out-of-range statistics are null, with a note and a log field beside them.
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower), new Experiments.Numbers.FiniteConverter() },
-    };
+        var s = m.Settings;
+        return new
+        {
+            Widths = s.Network.Widths,
+            Activation = s.Network.Activation.Name,
+            Init = s.Network.Init.ToString(),
+            CW = m.Theory.CW,
+            COut = m.Theory.COut,
+            CB = s.Network.BiasVariance,
+            Bias = s.Network.Bias,
+            LayerVariances = s.Network.LayerVariances(),
+            Geometry = s.Geometry.Kind,
+            s.Geometry.K,
+            s.Geometry.Points,
+            Nodes = s.Geometry.NodeCount,
+            s.Geometry.Size,
+            s.Geometry.Exact,
+            s.Networks,
+            s.Seed,
+            Dtype = s.DType.ToString().ToLowerInvariant(),
+            Device = m.DeviceUsed,
+            s.Method,
+            Moments = s.MaxMoment,
+            Quantiles = s.Quantiles ?? Summary.DefaultQuantiles,
+        };
+    }
+
+    /// <summary>One statistic beside its exact value: a row of the JSON report's theory.rows and of the CSV report.</summary>
+    private sealed record StatisticRow(string Statistic, double Value, double? StdErr = null, double? Theory = null, string? Relation = null,
+        double? Ratio = null, double? RatioStdErr = null, double? Z = null, double? ExactStdErr = null, double? ZExact = null,
+        double? LogValue = null, double? LogStdErr = null, double? LogTheory = null, double? LogExactStdErr = null)
+    {
+        internal static StatisticRow Of(TheoryRow r) => new(r.Statistic, r.Measured, r.StdErr, r.Theory, r.Relation, r.Ratio, r.RatioStdErr, r.Z,
+            r.ExactStdErr, r.ZExact, r.LogMeasured, r.LogStdErr, r.LogTheory, r.LogExactStdErr);
+    }
+
+    private static readonly IReadOnlyList<Column<StatisticRow>> StatisticColumns = Column<StatisticRow>.Of();
 
     internal static string Json(Measurement.Measurement m, RuntimeInfo info)
     {
         var s = m.Settings;
         var document = new
         {
-            Tool = "torchdistortion",
-            Format = MeasureFormat,
-            Settings = new
-            {
-                Widths = s.Network.Widths,
-                Init = s.Network.Init.ToString(),
-                LayerVariances = s.Network.LayerVariances(),
-                Bias = s.Network.Bias,
-                BiasVariance = s.Network.BiasVariance,
-                Geometry = s.Geometry.Kind,
-                s.Geometry.K,
-                s.Geometry.Points,
-                Nodes = s.Geometry.NodeCount,
-                s.Geometry.Size,
-                s.Networks,
-                s.Seed,
-                DType = s.DType.ToString().ToLowerInvariant(),
-                Device = m.DeviceUsed,
-                s.Method,
-            },
+            Settings = SettingsOf(m),
             Environment = info,
             Quantity = s.Geometry.IsCurve ? "length distortion" : $"{s.Geometry.K}-volume distortion",
             m.Summary,
@@ -54,38 +71,31 @@ internal static class Reports
             {
                 m.Theory.Exact,
                 m.Theory.Note,
-                m.Theory.CW,
-                m.Theory.COut,
+                CW = m.Theory.CW,
+                COut = m.Theory.COut,
                 HeThreshold = s.Network.Activation is PiecewiseLinearActivation ? s.Network.Activation.CriticalVariance : (double?)null,
                 m.Theory.Regime,
                 m.Theory.MeanBound,
                 m.Theory.LogMeanBound,
                 m.Theory.MeanAsymptotic,
                 m.Theory.LogMeanAsymptotic,
-                Rows = m.Theory.Rows.Select(r => new { r.Statistic, r.Measured, r.StdErr, r.Theory, r.Relation, r.Ratio, r.RatioStdErr, r.Z, r.ExactStdErr, r.ZExact, r.LogMeasured, r.LogStdErr, r.LogTheory, r.LogExactStdErr }),
+                Rows = Output.Json.Rows(StatisticColumns, m.Theory.Rows.Select(StatisticRow.Of)),
             },
             Notes = Notes(m),
             ElapsedSeconds = m.Elapsed.TotalSeconds,
         };
-        return JsonSerializer.Serialize(document, JsonOptions) + "\n";
+        return Output.Json.Document(MeasureDocument, document);
     }
 
-    /// <summary>Marks a JSON report of `measure` (how an earlier output is recognised before it is replaced).</summary>
-    internal const string MeasureFormat = "torchdistortion-measure/1";
-    internal const string CsvHeader = "statistic,measured,stderr,theory,relation,ratio,ratio_stderr,z,exact_stderr,z_exact,log_measured,log_stderr,log_theory,log_exact_stderr";
-
     /// <summary>
-    /// Tidy CSV: one row per statistic, the exact theory beside it where there is one, and the logs of every value that can
-    /// leave the double range. An undefined or out-of-range value is an empty cell.
+    /// Tidy CSV: one row per statistic, the settings (seed included) in every row, the exact theory beside it where there
+    /// is one, and the logs of every value that can leave the double range. An undefined or out-of-range value is an empty cell.
     /// </summary>
     internal static string Csv(Measurement.Measurement m)
     {
         var s = m.Settings;
-        var csv = new StringBuilder(CsvHeader).Append('\n');
-        foreach (var r in m.Theory.Rows)
-            csv.AppendLine(string.Join(",", r.Statistic, F(r.Measured), F(r.StdErr), F(r.Theory), r.Relation, F(r.Ratio), F(r.RatioStdErr), F(r.Z), F(r.ExactStdErr), F(r.ZExact),
-                F(r.LogMeasured), F(r.LogStdErr), F(r.LogTheory), F(r.LogExactStdErr)));
-        void Plain(string name, double value, double? log = null) => csv.AppendLine($"{name},{F(value)},,,,,,,,,{F(log)},,,");
+        var rows = m.Theory.Rows.Select(StatisticRow.Of).ToList();
+        void Plain(string name, double value, double? log = null) => rows.Add(new StatisticRow(name, value, LogValue: log));
         Plain("std", m.Summary.Std, m.Summary.LogStd);
         Plain("median", m.Summary.Median, m.Summary.LogMedian);
         foreach (var q in m.Summary.Quantiles) Plain($"q{q.Probability.ToString(CultureInfo.InvariantCulture)}", q.Value, q.LogValue);
@@ -93,8 +103,8 @@ internal static class Reports
         Plain("std_log", m.Summary.StdLog);
         if (m.QuadratureError is double e) Plain(s.Geometry.Exact ? "quadrature_error_vs_exact" : "quadrature_error", e);
         if (m.Regions is { } regions)
-            csv.AppendLine($"regions_per_length,{F(regions.Mean)},{F(regions.StdErr)},,,,,,,,{F(regions.LogMean)},{F(regions.LogStdErr)},,");
-        return csv.ToString();
+            rows.Add(new StatisticRow("regions_per_length", regions.Mean, regions.StdErr, LogValue: regions.LogMean, LogStdErr: regions.LogStdErr));
+        return Output.Csv.Write(Column<StatisticRow>.WithSettings(SettingsOf(m), StatisticColumns), rows);
     }
 
     /// <summary>
@@ -192,7 +202,6 @@ internal static class Reports
         return console;
     }
 
-    private static string F(double? v) => Experiments.Numbers.Csv(v);
     private static string G(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
     /// <summary>A table cell: "-" for an undefined value (the notes below the table say why).</summary>
     private static string Fixed(double v, string format) => double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "-";

@@ -11,8 +11,6 @@ internal sealed class SweepProgress : SweepRunner.IProgress
 {
     private ProgressTask? _overall, _current;
 
-    internal static bool Enabled(bool noProgress) => !noProgress && !Console.IsOutputRedirected && !Console.IsErrorRedirected;
-
     internal static void Show(bool enabled, Action<SweepProgress?> work)
     {
         if (!enabled) { work(null); return; }

@@ -16,8 +16,10 @@ public sealed record RuntimeInfo(
     int ProcessorCount,
     string? OmpWaitPolicy,
     string Runtime,
-    string OperatingSystem)
+    string OperatingSystem,
+    string Backend)
 {
+    /// <summary>The running process's versions, native libraries, backend, CUDA devices and threads.</summary>
     public static RuntimeInfo Current()
     {
         var native = Directory.EnumerateFiles(AppContext.BaseDirectory, "libtorch*.so", SearchOption.AllDirectories)
@@ -38,7 +40,8 @@ public sealed record RuntimeInfo(
             Environment.ProcessorCount,
             Environment.GetEnvironmentVariable("OMP_WAIT_POLICY"),
             System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
-            System.Runtime.InteropServices.RuntimeInformation.OSDescription);
+            System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+            Measurement.Backend.Name);
     }
 
     /// <summary>The commit this build was made from: the SDK stamps it into the informational version (+sha).</summary>

@@ -1,7 +1,10 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using TorchDistortion.Measurement;
+using TorchDistortion.Output;
 
 namespace TorchDistortion.Experiments;
 
@@ -23,11 +26,16 @@ public sealed record Provenance(
         return new Provenance(info.TorchDistortionVersion, info.Commit, info.TorchSharpVersion, info.LibTorchVersion, device, dtype,
             info.Threads, $"{info.OperatingSystem}, {info.ProcessorCount} cores", DateTimeOffset.UtcNow);
     }
+
+    /// <summary>"name: value" lines (results.csv writes them as # comments).</summary>
+    internal IEnumerable<string> Lines() =>
+        Column<Provenance>.Of().Select(c => $"{c.Name}: {Csv.Text(c.Value(this))}");
 }
 
 /// <summary>
 /// One tidy row: one run x one statistic, with the run's settings as columns and the exact theory beside the
-/// measurement where an exact value exists (empty for median, quantiles and mean log).
+/// measurement where an exact value exists (empty for median, quantiles and mean log). Its JSON properties are its CSV
+/// columns (<see cref="Columns"/>).
 /// </summary>
 public sealed record ResultRow(
     string SweepId,
@@ -60,51 +68,22 @@ public sealed record ResultRow(
     double? LogTheory,
     string Activation = "relu")
 {
-    internal static readonly string[] Columns =
-    [
-        "sweep_id", "run_id", "widths", "n0", "nl", "width", "depth", "init", "c_w", "c_out", "c_b", "geometry", "k", "points",
-        "networks", "seed", "statistic", "value", "stderr", "theory", "relation", "ratio", "ratio_stderr", "z", "exact_stderr", "z_exact", "log_value", "log_theory", "activation",
-    ];
+    /// <summary>The columns of results.csv and the fields of a row in results.json and runs/*.json, declared once (by the record).</summary>
+    public static readonly IReadOnlyList<Column<ResultRow>> Columns = Column<ResultRow>.Of();
 
-    internal string ToCsv()
+    /// <summary>Field names of the unversioned format (before schema_version 1) that changed: old name to new.</summary>
+    internal static readonly IReadOnlyDictionary<string, string> Renamed = new Dictionary<string, string>
     {
-        static string N(double? v) => Numbers.Csv(v);
-        return string.Join(",", SweepId, RunId, Widths, N0, NL, Width, Depth, Init, N(CW), N(COut), N(CB), Geometry, K, Points,
-            Networks, Seed, Statistic, N(Value), N(StdErr), N(Theory), Relation ?? "", N(Ratio), N(RatioStdErr), N(Z), N(ExactStdErr), N(ZExact), N(LogValue), N(LogTheory), Csv(Activation));
-    }
+        ["cw"] = "c_w", ["cb"] = "c_b", ["d_type"] = "dtype",
+    };
 
-    /// <summary>A text cell: quoted when it holds a comma (abrelu:a,b).</summary>
-    private static string Csv(string text) => text.Contains(',') ? $"\"{text}\"" : text;
+    /// <summary>The header line of results.csv in the unversioned format (merge still replaces such a file).</summary>
+    internal const string UnversionedHeader =
+        "sweep_id,run_id,widths,n0,nl,width,depth,init,c_w,c_out,c_b,geometry,k,points,networks,seed,statistic,value,stderr,theory,relation,ratio,ratio_stderr,z,exact_stderr,z_exact,log_value,log_theory";
 
-    internal static ResultRow FromCsv(string line)
-    {
-        var f = SplitCsv(line);
-        // Files of the previous version end before the activation column: their networks are ReLU.
-        if (f.Length == Columns.Length - 1) f = [.. f, "relu"];
-        if (f.Length != Columns.Length) throw new FormatException($"expected {Columns.Length} columns, got {f.Length}");
-        // An empty cell is a value that is undefined or beyond the double range (its log column holds it).
-        static double D(string s) => s.Length == 0 ? double.NaN : double.Parse(s, CultureInfo.InvariantCulture);
-        static double? O(string s) => s.Length == 0 ? null : D(s);
-        return new ResultRow(f[0], f[1], f[2], int.Parse(f[3]), int.Parse(f[4]), int.Parse(f[5]), int.Parse(f[6]), f[7], D(f[8]), D(f[9]),
-            D(f[10]), f[11], int.Parse(f[12]), int.Parse(f[13]), int.Parse(f[14]), long.Parse(f[15]), f[16], D(f[17]), O(f[18]), O(f[19]),
-            f[20].Length == 0 ? null : f[20], O(f[21]), O(f[22]), O(f[23]), O(f[24]), O(f[25]), O(f[26]), O(f[27]), f[28]);
-    }
-
-    /// <summary>Cells of one line; a cell in double quotes may hold commas.</summary>
-    private static string[] SplitCsv(string line)
-    {
-        var cells = new List<string>();
-        var cell = new StringBuilder();
-        bool quoted = false;
-        foreach (char c in line)
-        {
-            if (c == '"') quoted = !quoted;
-            else if (c == ',' && !quoted) { cells.Add(cell.ToString()); cell.Clear(); }
-            else cell.Append(c);
-        }
-        cells.Add(cell.ToString());
-        return cells.ToArray();
-    }
+    /// <summary>Whether a line is the header of results.csv, of this format or an earlier one (with or without the activation column).</summary>
+    internal static bool IsHeader(string line) =>
+        line == Schema.Field + "," + string.Join(",", Columns.Select(c => c.Name)) || line == UnversionedHeader || line == UnversionedHeader + ",activation";
 
     /// <summary>The tidy rows of one finished run.</summary>
     internal static List<ResultRow> FromMeasurement(string sweepId, string runId, RunSpec run, long seed, Measurement.Measurement m)
@@ -134,36 +113,70 @@ public sealed record ResultRow(
         if (m.Regions is { } regions) rows.Add(Row("regions_per_length", regions.Mean, regions.StdErr));
         return rows;
     }
+
+    /// <summary>Renames the fields of rows written before schema_version 1.</summary>
+    internal static void Upgrade(JsonObject document)
+    {
+        if (Output.Json.VersionOf(document) > 0) return;
+        foreach (var row in document["rows"]?.AsArray() ?? []) Output.Json.Rename(row?.AsObject(), Renamed);
+        Output.Json.Rename(document["provenance"]?.AsObject(), Renamed);
+        Output.Json.Rename(document["run"]?.AsObject(), Renamed);
+    }
 }
 
-/// <summary>What one finished run leaves on disk: runs/&lt;run_id&gt;.json.</summary>
+/// <summary>
+/// What one finished run leaves on disk: runs/&lt;run_id&gt;.json. A state file for ourselves as much as for other programs:
+/// its log distortions keep -Infinity (a network of distortion 0) as the string "-Infinity".
+/// </summary>
 public sealed record RunFile(string SweepId, string RunId, RunSpec Run, long Seed, double ElapsedSeconds, Provenance Provenance,
-    List<ResultRow> Rows, double[] LogDistortions);
+    List<ResultRow> Rows, double[] LogDistortions)
+{
+    internal const string DocumentType = "sweep_run";
+
+    /// <summary>The options of run files: <see cref="Output.Json.Options"/> with non-finite numbers kept as named literals.</summary>
+    internal static readonly JsonSerializerOptions Json = Lossless();
+
+    private static JsonSerializerOptions Lossless()
+    {
+        var options = new JsonSerializerOptions(Output.Json.Options) { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
+        options.Converters.Remove(options.Converters.OfType<Output.Json.FiniteDouble>().Single());
+        return options;
+    }
+
+    internal string ToJson() => Output.Json.Document(DocumentType, this, Json);
+
+    /// <summary>Reads a run file of this or the unversioned format.</summary>
+    internal static RunFile? Parse(string text)
+    {
+        if (JsonNode.Parse(text) is not JsonObject document) return null;
+        ResultRow.Upgrade(document);
+        return document.Deserialize<RunFile>(Json);
+    }
+}
 
 /// <summary>A merged result set: results.csv (tidy, provenance as # comment lines) and results.json.</summary>
 public sealed record ResultSet(string SweepId, Provenance Provenance, List<ResultRow> Rows)
 {
-    internal static readonly JsonSerializerOptions Json = new(SweepSpec.JsonOptions) { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip };
-    // The result set is for other programs: a number is a number or null (runs/*.json keep -infinity logs for ourselves).
-    private static readonly JsonSerializerOptions FiniteJson = new(Json) { Converters = { new Numbers.FiniteConverter() } };
+    internal const string DocumentType = "sweep_results";
 
     public void Write(string folder)
     {
-        var csv = new StringBuilder();
-        foreach (var p in typeof(Provenance).GetProperties())
-            csv.Append("# ").Append(JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name)).Append(": ").Append(Convert.ToString(p.GetValue(Provenance), CultureInfo.InvariantCulture)).Append('\n');
-        csv.Append(string.Join(",", ResultRow.Columns)).Append('\n');
-        foreach (var row in Rows) csv.Append(row.ToCsv()).Append('\n');
-        Files.WriteAtomically(Path.Combine(folder, "results.csv"), csv.ToString());
-        Files.WriteAtomically(Path.Combine(folder, "results.json"), JsonSerializer.Serialize(this, FiniteJson));
+        Files.WriteAtomically(Path.Combine(folder, "results.csv"), Csv.Write(ResultRow.Columns, Rows, Provenance.Lines()));
+        // The result set is for other programs: a number is a number or null (runs/*.json keep -infinity logs for ourselves).
+        Files.WriteAtomically(Path.Combine(folder, "results.json"), Output.Json.Document(DocumentType, this));
     }
 
-    /// <summary>Reads results.json of a folder (or the file itself).</summary>
+    /// <summary>Reads results.json of a folder (or the file itself), of this or the unversioned format.</summary>
     public static ResultSet Read(string path)
     {
         string file = Directory.Exists(path) ? Path.Combine(path, "results.json") : path;
         if (!File.Exists(file)) throw new ArgumentException($"no result file at '{file}'");
-        try { return JsonSerializer.Deserialize<ResultSet>(File.ReadAllText(file), FiniteJson) ?? throw new JsonException("empty"); }
+        try
+        {
+            if (JsonNode.Parse(File.ReadAllText(file)) is not JsonObject document) throw new JsonException("not an object");
+            ResultRow.Upgrade(document);
+            return document.Deserialize<ResultSet>(Output.Json.Options) ?? throw new JsonException("empty");
+        }
         catch (JsonException e) { throw new ArgumentException($"'{file}' is not a result file ({e.Message.Split('.')[0]})"); }
     }
 }
@@ -174,26 +187,7 @@ public sealed record ResultSet(string SweepId, Provenance Provenance, List<Resul
 /// </summary>
 public static class Numbers
 {
-    public static string Csv(double? v) => v is double d && double.IsFinite(d) ? d.ToString("R", CultureInfo.InvariantCulture) : "";
-
-    /// <summary>Writes a non-finite double as null; reads null (and the named literals of older files) back as NaN or infinity.</summary>
-    public sealed class FiniteConverter : System.Text.Json.Serialization.JsonConverter<double>
-    {
-        public override bool HandleNull => true;
-
-        public override double Read(ref Utf8JsonReader reader, Type type, JsonSerializerOptions options) => reader.TokenType switch
-        {
-            JsonTokenType.Null => double.NaN,
-            JsonTokenType.String => double.Parse(reader.GetString()!, CultureInfo.InvariantCulture),
-            _ => reader.GetDouble(),
-        };
-
-        public override void Write(Utf8JsonWriter writer, double value, JsonSerializerOptions options)
-        {
-            if (double.IsFinite(value)) writer.WriteNumberValue(value);
-            else writer.WriteNullValue();
-        }
-    }
+    public static string Csv(double? v) => Schema.Number(v);
 }
 
 /// <summary>Atomic file writes: a temporary file in the same folder, then a rename, so readers never see half a file.</summary>
@@ -249,7 +243,7 @@ public static class Files
     /// Why a write into <paramref name="folder"/> failed, in a few words: the runtime's messages repeat the path and
     /// rarely name the cause the user can act on.
     /// </summary>
-    internal static string Reason(string folder, Exception e)
+    public static string Reason(string folder, Exception e)
     {
         for (string? f = Path.GetFullPath(folder); f is not null; f = Path.GetDirectoryName(f))
             if (File.Exists(f)) return $"'{f}' is a file, not a folder";

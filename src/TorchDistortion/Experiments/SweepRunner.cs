@@ -88,7 +88,7 @@ public static class SweepRunner
             var file = new RunFile(sweepId, runId, run, settings.Seed, measurement.Elapsed.TotalSeconds,
                 Provenance.Current(measurement.DeviceUsed, run.DType), ResultRow.FromMeasurement(sweepId, runId, run, settings.Seed, measurement),
                 measurement.LogDistortions);
-            Files.WriteAtomically(RunPath(folder, runId), JsonSerializer.Serialize(file, ResultSet.Json));
+            Files.WriteAtomically(RunPath(folder, runId), file.ToJson());
             Interlocked.Increment(ref computed);
         }, cancel);
         for (int s = 0; s < sweeps.Count; s++)
@@ -259,7 +259,7 @@ public static class SweepRunner
     private static RunFile? ReadRun(string path)
     {
         if (!File.Exists(path)) return null;
-        try { return JsonSerializer.Deserialize<RunFile>(File.ReadAllText(path), ResultSet.Json); }
+        try { return RunFile.Parse(File.ReadAllText(path)); }
         catch (JsonException) { return null; }
     }
 }

@@ -62,7 +62,7 @@ public sealed record SweepSpec
     }
 
     /// <summary>Reads a sweep file without expanding it: its runs are validated as they are expanded.</summary>
-    internal static SweepSpec Parse(string path)
+    public static SweepSpec Parse(string path)
     {
         string name = Path.GetFileName(path);
         if (!File.Exists(path)) throw new ArgumentException($"sweep file '{path}' does not exist");
@@ -87,7 +87,7 @@ public sealed record SweepSpec
     /// The runs one at a time, as they are expanded (a listing need not hold them all). The fields and the size are
     /// checked before the first run; each run is validated as it comes.
     /// </summary>
-    internal IEnumerable<RunSpec> Runs(string source = "sweep", long maxRuns = DefaultMaxRuns)
+    public IEnumerable<RunSpec> Runs(string source = "sweep", long maxRuns = DefaultMaxRuns)
     {
         CheckFields(source);
         var count = CountBound();
@@ -187,7 +187,7 @@ public sealed record SweepSpec
     public string SweepId(IReadOnlyList<RunSpec> runs) => SweepIdOf(runs.Select(r => r.Id(Seed)));
 
     /// <summary>The sweep id from the run ids, in any order.</summary>
-    internal static string SweepIdOf(IEnumerable<string> runIds) => RunSpec.Hash(string.Join(",", runIds.Order()));
+    public static string SweepIdOf(IEnumerable<string> runIds) => RunSpec.Hash(string.Join(",", runIds.Order()));
 
     private static T Rethrow<T>(Func<T> action, string source, string? field = null)
     {

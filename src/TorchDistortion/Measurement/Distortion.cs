@@ -56,8 +56,17 @@ public sealed record Measurement(
     Summary? Regions = null,
     IReadOnlyDictionary<string, double>? SecondsByStage = null); // CPU seconds of the worker threads per stage
 
-/// <summary>Log distortions of several geometries under one network; exact segments also give log regions per unit length.</summary>
-public sealed record NetworkMeasurement(double[] LogDistortions, double[]? LogRegionsPerLength);
+/// <summary>
+/// Distortions of several geometries under one network (one value per geometry): the logs, which keep their digits
+/// however large or small, and the plain values beside them. Exact segments also give log regions per unit length.
+/// </summary>
+/// <param name="LogDistortions">log of each geometry's length (or k-volume) distortion; -infinity where it is 0.</param>
+/// <param name="LogRegionsPerLength">Exact measurements only: log of the linear regions crossed per unit input length.</param>
+public sealed record NetworkMeasurement(double[] LogDistortions, double[]? LogRegionsPerLength)
+{
+    /// <summary>Each geometry's distortion, e^log: NaN where that leaves the range of normal doubles (the log holds it).</summary>
+    public double[] Distortions { get; } = Array.ConvertAll(LogDistortions, Summary.ExpInRange);
+}
 
 /// <summary>
 /// CPU time per stage of a measurement (the worker thread's, see <see cref="ThreadClock"/>), to show where it goes (e.g. the
@@ -265,10 +274,12 @@ public static class Distortion
     }
 
     /// <summary>
-    /// Log Distortions of a curve or patch under any differentiable module (one network), by the double-VJP
-    /// path: how a user's own model is measured. Returns one value per geometry (drawn from seed, 0..count-1).
+    /// Distortions of <paramref name="count"/> curves or patches (drawn from <paramref name="seed"/>, geometry i depending
+    /// only on seed and i) under any differentiable TorchSharp module taking [B, <paramref name="inputDim"/>]: how a user's
+    /// own model is measured, by the double-VJP path unless <paramref name="method"/> says otherwise. The module's first
+    /// parameter gives the dtype and device (float64 on the CPU when it has none).
     /// </summary>
-    public static double[] MeasureModule(nn.IModule<Tensor, Tensor> module, int inputDim, GeometrySpec geometry, int count, long seed = 0,
+    public static NetworkMeasurement MeasureModule(nn.IModule<Tensor, Tensor> module, int inputDim, GeometrySpec geometry, int count, long seed = 0,
         JacobianMethod method = JacobianMethod.DoubleVjp)
     {
         geometry.Validate([inputDim]);
@@ -281,7 +292,7 @@ public static class Distortion
         var flatTangents = sample.Tangents.reshape(count * nodes, geometry.K, inputDim);
         var image = Jacobians.Apply(module, method, flatPoints, flatTangents).reshape(count, nodes, geometry.K, -1);
         var logDistortion = LogVolumes(image).logsumexp(1) - LogVolumes(sample.Tangents).logsumexp(1);
-        return logDistortion.cpu().data<double>().ToArray();
+        return new NetworkMeasurement(logDistortion.cpu().data<double>().ToArray(), null);
     }
 
     /// <summary>
@@ -302,13 +313,26 @@ public static class Distortion
         return (r.diagonal(0, -2, -1).abs().log().sum(-1L) + logScale).MoveToOuterDisposeScope();
     }
 
-    internal static Device ResolveDevice(string name) => name.ToLowerInvariant() switch
+    /// <summary>
+    /// The device a name stands for: cpu, cuda (GPU 0), cuda:N, or auto (GPU 0 when CUDA is usable, else the CPU). A GPU that
+    /// cannot be used is refused with the reason: a build without the CUDA backend, no usable GPU, or no GPU N.
+    /// </summary>
+    public static Device ResolveDevice(string name)
     {
-        "cpu" => CPU,
-        "cuda" => cuda.is_available() ? CUDA : throw new ArgumentException("--device cuda: CUDA is not available on this machine (try --device auto or cpu)"),
-        "auto" => cuda.is_available() ? CUDA : CPU,
-        _ => throw new ArgumentException($"--device: unknown device '{name}'; allowed: auto, cpu, cuda"),
-    };
+        string lower = name.ToLowerInvariant();
+        if (lower == "cpu") return CPU;
+        if (lower == "auto") return cuda.is_available() ? CUDA : CPU;
+        if (lower != "cuda" && !lower.StartsWith("cuda:", StringComparison.Ordinal))
+            throw new ArgumentException($"--device: unknown device '{name}'; allowed: auto, cpu, cuda, cuda:N");
+        int index = 0;
+        if (lower != "cuda" && !(int.TryParse(lower[5..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out index) && index < 1024))
+            throw new ArgumentException($"--device: '{name}' is not cuda:N with N the index of a GPU (0, 1, ...)");
+        if (!Backend.HasCuda()) throw new ArgumentException($"--device {name}: this build has no CUDA backend (see README)");
+        if (!cuda.is_available()) throw new ArgumentException($"--device {name}: CUDA is not available on this machine (try --device auto or cpu)");
+        int count = cuda.device_count();
+        if (index >= count) throw new ArgumentException($"--device {name}: there is no GPU {index}; this machine has {count} (cuda:0 to cuda:{count - 1})");
+        return new Device(DeviceType.CUDA, index);
+    }
 
     /// <summary>Networks per chunk: the given --chunk, or automatic; refused with one line where it would not fit in memory.</summary>
     internal static int ChunkFor(MeasureSettings settings)

@@ -13,7 +13,7 @@ public static class Parallelism
 {
     private static int _threads = 1;
 
-    /// <summary>Worker threads for <see cref="Distortion.Measure"/> (1: the calling thread alone, with libtorch's current intra-op threads).</summary>
+    /// <summary>Worker threads for <see cref="Distortion.Measure(MeasureSettings, Action{int}?, CancellationToken)"/> (1: the calling thread alone, with libtorch's current intra-op threads).</summary>
     public static int Threads
     {
         get => _threads;

@@ -155,15 +155,15 @@ public static class PiecewiseLinear
         if (point.Any(v => !double.IsFinite(v))) throw new ArgumentException($"{what} has a non-finite coordinate");
     }
 
-    /// <summary>
-    /// Per layer: transposed weights [K', n_in, n_out] (contiguous, for mm) and biases [K', n_out] or null, float64 on
-    /// the CPU; all K networks, or only network <paramref name="only"/> (then K' = 1 and it is index 0).
-    /// </summary>
     /// <summary>Breakpoints exist only for the piecewise-linear family.</summary>
     private static PiecewiseLinearActivation ActivationOf(Mlp net) =>
         net.Spec.Activation as PiecewiseLinearActivation
         ?? throw new ArgumentException($"exact breakpoints need a piecewise-linear activation (relu, leaky-relu, abs, abrelu); {net.Spec.Activation} is smooth");
 
+    /// <summary>
+    /// Per layer: transposed weights [K', n_in, n_out] (contiguous, for mm) and biases [K', n_out] or null, float64 on
+    /// the CPU; all K networks, or only network <paramref name="only"/> (then K' = 1 and it is index 0).
+    /// </summary>
     private static (Tensor WeightT, Tensor? Bias)[] Layers(Mlp net, int? only = null)
     {
         Tensor Pick(Tensor p) => (only is int k ? p.detach().narrow(0, k, 1) : p.detach()).to(float64, CPU);

@@ -8,13 +8,16 @@ namespace TorchDistortion.Measurement;
 /// </summary>
 public sealed record MomentEstimate(int Order, double LogValue, double LogStdErr)
 {
+    /// <summary>The estimate of E[D^m] (NaN beyond the double range).</summary>
     public double Value => Summary.ExpInRange(LogValue);
+    /// <summary>Its standard error (NaN beyond the double range).</summary>
     public double StdErr => Summary.ExpInRange(LogStdErr);
 }
 
 /// <summary>A quantile of the distortion over networks (NaN where it leaves the double range; the log holds it).</summary>
 public sealed record QuantileEstimate(double Probability, double LogValue)
 {
+    /// <summary>The quantile (NaN beyond the double range).</summary>
     public double Value => Summary.ExpInRange(LogValue);
 }
 
@@ -32,15 +35,22 @@ public sealed record Summary(
     double StdLog,
     int Zeros)
 {
+    /// <summary>The quantiles summarised unless others are asked for.</summary>
     public static readonly double[] DefaultQuantiles = [0.05, 0.25, 0.75, 0.95];
 
+    /// <summary>The sample mean E[D] (NaN beyond the double range; <see cref="LogMean"/> holds it).</summary>
     public double Mean => Moments[0].Value;
+    /// <summary>log of the sample mean.</summary>
     public double LogMean => Moments[0].LogValue;
+    /// <summary>Standard error of the sample mean.</summary>
     public double StdErr => Moments[0].StdErr;
+    /// <summary>log of the standard error of the sample mean.</summary>
     public double LogStdErr => Moments[0].LogStdErr;
     /// <summary>Sample standard deviation: the standard error times sqrt(n).</summary>
     public double Std => ExpInRange(LogStd);
+    /// <summary>log of the sample standard deviation.</summary>
     public double LogStd => LogStdErr + 0.5 * Math.Log(Count);
+    /// <summary>The sample median.</summary>
     public double Median => ExpInRange(LogMedian);
 
     /// <summary>e^log, or NaN where that leaves the range of normal doubles (overflow, or underflow of a nonzero value).</summary>

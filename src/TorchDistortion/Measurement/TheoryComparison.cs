@@ -6,7 +6,7 @@ namespace TorchDistortion.Measurement;
 
 /// <summary>
 /// One measured statistic beside its exact value, all kept as logs so that values beyond the double range
-/// still compare. Relation "=" means the expectations are equal; "<=" means the theory value is an upper
+/// still compare. Relation "=" means the expectations are equal; "&lt;=" means the theory value is an upper
 /// bound (higher moments of a curve's length ratio, by Jensen along the curve).
 /// </summary>
 /// <param name="LogExactStdErr">

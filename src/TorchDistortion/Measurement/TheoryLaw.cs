@@ -8,9 +8,14 @@ namespace TorchDistortion.Measurement;
 /// piecewise-linear family (ReLU's own closed forms for ReLU), the large-width mean-field approximation for smooth
 /// activations, or nothing where no law is known. Moments without a law are NaN, never another activation's values.
 /// </summary>
-internal sealed record TheoryLaw(Func<int, double> LogMoment, bool Exact, string Note, string Regime)
+/// <param name="LogMoment">log E[D^m] for the moment m (NaN where no law is known).</param>
+/// <param name="Exact">Whether the law is exact (not an approximation).</param>
+/// <param name="Note">Which law it is and why.</param>
+/// <param name="Regime">Whether the network is below, at or above its critical variance.</param>
+public sealed record TheoryLaw(Func<int, double> LogMoment, bool Exact, string Note, string Regime)
 {
-    internal static TheoryLaw For(NetworkSpec network, int k)
+    /// <summary>The law of the k-volume distortion of <paramref name="network"/>.</summary>
+    public static TheoryLaw For(NetworkSpec network, int k)
     {
         var widths = network.Widths;
         var variances = network.LayerVariances();

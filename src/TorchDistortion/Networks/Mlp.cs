@@ -18,6 +18,7 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
     private readonly Parameter[] _weights;
     private readonly Parameter?[] _biases;
 
+    /// <summary>The shape, activation and initialization every network of the ensemble shares.</summary>
     public NetworkSpec Spec { get; }
     /// <summary>Number of networks K in the ensemble.</summary>
     public int Count { get; }
@@ -192,6 +193,7 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
         return moved;
     }
 
+    /// <summary>The networks' outputs: [K, B, n0] to [K, B, nL]; for one network also [B, n0] to [B, nL].</summary>
     public override Tensor forward(Tensor input)
     {
         bool single = input.dim() == 2;

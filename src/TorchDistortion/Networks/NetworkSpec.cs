@@ -26,7 +26,9 @@ public sealed record NetworkSpec(
 
     /// <summary>Number of weight layers L.</summary>
     public int Depth => Widths.Count - 1;
+    /// <summary>n0, the input dimension.</summary>
     public int InputDim => Widths[0];
+    /// <summary>nL, the output dimension.</summary>
     public int OutputDim => Widths[^1];
 
     /// <summary>Widths n0..nL from the shorthand: <paramref name="depth"/> weight layers, hidden width <paramref name="width"/>.</summary>

@@ -11,6 +11,7 @@ namespace TorchDistortion.Theory;
 /// </summary>
 public static class MeanField
 {
+    /// <summary>Where a network's initialization sits: nearby inputs converge (ordered), stay apart at the edge of chaos (critical), or decorrelate (chaotic).</summary>
     public enum Phase { Ordered, Critical, Chaotic }
 
     /// <summary>

@@ -31,9 +31,10 @@ public sealed record CheckpointInfo(
 
 /// <summary>
 /// Checkpoints of a training run: per evaluation, weights (safetensors, PyTorch nn.Sequential names), optimizer state
-/// (TorchSharp's binary format) and the sidecar, each written atomically, the sidecar last.
+/// (TorchSharp's binary format) and the sidecar, each written atomically, the sidecar last. Public: loading a network
+/// (<see cref="LoadNetwork"/>, also any PyTorch state_dict of an MLP) and listing a run's checkpoints (<see cref="List"/>).
 /// </summary>
-internal static class Checkpoints
+public static class Checkpoints
 {
     internal const string RunFile = "run.json";
 
@@ -133,7 +134,7 @@ internal static class Checkpoints
         name.StartsWith("epoch-") ? long.Parse(name[6..]) * settings.StepsPerEpoch : long.Parse(name[5..]);
 
     /// <summary>The complete checkpoints of a run folder (those with a readable sidecar), oldest first.</summary>
-    internal static List<(string Path, CheckpointInfo Info)> List(string folder)
+    public static List<(string Path, CheckpointInfo Info)> List(string folder)
     {
         var found = new List<(string, CheckpointInfo)>();
         if (!Directory.Exists(folder)) return found;
@@ -183,9 +184,11 @@ internal static class Checkpoints
     /// <summary>
     /// The network of a checkpoint file (.safetensors with our sidecar, or any PyTorch state_dict), in <paramref name="dtype"/>.
     /// Our checkpoints are verified against the sidecar's hash and architecture; a file in a run folder without its sidecar is refused.
-    /// A foreign state_dict records no activation: <paramref name="foreignActivation"/> gives it (ReLU when null).
+    /// A foreign state_dict records no activation: <paramref name="foreignActivation"/> gives it (ReLU when null). Its layers are
+    /// the 2-D "*weight" tensors (with their "*bias") in the order of their names: nn.Sequential's "0.weight", "2.weight", ...
+    /// Info is the sidecar of our checkpoints, null for a foreign state_dict. Unreadable or unfit files throw an <see cref="ArgumentException"/>.
     /// </summary>
-    internal static (Mlp Network, CheckpointInfo? Info) LoadNetwork(string path, ScalarType dtype, Device? device = null, Activation? foreignActivation = null)
+    public static (Mlp Network, CheckpointInfo? Info) LoadNetwork(string path, ScalarType dtype, Device? device = null, Activation? foreignActivation = null)
     {
         if (Directory.Exists(path)) throw new ArgumentException($"--checkpoint: '{path}' is a folder; give a checkpoint file (or use it as a run folder)");
         if (!File.Exists(path)) throw new ArgumentException($"--checkpoint: file '{path}' does not exist");

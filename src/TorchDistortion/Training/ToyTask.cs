@@ -101,7 +101,8 @@ internal sealed record ToyData(TaskSpec Spec, Tensor TrainX, Tensor TrainY, Tens
     }
 }
 
-internal static class ToyTasks
+/// <summary>Draws the data of the toy tasks.</summary>
+public static class ToyTasks
 {
     private const ulong DataStream = 3;
 
@@ -123,7 +124,7 @@ internal static class ToyTasks
     /// Writes the splits of <paramref name="spec"/> drawn from <paramref name="seed"/> as train.csv and test.csv in
     /// <paramref name="folder"/> (columns x0..x{n0-1} and label or y; float64 in round-trip notation). Returns the paths.
     /// </summary>
-    internal static string[] Export(TaskSpec spec, long seed, string folder)
+    public static string[] Export(TaskSpec spec, long seed, string folder)
     {
         Files.EnsureWritableFolder(folder, "--export-data");
         using var data = Generate(spec, seed);

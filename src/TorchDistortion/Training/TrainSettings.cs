@@ -54,7 +54,8 @@ public sealed record TrainSettings(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Activation = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int DataProbes = 0)
 {
-    internal static readonly JsonSerializerOptions Json = new()
+    /// <summary>The JSON options of run.json, checkpoint sidecars and the reports of saved networks: snake_case, indented.</summary>
+    public static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         WriteIndented = true,

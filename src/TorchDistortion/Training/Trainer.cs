@@ -6,6 +6,7 @@ using TorchDistortion.Experiments;
 using TorchDistortion.Geometry;
 using TorchDistortion.Measurement;
 using TorchDistortion.Networks;
+using TorchDistortion.Output;
 using TorchDistortion.Theory;
 using static TorchSharp.torch;
 
@@ -58,6 +59,7 @@ public static class Trainer
 {
     private const ulong ShuffleStream = 4, ProbeStream = 5, DataProbeStream = 6;
 
+    /// <summary>Receives a training run's progress: its start, every step, every evaluation.</summary>
     public interface IProgress
     {
         void Started(string runId, TrainSettings settings, long startStep);
@@ -231,7 +233,8 @@ public static class Trainer
         }
 
         IEnumerable<(string, double)> Scalars(HistoryRow row) =>
-            HistoryColumns(settings).Skip(1).Select(c => (c.Name, c.Value(row))).Where(c => c.Item2 is not null).Select(c => (c.Name, c.Item2!.Value));
+            HistoryColumns(settings).Skip(1).Select(c => (c.Name, c.Value(row))).Where(c => c.Item2 is not null)
+                .Select(c => (c.Name, Convert.ToDouble(c.Item2, CultureInfo.InvariantCulture)));
     }
 
     /// <summary>
@@ -298,36 +301,34 @@ public static class Trainer
     internal static void WriteHistory(string folder, string runId, TrainSettings settings, IReadOnlyList<HistoryRow> history, string? failure,
         double? theoryLength, double? theoryVolume)
     {
+        var columns = HistoryColumns(settings);
         Files.WriteAtomically(Path.Combine(folder, "history.csv"), HistoryCsv(settings, history));
-        var document = new { RunId = runId, Settings = settings, Failure = failure, TheoryLength = theoryLength, TheoryVolume = theoryVolume, History = history };
-        Files.WriteAtomically(Path.Combine(folder, "history.json"), JsonSerializer.Serialize(document, TrainSettings.Json));
+        // The rows of history.json are those of history.csv, field for field; the run's id and settings (seed included) head it.
+        var document = new { RunId = runId, Settings = settings, Failure = failure, TheoryLength = theoryLength, TheoryVolume = theoryVolume,
+            History = Output.Json.Rows(columns, history) };
+        Files.WriteAtomically(Path.Combine(folder, "history.json"), Output.Json.Document("training_history", document));
     }
 
-    /// <summary>The columns of history.csv, declared once: the CSV and the TensorBoard scalars (all but the step) are written from them.</summary>
-    internal static IReadOnlyList<(string Name, Func<HistoryRow, double?> Value)> HistoryColumns(TrainSettings settings)
+    internal static string HistoryCsv(TrainSettings settings, IReadOnlyList<HistoryRow> history) => Csv.Write(HistoryColumns(settings), history);
+
+    /// <summary>
+    /// The columns of history.csv and the fields of history.json's rows, declared once; the TensorBoard scalars are all but
+    /// the step.
+    /// </summary>
+    internal static IReadOnlyList<Column<HistoryRow>> HistoryColumns(TrainSettings settings)
     {
         string metric = settings.Task.MetricName;
-        var columns = new List<(string Name, Func<HistoryRow, double?> Value)>
+        var columns = new List<Column<HistoryRow>>
         {
-            ("step", r => r.Step), ("epoch", r => r.Epoch), ("train_loss", r => r.TrainLoss), ($"train_{metric}", r => r.TrainMetric),
-            ("test_loss", r => r.TestLoss), ($"test_{metric}", r => r.TestMetric), ("length_distortion", r => r.Length),
-            ("length_stderr", r => r.LengthStdErr), ("regions_per_length", r => r.RegionsPerLength), ("data_length_distortion", r => r.DataLength),
-            ("data_pieces", r => r.DataPieces), ("volume_distortion", r => r.Volume), ("volume_stderr", r => r.VolumeStdErr),
+            new("step", r => r.Step), new("epoch", r => r.Epoch), new("train_loss", r => r.TrainLoss), new($"train_{metric}", r => r.TrainMetric),
+            new("test_loss", r => r.TestLoss), new($"test_{metric}", r => r.TestMetric), new("length_distortion", r => r.Length),
+            new("length_std_err", r => r.LengthStdErr), new("regions_per_length", r => r.RegionsPerLength), new("data_length_distortion", r => r.DataLength),
+            new("data_pieces", r => r.DataPieces), new("volume_distortion", r => r.Volume), new("volume_std_err", r => r.VolumeStdErr),
         };
         if (settings.DataProbes > 0)
-            columns.AddRange([("data_same_length_distortion", r => r.DataSameLength), ("data_same_pieces", r => r.DataSamePieces),
-                ("data_different_length_distortion", r => r.DataDifferentLength), ("data_different_pieces", r => r.DataDifferentPieces)]);
+            columns.AddRange([new("data_same_length_distortion", r => r.DataSameLength), new("data_same_pieces", r => r.DataSamePieces),
+                new("data_different_length_distortion", r => r.DataDifferentLength), new("data_different_pieces", r => r.DataDifferentPieces)]);
         return columns;
-    }
-
-    internal static string HistoryCsv(TrainSettings settings, IReadOnlyList<HistoryRow> history)
-    {
-        var columns = HistoryColumns(settings);
-        var text = new StringBuilder();
-        text.AppendLine(string.Join(",", columns.Select(c => c.Name)));
-        foreach (var r in history)
-            text.AppendLine(string.Join(",", columns.Select(c => c.Value(r) is double d ? d.ToString("R", CultureInfo.InvariantCulture) : "")));
-        return text.ToString();
     }
 
     /// <summary>

@@ -34,7 +34,7 @@ public sealed class OutputGuardTests : IDisposable
 
         var forced = CliRunner.Run("measure", "--widths", "3,4,2", "--networks", "2", "--format", "json", "-o", sidecar, "--force");
         Assert.Equal(0, forced.ExitCode);
-        Assert.Contains("\"tool\": \"torchdistortion\"", File.ReadAllText(sidecar));
+        Assert.Contains("\"document\": \"measure\"", File.ReadAllText(sidecar));
     }
 
     [Fact]

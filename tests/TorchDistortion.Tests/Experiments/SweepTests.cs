@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using TorchDistortion.Cli.Reproduce;
+using TorchDistortion.Plots;
 using TorchDistortion.Experiments;
 using TorchDistortion.Tests.Cli;
 
@@ -98,7 +98,7 @@ public sealed class SweepTests : IDisposable
         var theory = new Dictionary<string, double>();
         foreach (var row in measured["theory"]!["rows"]!.AsArray())
         {
-            expected[(string)row!["statistic"]!] = (double)row["measured"]!;
+            expected[(string)row!["statistic"]!] = (double)row["value"]!;
             theory[(string)row["statistic"]!] = (double)row["theory"]!;
         }
         int compared = 0;
@@ -377,7 +377,7 @@ public sealed class SweepTests : IDisposable
         Assert.False(File.Exists(Path.Combine(Folder("m"), "results.csv")));
 
         Assert.Equal((present, 6), SweepRunner.Merge([shard0], Folder("m"), allowPartial: true));
-        var runIds = DataLines(Folder("m")).Skip(1).Select(l => l.Split(',')[1]).Distinct().Order();
+        var runIds = DataLines(Folder("m")).Skip(1).Select(l => l.Split(',')[2]).Distinct().Order();
         Assert.Equal(Directory.GetFiles(Path.Combine(shard0, "runs"), "*.json").Select(Path.GetFileNameWithoutExtension).Order(), runIds);
 
         CliRunner.AssertOneLineError(CliRunner.RunInProcess("merge", shard0, "-o", Folder("cli")), "missing");

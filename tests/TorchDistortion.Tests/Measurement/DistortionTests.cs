@@ -167,7 +167,18 @@ public class DistortionTests
         var engine = Distortion.Measure(new MeasureSettings(spec, geometry, Networks: 1, Seed: 21)).LogDistortions[0];
         using var net = Mlp.Create(spec, 1, seed: 21);
         var generic = Distortion.MeasureModule(net, 4, geometry, count: 1, seed: 21);
-        Assert.Equal(engine, generic[0], 10);
+        Assert.Equal(engine, generic.LogDistortions[0], 10);
+        Assert.Equal(Math.Exp(engine), generic.Distortions[0], 10);
+    }
+
+    [Fact]
+    public void PlainDistortionsBesideTheLogsAreNaNOnlyWhereTheyLeaveTheDoubleRange()
+    {
+        var measured = new NetworkMeasurement([Math.Log(2.5), double.NegativeInfinity, 1000, -1000], null);
+        Assert.Equal(2.5, measured.Distortions[0], 14);
+        Assert.Equal(0, measured.Distortions[1]); // every neuron of a layer off: exactly 0, not NaN
+        Assert.True(double.IsNaN(measured.Distortions[2]) && double.IsNaN(measured.Distortions[3]));
+        Assert.Equal(1000, measured.LogDistortions[2]); // the log keeps the value the plain double cannot hold
     }
 
     [Fact]

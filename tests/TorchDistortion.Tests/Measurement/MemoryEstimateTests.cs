@@ -62,7 +62,7 @@ public class MemoryEstimateTests
             await Task.Delay(20);
         }
         Assert.True(process.ExitCode == 0, await stderr);
-        Assert.StartsWith("statistic,", await stdout);
+        Assert.StartsWith("schema_version,", await stdout);
         long estimate = Distortion.EstimatePeakBytes(Settings(400), 400);
         Assert.True(peak > 0, "no peak memory read");
         Assert.True(peak <= estimate, $"peak {peak >> 20} MiB above the estimate {estimate >> 20} MiB");

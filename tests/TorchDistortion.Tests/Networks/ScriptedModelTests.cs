@@ -55,12 +55,12 @@ public sealed class ScriptedModelTests : IDisposable
         MakeModels(_folder);
         using var model = ScriptedModel.Load(Path.Combine(_folder, "tanh.pt"));
         var geometry = new GeometrySpec(GeometryKind.Patch, Points: 2, K: 2);
-        var all = Distortion.MeasureModule(model.Module, model.InputDim, geometry, 12, seed: 3);
-        var again = Distortion.MeasureModule(model.Module, model.InputDim, geometry, 12, seed: 3);
+        var all = Distortion.MeasureModule(model.Module, model.InputDim, geometry, 12, seed: 3).LogDistortions;
+        var again = Distortion.MeasureModule(model.Module, model.InputDim, geometry, 12, seed: 3).LogDistortions;
         Assert.Equal(all, again);
         Assert.All(all, v => Assert.True(double.IsFinite(v)));
         // The reverse-mode reference gives the same log-volumes.
-        var reverse = Distortion.MeasureModule(model.Module, model.InputDim, geometry, 12, seed: 3, JacobianMethod.Reverse);
+        var reverse = Distortion.MeasureModule(model.Module, model.InputDim, geometry, 12, seed: 3, JacobianMethod.Reverse).LogDistortions;
         for (int i = 0; i < all.Length; i++) Assert.Equal(reverse[i], all[i], 10);
     }
 
@@ -90,11 +90,12 @@ public sealed class ScriptedModelTests : IDisposable
         Assert.True(ok.ExitCode == 0, ok.Stderr);
         using (var document = JsonDocument.Parse(File.ReadAllText(report)))
         {
-            Assert.Equal(5, document.RootElement.GetProperty("input_dim").GetInt32());
-            Assert.True(document.RootElement.GetProperty("input_dim_inferred").GetBoolean());
+            Assert.Equal(5, document.RootElement.GetProperty("settings").GetProperty("input_dim").GetInt32());
+            Assert.True(document.RootElement.GetProperty("settings").GetProperty("input_dim_inferred").GetBoolean());
+            Cli.OutputSchemaTests.AssertValid(report, "measure_model");
             // The same numbers as the library's measurement of the same geometries.
             using var model = ScriptedModel.Load(tanh);
-            var logs = Distortion.MeasureModule(model.Module, 5, new GeometrySpec(GeometryKind.Segment), 20, seed: 0);
+            var logs = Distortion.MeasureModule(model.Module, 5, new GeometrySpec(GeometryKind.Segment), 20, seed: 0).LogDistortions;
             Assert.Equal(logs.Select(Math.Exp).Average(), document.RootElement.GetProperty("distortion").GetProperty("mean").GetDouble(), 12);
         }
         var before = Directory.GetFiles(_folder).ToDictionary(f => f, File.ReadAllBytes);

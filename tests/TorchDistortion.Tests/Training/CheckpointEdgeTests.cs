@@ -77,8 +77,9 @@ public class CheckpointEdgeTests : IDisposable
             """{"__metadata__":{"format":"pt"},"0.weight":{"dtype":"F64","shape":[2,2],"data_offsets":[0,32]},"0.bias":{"dtype":"F64","shape":[2],"data_offsets":[32,48]}}""", data);
         var result = CliRunner.Run("measure", "--checkpoint", path, "--geometries", "5", "--format", "csv");
         Assert.True(result.ExitCode == 0, result.Stderr);
-        var row = result.Stdout.Split('\n')[1].Split(',');
-        Assert.Equal(1.0, double.Parse(row[4], System.Globalization.CultureInfo.InvariantCulture), 12);
+        var lines = result.Stdout.Split('\n');
+        var row = lines[1].Split(',');
+        Assert.Equal(1.0, double.Parse(row[Array.IndexOf(lines[0].Split(','), "mean")], System.Globalization.CultureInfo.InvariantCulture), 12);
     }
 
     private string[] Train(string checkpoints, params string[] more) =>

@@ -49,8 +49,8 @@ public class ForeignStateDictTests : IDisposable
             double measured = root.GetProperty("checkpoints")[0].GetProperty("distortion").GetProperty("mean").GetDouble();
             differences.Add(measured - root.GetProperty("theory_at_init").GetDouble());
             heDifferences.Add(measured - he);
-            var estimatedCw = root.GetProperty("estimated_cw").EnumerateArray().Select(e => e.GetDouble()).ToArray();
-            var estimatedCb = root.GetProperty("estimated_cb").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            var estimatedCw = root.GetProperty("estimated_c_w").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            var estimatedCb = root.GetProperty("estimated_c_b").EnumerateArray().Select(e => e.GetDouble()).ToArray();
             for (int l = 0; l < 3; l++)
             {
                 cw.Add((estimatedCw[l], widths[l] * widths[l + 1]));

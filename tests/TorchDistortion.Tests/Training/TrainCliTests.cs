@@ -151,7 +151,7 @@ public class TrainCliTests : IDisposable
         {
             var lines = File.ReadAllLines(Path.Combine(run, "history.csv"));
             Assert.Equal(3, lines.Length - 1); // init + 2 epochs
-            Assert.StartsWith("step,epoch,train_loss,train_accuracy", lines[0]);
+            Assert.StartsWith("schema_version,step,epoch,train_loss,train_accuracy", lines[0]);
             Assert.Equal(3, Directory.GetFiles(run, "epoch-*.json").Length);
         }
         string output = Path.Combine(_root, "out-multi");
@@ -166,7 +166,9 @@ public class TrainCliTests : IDisposable
         Assert.True(measured.ExitCode == 0, measured.Stderr);
         var rows = measured.Stdout.Trim().Split('\n');
         Assert.Equal(4, rows.Length);
-        Assert.StartsWith("epoch-0000,0,0,10,", rows[1]);
+        var header = rows[0].Split(',');
+        Assert.EndsWith(",epoch-0000,0,0", string.Join(",", rows[1].Split(',')[..(Array.IndexOf(header, "epoch") + 1)]));
+        Assert.Equal("10", rows[1].Split(',')[Array.IndexOf(header, "geometries")]);
         // The law beside a trained network is the one of its initialization, and the table says so.
         var table = CliRunner.RunInProcess("measure", "--checkpoint", Path.Combine(runs[0], "epoch-0002.safetensors"), "--geometries", "4", "-o", Path.Combine(_root, "trained.txt"));
         Assert.True(table.ExitCode == 0, table.Stderr);

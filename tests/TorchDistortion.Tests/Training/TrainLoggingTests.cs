@@ -114,11 +114,11 @@ public class TrainLoggingTests : IDisposable
         var header = lines[0].Split(',');
         var rows = lines[1..].Select(l => l.Split(',')).ToList();
         var scalars = events.Skip(1).ToList();
-        Assert.Equal(rows.Select(r => long.Parse(r[0], CultureInfo.InvariantCulture)), scalars.Select(e => e.Step));
+        Assert.Equal(rows.Select(r => long.Parse(r[1], CultureInfo.InvariantCulture)), scalars.Select(e => e.Step));
         for (int i = 0; i < rows.Count; i++)
         {
             Assert.InRange(scalars[i].WallTime, startedAt - 5, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0 + 5);
-            var expected = header.Zip(rows[i]).Skip(1).Where(c => c.Second != "")
+            var expected = header.Zip(rows[i]).Skip(2).Where(c => c.Second != "")
                 .Select(c => (c.First, (float)double.Parse(c.Second, CultureInfo.InvariantCulture))).ToList();
             Assert.Equal(expected, scalars[i].Values);
         }
@@ -145,8 +145,8 @@ public class TrainLoggingTests : IDisposable
             var lines = result.Stdout.Split('\n').Where(l => l.StartsWith($"run {Path.GetFileName(run)} ")).ToList();
             Assert.Equal(3, lines.Count);
             var last = File.ReadAllLines(Path.Combine(run, "history.csv"))[^1].Split(',');
-            Assert.Contains($"epoch 2/2 step {last[0]} train loss {double.Parse(last[2], CultureInfo.InvariantCulture).ToString("G6", CultureInfo.InvariantCulture)}", lines[2]);
-            Assert.Contains($"length D {double.Parse(last[6], CultureInfo.InvariantCulture).ToString("G6", CultureInfo.InvariantCulture)}", lines[2]);
+            Assert.Contains($"epoch 2/2 step {last[1]} train loss {double.Parse(last[3], CultureInfo.InvariantCulture).ToString("G6", CultureInfo.InvariantCulture)}", lines[2]);
+            Assert.Contains($"length D {double.Parse(last[7], CultureInfo.InvariantCulture).ToString("G6", CultureInfo.InvariantCulture)}", lines[2]);
         }
     }
 
@@ -175,7 +175,7 @@ public class TrainLoggingTests : IDisposable
         var plainCsv = File.ReadAllLines(Path.Combine(a.Folder, "history.csv"));
         var probedCsv = File.ReadAllLines(Path.Combine(b.Folder, "history.csv"));
         Assert.Equal(plainCsv[0] + ",data_same_length_distortion,data_same_pieces,data_different_length_distortion,data_different_pieces", probedCsv[0]);
-        Assert.Equal(plainCsv[1..], probedCsv[1..].Select(l => string.Join(",", l.Split(',')[..13])));
+        Assert.Equal(plainCsv[1..], probedCsv[1..].Select(l => string.Join(",", l.Split(',')[..14])));
 
         using var data = ToyTasks.Generate(probed.Task, probed.DataSeed);
         var (same, different) = Trainer.Probes.DataPairs(data, 5, probed.DataSeed);

@@ -1,12 +1,14 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
 using Spectre.Console;
+using TorchDistortion.Benchmarks;
 using TorchDistortion.Experiments;
+using TorchDistortion.Training;
 using static TorchSharp.torch;
 
-namespace TorchDistortion.Cli.Bench;
+namespace TorchDistortion.Cli;
 
+/// <summary>`bench`: times the engine against a plain forward pass and checks the performance targets.</summary>
 internal static class BenchCommand
 {
     internal static Command Create()
@@ -15,8 +17,8 @@ internal static class BenchCommand
         var dtypes = new Option<string>("--dtypes") { Description = "float32, float64", DefaultValueFactory = _ => "float32,float64" };
         var threads = new Option<string?>("--threads") { Description = "Thread counts to compare (default: 1 and all cores)" };
         var seconds = new Option<double>("--seconds") { Description = "Time budget per case", DefaultValueFactory = _ => 0.4 };
-        var output = new Option<string>("--output", "-o") { Description = "JSON result file", DefaultValueFactory = _ => "results/bench.json" };
-        var force = OutputGuard.ForceOption();
+        var output = OutputOptions.Output("JSON result file", "results/bench.json");
+        var force = OutputOptions.Force();
         var command = new Command("bench", "Benchmark the engine against a plain forward pass (one process, one run).") { widths, dtypes, threads, seconds, output, force };
         command.SetAction(parse =>
         {
@@ -34,7 +36,7 @@ internal static class BenchCommand
             double budget = parse.GetValue(seconds);
             if (!(budget > 0 && budget <= 60)) throw new ArgumentException("--seconds must be in (0, 60]");
             string path = parse.GetValue(output)!;
-            MeasureCommand.CheckOutputFile(path, "--output");
+            OutputGuard.CheckFile(path, "--output");
             OutputGuard.Check(path, "--output", "bench", IsOutput, parse.GetValue(force));
 
             if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 150; // no terminal to fit
@@ -52,7 +54,7 @@ internal static class BenchCommand
                     target.Met ? "[green]yes[/]" : "[red]no[/]", Markup.Escape(target.Note));
             AnsiConsole.Write(targets);
             AnsiConsole.WriteLine($"peak resident memory {report.PeakResidentMiB:F0} MiB; written to {path}");
-            Files.WriteAtomically(path, JsonSerializer.Serialize(report, ResultSet.Json));
+            Files.WriteAtomically(path, report.ToJson());
             return 0;
         });
         return command;
@@ -60,7 +62,8 @@ internal static class BenchCommand
 
     /// <summary>An earlier bench report: its format marker, or (older reports) its cases and targets.</summary>
     internal static bool IsOutput(string file) =>
-        OutputGuard.JsonMarker(file, "format", BenchReport.FormatName) || OutputGuard.JsonHas(file, "cases", "targets", "environment");
+        OutputGuard.JsonMarker(file, "document", BenchReport.DocumentType) || OutputGuard.JsonMarker(file, "format", BenchReport.FormatName)
+        || OutputGuard.JsonHas(file, "cases", "targets", "environment");
 
     private static List<int> Ints(string text, string option) => Cli.Ints(text, option);
 }

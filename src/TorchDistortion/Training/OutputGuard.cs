@@ -1,23 +1,18 @@
-using System.CommandLine;
 using System.Text.Json;
-using TorchDistortion.Training;
+using TorchDistortion.Experiments;
 
-namespace TorchDistortion.Cli;
+namespace TorchDistortion.Training;
 
 /// <summary>
 /// The one check before a command writes a file the user named (measure, bench, plot, merge): never inside a training run
 /// folder (its checkpoints and sidecars) or a sweep's runs/ folder, and never over a file that is not an earlier output of the
 /// same command, unless --force.
 /// </summary>
-internal static class OutputGuard
+public static class OutputGuard
 {
-    internal static Option<bool> ForceOption() => new("--force")
-    {
-        Description = "Write even inside a training run or a sweep's runs/ folder, or over a file that is not this command's earlier output",
-    };
-
+    /// <summary>Refuses <paramref name="path"/> (an <see cref="ArgumentException"/> naming <paramref name="option"/>) unless it is safe to write.</summary>
     /// <param name="isOwnOutput">Recognises an earlier output of the command from the existing file.</param>
-    internal static void Check(string path, string option, string command, Func<string, bool> isOwnOutput, bool force)
+    public static void Check(string path, string option, string command, Func<string, bool> isOwnOutput, bool force)
     {
         if (force) return;
         string full = Path.GetFullPath(path);
@@ -32,6 +27,24 @@ internal static class OutputGuard
             throw new ArgumentException($"{option}: '{path}' exists and is not an earlier output of {command}; choose another name (or --force to replace it)");
     }
 
+    /// <summary>Refuses an output file name that is empty, a folder, or in a folder that cannot be written.</summary>
+    public static void CheckFile(string? output, string option)
+    {
+        if (output is null) return;
+        if (output.Trim().Length == 0) throw new ArgumentException($"{option}: empty file name");
+        if (Directory.Exists(output)) throw new ArgumentException($"{option}: '{output}' is a folder; give a file name");
+        Files.EnsureWritableFolder(Path.GetDirectoryName(Path.GetFullPath(output))!, option, output);
+    }
+
+    /// <summary>The files `merge` writes into <paramref name="folder"/>: each may only replace an earlier merge's (or sweep's) own.</summary>
+    public static void CheckMergeFolder(string folder, bool force)
+    {
+        Check(Path.Combine(folder, "sweep.json"), "--output", "merge", f => SweepSpec.Load(f) is not null, force);
+        Check(Path.Combine(folder, "results.json"), "--output", "merge", f => ResultSet.Read(f) is not null, force);
+        Check(Path.Combine(folder, "results.csv"), "--output", "merge",
+            f => File.ReadLines(f).SkipWhile(l => l.StartsWith('#')).FirstOrDefault() is { } header && ResultRow.IsHeader(header), force);
+    }
+
     private static bool Recognised(string file, Func<string, bool> isOwnOutput)
     {
         try { return isOwnOutput(file); }
@@ -39,14 +52,14 @@ internal static class OutputGuard
     }
 
     /// <summary>The first line of a text file (empty for an empty file).</summary>
-    internal static string FirstLine(string file)
+    public static string FirstLine(string file)
     {
         using var reader = new StreamReader(file);
         return reader.ReadLine() ?? "";
     }
 
     /// <summary>Whether a file is a JSON object whose string property <paramref name="name"/> is <paramref name="value"/>.</summary>
-    internal static bool JsonMarker(string file, string name, string value)
+    public static bool JsonMarker(string file, string name, string value)
     {
         using var document = JsonDocument.Parse(File.ReadAllBytes(file));
         return document.RootElement.ValueKind == JsonValueKind.Object
@@ -54,7 +67,7 @@ internal static class OutputGuard
     }
 
     /// <summary>Whether a file is a JSON object holding all these properties.</summary>
-    internal static bool JsonHas(string file, params string[] names)
+    public static bool JsonHas(string file, params string[] names)
     {
         using var document = JsonDocument.Parse(File.ReadAllBytes(file));
         return document.RootElement.ValueKind == JsonValueKind.Object && names.All(n => document.RootElement.TryGetProperty(n, out _));

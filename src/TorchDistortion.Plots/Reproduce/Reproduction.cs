@@ -3,21 +3,21 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using TorchDistortion.Experiments;
-using TorchDistortion.Plots;
 
-namespace TorchDistortion.Cli.Reproduce;
+namespace TorchDistortion.Plots;
 
 /// <summary>
 /// `reproduce`: one sweep per claim into data/&lt;figure&gt;/ (resumable), then figures/ (PNG and SVG) and report.md,
 /// which states each claim and what was measured against the exact law.
 /// </summary>
-internal static class Reproduction
+public static class Reproduction
 {
     private const string Marker = "reproduce.json";
 
     internal sealed record Info(string Scale, int SchemaVersion = 1);
 
-    internal static void Run(string output, Scale scale, string device, SweepRunner.IProgress? progress, Action<string>? status = null)
+    /// <summary>Runs every figure's sweep into <paramref name="output"/> (resuming finished runs), then draws the figures and the report.</summary>
+    public static void Run(string output, Scale scale, string device, SweepRunner.IProgress? progress, Action<string>? status = null)
     {
         Files.EnsureWritableFolder(output, "--output");
         string marker = Path.Combine(output, Marker);
@@ -32,10 +32,11 @@ internal static class Reproduction
         Redraw(output, stopwatch.Elapsed);
     }
 
-    internal static bool IsReproduction(string folder) => File.Exists(Path.Combine(folder, Marker));
+    /// <summary>Whether a folder holds a reproduction (its marker file).</summary>
+    public static bool IsReproduction(string folder) => File.Exists(Path.Combine(folder, Marker));
 
     /// <summary>Draws every figure and writes the report from the result files alone.</summary>
-    internal static void Redraw(string output, TimeSpan? elapsed = null)
+    public static void Redraw(string output, TimeSpan? elapsed = null)
     {
         var info = ReadInfo(output);
         string figures = Path.Combine(output, "figures");

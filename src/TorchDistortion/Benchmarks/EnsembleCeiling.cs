@@ -2,7 +2,7 @@ using TorchDistortion.Differentiation;
 using TorchDistortion.Networks;
 using static TorchSharp.torch;
 
-namespace TorchDistortion.Cli.Bench;
+namespace TorchDistortion.Benchmarks;
 
 /// <summary>
 /// Why an ensemble of K = 64 networks beats a loop over them by only so much: the same tangent propagation (width 64,

@@ -8,33 +8,37 @@ using TorchSharp;
 using static TorchSharp.torch;
 // Measurement mode: no autograd graphs are kept (see Run).
 
-namespace TorchDistortion.Cli.Bench;
+namespace TorchDistortion.Benchmarks;
 
 /// <summary>One timed case: what ran, how fast, and its cost relative to a plain forward pass in the same setting.</summary>
-internal sealed record BenchCase(
+public sealed record BenchCase(
     string Case, int Width, int Depth, string DType, int Threads, int Networks, int PointsPerNetwork, double Seconds,
     double PointsPerSecond, double GFlops, double RatioToForward);
 
 /// <summary>A performance target checked in the same run.</summary>
-internal sealed record BenchTarget(string Target, double Measured, double Limit, bool Met, string Note);
+public sealed record BenchTarget(string Target, double Measured, double Limit, bool Met, string Note);
 
-internal sealed record BenchReport(RuntimeInfo Environment, string Machine, List<BenchCase> Cases, List<BenchTarget> Targets, double PeakResidentMiB, DateTimeOffset Date,
+/// <summary>What `bench` measured: the environment, every case, the targets and the stage profile of a full measure job.</summary>
+public sealed record BenchReport(RuntimeInfo Environment, string Machine, List<BenchCase> Cases, List<BenchTarget> Targets, double PeakResidentMiB, DateTimeOffset Date,
     IReadOnlyDictionary<string, double> MeasureProfileSeconds)
 {
-    internal const string FormatName = "torchdistortion-bench/1";
-    /// <summary>Marks the file as a bench report (so a later bench may replace it).</summary>
-    public string Format => FormatName;
+    /// <summary>The document type of a bench report (so a later bench may replace it); FormatName marked the unversioned ones.</summary>
+    public const string DocumentType = "bench", FormatName = "torchdistortion-bench/1";
+
+    /// <summary>The report as the JSON document that `bench` writes.</summary>
+    public string ToJson() => Output.Json.Document(DocumentType, this);
 }
 
 /// <summary>
 /// `bench`: the engine against a plain forward pass (its reference cost; the arithmetic limit of one tangent is 2x),
 /// on the same networks and points, in one process.
 /// </summary>
-internal static class Benchmark
+public static class Benchmark
 {
     private const int Depth = 20;
 
-    internal static BenchReport Run(IReadOnlyList<int> widths, IReadOnlyList<ScalarType> dtypes, IReadOnlyList<int> threads, double secondsPerCase, Action<string>? status)
+    /// <summary>Times every case and checks the targets; <paramref name="status"/> hears each stage.</summary>
+    public static BenchReport Run(IReadOnlyList<int> widths, IReadOnlyList<ScalarType> dtypes, IReadOnlyList<int> threads, double secondsPerCase, Action<string>? status)
     {
         using var noGrad = no_grad(); // double-VJP re-enables gradients for itself
         var cases = new List<BenchCase>();

@@ -1,13 +1,20 @@
 using System.Globalization;
 using TorchDistortion.Experiments;
 using TorchDistortion.Networks;
-using TorchDistortion.Plots;
 using TorchDistortion.Theory;
 
-namespace TorchDistortion.Cli.Reproduce;
+namespace TorchDistortion.Plots;
 
 /// <summary>Quick (default, a few minutes on 2 cores), Full (publication), Smoke (tiny, for the test suite).</summary>
-internal enum Scale { Quick, Full, Smoke }
+public enum Scale
+{
+    /// <summary>A few minutes on two cores (the default).</summary>
+    Quick,
+    /// <summary>Publication scale: more networks per point.</summary>
+    Full,
+    /// <summary>Tiny, for the test suite.</summary>
+    Smoke,
+}
 
 /// <summary>One claim of the paper: the sweep that tests it, how to draw it, and which rows are compared with the exact law.</summary>
 internal sealed record PaperFigure(
