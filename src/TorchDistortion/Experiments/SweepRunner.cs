@@ -54,7 +54,61 @@ public static class SweepRunner
     /// the folder holds every run of the sweep. Refuses sweeps of more than <paramref name="maxRuns"/> runs.
     /// </summary>
     public static int Run(SweepSpec sweep, string folder, Shard shard, DeviceSpec device, IProgress? progress = null, CancellationToken cancel = default,
-        long maxRuns = SweepSpec.DefaultMaxRuns)
+        long maxRuns = SweepSpec.DefaultMaxRuns) =>
+        Run([(sweep, folder)], shard, device, progress, cancel, maxRuns);
+
+    /// <summary>
+    /// Several sweeps, each into its own folder, as one pool of runs (as `reproduce` runs its figures): the workers never
+    /// wait at the end of one sweep while another has runs left. Otherwise as the single-sweep form.
+    /// </summary>
+    public static int Run(IReadOnlyList<(SweepSpec Sweep, string Folder)> sweeps, Shard shard, DeviceSpec device, IProgress? progress = null,
+        CancellationToken cancel = default, long maxRuns = SweepSpec.DefaultMaxRuns)
+    {
+        var prepared = sweeps.Select(s => Prepare(s.Sweep, s.Folder, shard, maxRuns)).ToList();
+        // Longest first (by a cost model), so the last runs to finish are short ones and no worker idles long at the end.
+        var pending = prepared.SelectMany((p, s) => p.Pending.Select(i => (Sweep: s, Run: p.Mine[i])))
+            .OrderByDescending(w => EstimatedCost(w.Run)).ToList();
+        int finishedBefore = prepared.Sum(p => p.Mine.Count - p.Pending.Count), total = prepared.Sum(p => p.Mine.Count);
+        // Parallelism.Threads workers take whole runs: most runs of a sweep are one chunk of networks, which chunk workers could
+        // not share. With fewer runs left than threads, each run gets the spare threads as chunk workers. A run's numbers do not
+        // depend on either. (A GPU runs one thing at a time anyway.)
+        int threads = device.Resolve().type == DeviceType.CPU ? Parallelism.Threads : 1;
+        int concurrent = Math.Max(1, Math.Min(threads, pending.Count)), chunkWorkers = Math.Max(1, threads / concurrent);
+        int computed = 0, started = finishedBefore;
+        var progressGate = new object();
+        Parallelism.ForEach(pending.Count, concurrent, new StageTimes(), (j, _) =>
+        {
+            var (s, run) = pending[j];
+            var (sweep, folder) = sweeps[s];
+            string sweepId = prepared[s].Id, runId = run.Id(sweep.Seed);
+            if (progress is not null) lock (progressGate) progress.RunStarted(started++, total, run);
+            var settings = run.ToSettings(sweep.Seed, device);
+            Action<int>? networksDone = progress is null ? null : n => { lock (progressGate) progress.NetworksDone(n, settings.Networks); };
+            var measurement = Distortion.Measure(settings, networksDone, cancel, chunkWorkers);
+            var file = new RunFile(sweepId, runId, run, settings.Seed, measurement.Elapsed.TotalSeconds,
+                Provenance.Current(measurement.DeviceUsed, DTypes.Name(run.DType)), ResultRow.FromMeasurement(sweepId, runId, run, settings.Seed, measurement),
+                measurement.LogDistortions);
+            Files.WriteAtomically(RunPath(folder, runId), file.ToJson());
+            Interlocked.Increment(ref computed);
+        }, cancel);
+        for (int s = 0; s < sweeps.Count; s++)
+        {
+            var (sweep, folder) = sweeps[s];
+            var (runs, sweepId) = (prepared[s].Runs, prepared[s].Id);
+            if (runs.All(r => File.Exists(RunPath(folder, r.Id(sweep.Seed)))))
+            {
+                var files = new Dictionary<string, (RunFile File, string Folder)>();
+                Collect(folder, sweepId, files);
+                WriteResults(sweep, sweepId, runs, files.Values.Select(f => f.File), folder);
+            }
+        }
+        return computed;
+    }
+
+    /// <summary>One sweep's folder checked (or started), its runs, its id, this shard's runs and the indices of those not finished yet.</summary>
+    private sealed record Prepared(IReadOnlyList<RunSpec> Runs, string Id, List<RunSpec> Mine, List<int> Pending);
+
+    private static Prepared Prepare(SweepSpec sweep, string folder, Shard shard, long maxRuns)
     {
         var runs = sweep.Expand("sweep", maxRuns);
         string sweepId = sweep.SweepId(runs);
@@ -73,35 +127,21 @@ public static class SweepRunner
         RemoveLeftovers(folder, mine.Select(r => r.Id(sweep.Seed)).ToHashSet());
         var pending = Enumerable.Range(0, mine.Count)
             .Where(i => !(ReadRun(RunPath(folder, mine[i].Id(sweep.Seed))) is { } done && done.SweepId == sweepId)).ToList();
-        // Parallelism.Threads workers take whole runs: most runs of a sweep are one chunk of networks, which chunk workers could
-        // not share. With fewer runs left than threads, each run gets the spare threads as chunk workers. A run's numbers do not
-        // depend on either. (A GPU runs one thing at a time anyway.)
-        int threads = device.Resolve().type == DeviceType.CPU ? Parallelism.Threads : 1;
-        int concurrent = Math.Max(1, Math.Min(threads, pending.Count)), chunkWorkers = Math.Max(1, threads / concurrent);
-        int computed = 0;
-        var progressGate = new object();
-        Parallelism.ForEach(pending.Count, concurrent, new StageTimes(), (j, _) =>
-        {
-            int i = pending[j];
-            var run = mine[i];
-            string runId = run.Id(sweep.Seed);
-            if (progress is not null) lock (progressGate) progress.RunStarted(i, mine.Count, run);
-            var settings = run.ToSettings(sweep.Seed, device);
-            Action<int>? networksDone = progress is null ? null : n => { lock (progressGate) progress.NetworksDone(n, settings.Networks); };
-            var measurement = Distortion.Measure(settings, networksDone, cancel, chunkWorkers);
-            var file = new RunFile(sweepId, runId, run, settings.Seed, measurement.Elapsed.TotalSeconds,
-                Provenance.Current(measurement.DeviceUsed, DTypes.Name(run.DType)), ResultRow.FromMeasurement(sweepId, runId, run, settings.Seed, measurement),
-                measurement.LogDistortions);
-            Files.WriteAtomically(RunPath(folder, runId), file.ToJson());
-            Interlocked.Increment(ref computed);
-        }, cancel);
-        if (runs.All(r => File.Exists(RunPath(folder, r.Id(sweep.Seed)))))
-        {
-            var files = new Dictionary<string, (RunFile File, string Folder)>();
-            Collect(folder, sweepId, files);
-            WriteResults(sweep, sweepId, runs, files.Values.Select(f => f.File), folder);
-        }
-        return computed;
+        return new Prepared(runs, sweepId, mine, pending);
+    }
+
+    /// <summary>
+    /// A run's relative cost, only to order the work: per network, drawing its weights (about 20 ns per float64 Gaussian)
+    /// and pushing (1 + k) rows per node through them (about 1 ns per multiply-add with the small matmuls' overheads).
+    /// </summary>
+    private static double EstimatedCost(RunSpec run)
+    {
+        long weights = 0;
+        for (int l = 1; l < run.Widths.Count; l++) weights += (long)run.Widths[l - 1] * run.Widths[l];
+        // An exact segment visits about one piece per hidden neuron; a patch has Points^k nodes.
+        var geometry = run.Geometry;
+        double nodes = (geometry.Exact ? run.Widths.Skip(1).SkipLast(1).Sum() : 0) + Math.Pow(geometry.Points, geometry.Kind == Geometry.GeometryKind.Patch ? geometry.K : 1);
+        return (double)run.Networks * weights * (20 + nodes * (1 + geometry.K));
     }
 
     /// <summary>Temporary files older than this are leftovers of a killed write, not a write in progress elsewhere.</summary>

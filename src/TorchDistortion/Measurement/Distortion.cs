@@ -19,16 +19,19 @@ public sealed record NetworkMeasurement(double[] LogDistortions, double[]? LogRe
     public double[] Distortions { get; } = Array.ConvertAll(LogDistortions, Summary.ExpInRange);
 }
 
-/// <summary>Wall time per stage of a measurement, to show where it goes (e.g. the share spent in the Jacobian engine).</summary>
+/// <summary>
+/// CPU time per stage of a measurement (the worker thread's, see <see cref="ThreadClock"/>), to show where it goes (e.g. the
+/// share spent in the Jacobian engine) even on a machine that other processes load.
+/// </summary>
 internal sealed class StageTimes
 {
     private readonly Dictionary<string, double> _seconds = new();
 
     internal T Time<T>(string stage, Func<T> work)
     {
-        var watch = Stopwatch.StartNew();
+        double start = ThreadClock.Seconds;
         try { return work(); }
-        finally { _seconds[stage] = _seconds.GetValueOrDefault(stage) + watch.Elapsed.TotalSeconds; }
+        finally { _seconds[stage] = _seconds.GetValueOrDefault(stage) + ThreadClock.Seconds - start; }
     }
 
     internal IReadOnlyDictionary<string, double> Seconds => _seconds;
@@ -43,6 +46,8 @@ internal sealed class StageTimes
 /// <summary>The measurement engine: exact Jacobian–tangent products on quadrature nodes, chunked over networks.</summary>
 public static class Distortion
 {
+    static Distortion() => NativeHeap.Configure(); // before the first chunk's tensors (also for user modules)
+
     /// <summary>
     /// Measures <see cref="MeasureSettings.Networks"/> random networks in chunks; <paramref name="progress"/>
     /// receives the number of networks done. Each chunk runs in its own dispose scope.

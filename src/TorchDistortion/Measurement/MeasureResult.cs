@@ -13,4 +13,4 @@ public sealed record MeasureResult(
     string DeviceUsed,
     TimeSpan Elapsed,
     Summary? Regions = null,
-    IReadOnlyDictionary<string, double>? SecondsByStage = null);
+    IReadOnlyDictionary<string, double>? SecondsByStage = null); // CPU seconds of the worker threads per stage

@@ -28,8 +28,13 @@ public abstract record InitScheme
     internal virtual void Fill(Tensor weight, Generator generator)
     {
         var (fanOut, fanIn) = ((int)weight.shape[0], (int)weight.shape[1]);
-        weight.normal_(0.0, Math.Sqrt(Variance(fanIn, fanOut) / fanIn), generator);
+        weight.normal_(0.0, NormalStd(fanIn, fanOut), generator);
     }
+
+    /// <summary>True when <see cref="Fill"/> is one normal_ draw with standard deviation <see cref="NormalStd"/>.</summary>
+    internal virtual bool FillsWithNormal => true;
+
+    internal double NormalStd(int fanIn, int fanOut) => Math.Sqrt(Variance(fanIn, fanOut) / fanIn);
 
     /// <summary>
     /// He / Kaiming normal: N(0, C / fan_in) with C the activation's critical variance (2 for ReLU; 2 / (a^2 + b^2) for the
@@ -93,6 +98,7 @@ public abstract record InitScheme
         public override string Name => Uniform ? "glorot-uniform" : "glorot-normal";
         public override double Variance(int fanIn, int fanOut) => 2.0 * fanIn / (fanIn + fanOut);
         public override bool IsGaussian => !Uniform;
+        internal override bool FillsWithNormal => !Uniform;
         internal override void Fill(Tensor weight, Generator generator)
         {
             if (!Uniform) { base.Fill(weight, generator); return; }
@@ -110,6 +116,7 @@ public abstract record InitScheme
         public override double Variance(int fanIn, int fanOut) => CW * fanIn / Math.Max(fanIn, fanOut);
         public override double? WeightVariance => CW;
         public override bool IsGaussian => false;
+        internal override bool FillsWithNormal => false;
         internal override void Fill(Tensor weight, Generator generator)
         {
             using var scope = NewDisposeScope();
