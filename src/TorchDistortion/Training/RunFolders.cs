@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace TorchDistortion.Training;
 
@@ -12,7 +13,7 @@ public static class RunFolders
 
     private const int MaxDepth = 6;
 
-    private sealed record HistoryDocument(string RunId, TrainSettings Settings, string? Failure, double? TheoryLength, double? TheoryVolume, List<HistoryRow> History);
+    private sealed record RunDocument(string RunId, TrainSettings Settings);
 
     /// <summary>
     /// The run folders that <paramref name="paths"/> name: a run folder itself, a folder with a runs list (a train --out
@@ -39,14 +40,37 @@ public static class RunFolders
         return found.Distinct().ToList();
     }
 
-    /// <summary>The settings, history and exact law at initialization of the run in <paramref name="folder"/>, from its history.json.</summary>
+    /// <summary>
+    /// The settings (from run.json, the run's identity), history and exact law at initialization (from history.json, whose
+    /// rows are those of history.csv) of the run in <paramref name="folder"/>.
+    /// </summary>
     public static TrainingResult Read(string folder)
     {
-        string file = Path.Combine(folder, HistoryFile);
-        HistoryDocument? document;
-        try { document = JsonSerializer.Deserialize<HistoryDocument>(File.ReadAllText(file), TrainSettings.Json); }
-        catch (JsonException e) { throw new ArgumentException($"plot: '{file}' is not readable ({e.Message.Split('.')[0]})"); }
-        if (document?.Settings?.Task is null || document.History is null) throw new ArgumentException($"plot: '{file}' holds no settings or history");
-        return new TrainingResult(document.RunId, folder, document.Settings, document.History, 0, document.Failure, document.TheoryLength, document.TheoryVolume);
+        string runFile = Path.Combine(folder, Checkpoints.RunFile), file = Path.Combine(folder, HistoryFile);
+        RunDocument? run;
+        JsonObject? document;
+        try
+        {
+            run = JsonSerializer.Deserialize<RunDocument>(File.ReadAllText(runFile), TrainSettings.Json);
+            document = JsonNode.Parse(File.ReadAllText(file)) as JsonObject;
+        }
+        catch (Exception e) when (e is JsonException or IOException)
+        {
+            throw new ArgumentException($"plot: the run in '{folder}' is not readable ({e.Message.Split('.')[0]})");
+        }
+        if (run?.Settings?.Task is null || document?["history"] is not JsonArray rows)
+            throw new ArgumentException($"plot: '{folder}' holds no run settings or history");
+        string metric = run.Settings.Task.MetricName;
+        double? Number(JsonObject row, string name) => row[name] is JsonValue v && v.TryGetValue(out double d) ? d : null;
+        var history = rows.OfType<JsonObject>().Select(r => new HistoryRow(
+            (long)(Number(r, "step") ?? 0), Number(r, "epoch") ?? 0, Number(r, "train_loss") ?? double.NaN, Number(r, $"train_{metric}") ?? double.NaN,
+            Number(r, "test_loss") ?? double.NaN, Number(r, $"test_{metric}") ?? double.NaN, Number(r, "length_distortion") ?? double.NaN,
+            Number(r, "length_std_err") ?? double.NaN, Number(r, "regions_per_length"), Number(r, "data_length_distortion") ?? double.NaN,
+            (int?)Number(r, "data_pieces"), Number(r, "volume_distortion"), Number(r, "volume_std_err"),
+            Number(r, "data_same_length_distortion"), Number(r, "data_same_pieces"), Number(r, "data_different_length_distortion"),
+            Number(r, "data_different_pieces"))).ToList();
+        return new TrainingResult(run.RunId, folder, run.Settings, history, 0, document["failure"]?.GetValue<string>(),
+            document["theory_length"] is JsonValue l && l.TryGetValue(out double length) ? length : null,
+            document["theory_volume"] is JsonValue v && v.TryGetValue(out double volume) ? volume : null);
     }
 }

@@ -177,6 +177,22 @@ public class TrainCliTests : IDisposable
     }
 
     [Fact]
+    public void PlotFromRunFoldersKeepsEachRunsCW()
+    {
+        // Two calls that differ only in C_W: read back from the run folders, they must stay two groups named by C_W.
+        foreach (var cw in new[] { "1", "4" })
+        {
+            var train = CliRunner.Run(Small(Path.Combine("cw", "c" + cw), "--init", "variance", "--cw", cw, "--seeds", "0"));
+            Assert.True(train.ExitCode == 0, train.Stderr);
+        }
+        string output = Path.Combine(_root, "cw-plot");
+        var plot = CliRunner.Run("plot", Path.Combine(_root, "cw"), "-o", output);
+        Assert.True(plot.ExitCode == 0, plot.Stderr);
+        var groups = File.ReadAllLines(Path.Combine(output, "summary.csv")).Skip(1).Select(l => l.Split(',')[0]).Distinct().Order().ToList();
+        Assert.Equal(["C_W=1", "C_W=4"], groups);
+    }
+
+    [Fact]
     public void PlotDrawsOneComparisonFromTheRunsOfSeveralTrainCalls()
     {
         // Two train calls, one per width, into one parent folder; then one figure across both.
