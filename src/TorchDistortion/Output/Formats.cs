@@ -27,8 +27,8 @@ public static class Schema
     {
         string? given = format?.Trim().ToLowerInvariant();
         if (given is not null && !allowed.Contains(given))
-            throw new ArgumentException($"--format: unknown format '{format}'; allowed: {string.Join(", ", allowed)}");
-        string? implied = IsStdout(output) ? null : Path.GetExtension(output).ToLowerInvariant() switch
+            throw new SettingException("format", $": unknown format '{format}'; allowed: {string.Join(", ", allowed)}");
+        string? implied = IsStdout(output) ? null : Path.GetExtension(output!).ToLowerInvariant() switch
         {
             ".json" => "json",
             ".csv" => "csv",
@@ -36,7 +36,7 @@ public static class Schema
         };
         if (implied is not null && !allowed.Contains(implied)) implied = null;
         if (given is not null && implied is not null && given != implied)
-            throw new ArgumentException($"--format {given} contradicts --output '{output}' (a .{implied} file); drop --format or change the extension");
+            throw new SettingException("format", $"{given} contradicts the output '{output}' (a .{implied} file); drop the format or change the extension");
         return given ?? implied ?? (allowed.Contains("table") ? "table" : allowed.First());
     }
 
