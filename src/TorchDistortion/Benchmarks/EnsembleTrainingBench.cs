@@ -82,19 +82,6 @@ internal static class EnsembleTrainingBench
         return (together, apart);
     }
 
-    /// <summary>Median of at least five timed runs after one warm-up (the machine is shared: the median resists the noise).</summary>
-    private static double Median(Action action, double seconds)
-    {
-        action();
-        var times = new List<double>();
-        var total = Stopwatch.StartNew();
-        while (times.Count < 5 || (total.Elapsed.TotalSeconds < seconds && times.Count < 100))
-        {
-            var watch = Stopwatch.StartNew();
-            action();
-            times.Add(watch.Elapsed.TotalSeconds);
-        }
-        times.Sort();
-        return times[times.Count / 2];
-    }
+    // The median of at least five runs: the machine may be shared, and the median resists the noise.
+    private static double Median(Action action, double seconds) => Timing.Quantile(action, seconds, minRuns: 5, maxRuns: 100);
 }
