@@ -46,8 +46,16 @@ internal static class MeasureCommand
         Runtime.ApplyThreads(parse);
         OutputGuard.CheckFile(output, "--output");
         if (output is not null) OutputGuard.Check(output, "--output", "measure", IsOutput, parse.GetValue(Force));
-        if (parse.GetValue(Model) is string model) OutputOptions.Emit(ModelReport.Format(MeasureModel(parse, model, output), format), output);
-        else if (parse.GetValue(Checkpoint) is string checkpoint) OutputOptions.Emit(CheckpointReport.Format(MeasureCheckpoint(parse, checkpoint, output), format), output);
+        if (parse.GetValue(Model) is string model)
+        {
+            var m = MeasureModel(parse, model, output);
+            OutputOptions.Emit(format switch { "json" => m.ToJson(), "csv" => m.ToCsv(), _ => Tables.Model(m) }, output);
+        }
+        else if (parse.GetValue(Checkpoint) is string checkpoint)
+        {
+            var m = MeasureCheckpoint(parse, checkpoint, output);
+            OutputOptions.Emit(format switch { "json" => m.ToJson(), "csv" => m.ToCsv(), _ => Tables.Checkpoint(m) }, output);
+        }
         else MeasureRandom(parse, format, output);
         return 0;
     }
@@ -65,14 +73,14 @@ internal static class MeasureCommand
         var info = RuntimeInfo.Current();
         string text = format switch
         {
-            "json" => Reports.Json(measurement, info),
-            "csv" => Reports.Csv(measurement),
-            _ => Reports.Table(measurement, info, toConsole: output is null),
+            "json" => measurement.ToJson(info),
+            "csv" => measurement.ToCsv(),
+            _ => Tables.Measure(measurement, info, toConsole: output is null),
         };
         OutputOptions.Emit(text, output);
         // The table on screen carries its notes; a file or a CSV/JSON consumer gets them on stderr too, so nothing is silent.
         if (format != "table" || output is not null)
-            foreach (var note in Reports.Notes(measurement)) Console.Error.WriteLine($"note: {note}");
+            foreach (var note in measurement.Notes()) Console.Error.WriteLine($"note: {note}");
     }
 
     private static CheckpointMeasurement MeasureCheckpoint(ParseResult parse, string path, string? output)
@@ -129,7 +137,7 @@ internal static class MeasureCommand
     {
         string first = OutputGuard.FirstLine(file);
         if (first.StartsWith('{'))
-            return new[] { Reports.MeasureDocument, Reports.CheckpointDocument, Reports.ModelDocument }.Any(d => OutputGuard.JsonMarker(file, "document", d))
+            return new[] { MeasureResult.DocumentType, CheckpointMeasurement.DocumentType, ModelMeasurement.DocumentType }.Any(d => OutputGuard.JsonMarker(file, "document", d))
                 || OutputGuard.JsonMarker(file, "tool", "torchdistortion"); // the unversioned format
         return first.StartsWith("schema_version,widths,activation,init,") || first.StartsWith("schema_version,checkpoint,")
             || first.StartsWith("schema_version,model,")

@@ -4,6 +4,7 @@ using TorchDistortion.Experiments;
 using TorchDistortion.Geometry;
 using TorchDistortion.Measurement;
 using TorchDistortion.Networks;
+using TorchDistortion.Output;
 using TorchDistortion.Theory;
 using static TorchSharp.torch;
 
@@ -22,7 +23,57 @@ public sealed record CheckpointRow(string Checkpoint, long? Step, double? Epoch,
 /// </summary>
 public sealed record CheckpointMeasurement(
     IReadOnlyList<CheckpointRow> Rows, NetworkSpec Spec, GeometrySpec Geometry, int Geometries, bool IsRun,
-    double[]? EstimatedCW, double[]? EstimatedCB, double Theory, string Quantity, string TheoryNote, CheckpointMeasureSettings Settings);
+    double[]? EstimatedCW, double[]? EstimatedCB, double Theory, string Quantity, string TheoryNote, CheckpointMeasureSettings Settings)
+{
+    /// <summary>The document type of <see cref="ToJson"/> (docs/schemas/measure_checkpoint.schema.json).</summary>
+    public const string DocumentType = "measure_checkpoint";
+
+    /// <summary>The JSON report: the settings, the law at initialization and one entry per checkpoint.</summary>
+    public string ToJson() => Json.Document(DocumentType, new
+    {
+        Settings = SettingsDocument(),
+        Quantity,
+        EstimatedCW,
+        EstimatedCB,
+        TheoryNote,
+        TheoryAtInit = Theory,
+        Checkpoints = Rows.Select(r => new { r.Checkpoint, r.Step, r.Epoch, r.Distortion, RegionsPerLength = r.Regions }),
+    });
+
+    /// <summary>The CSV report: one line per checkpoint, the settings (seed included) and the law at initialization in every line.</summary>
+    public string ToCsv() => Csv.Write(Column<CheckpointRow>.WithSettings(SettingsDocument(), CsvColumns(Theory)), Rows);
+
+    /// <summary>What the report was measured with: the network as loaded, the geometries, the seed and the run settings.</summary>
+    private object SettingsDocument()
+    {
+        var s = Settings;
+        return new
+        {
+            Spec.Widths,
+            Activation = Spec.Activation.Name,
+            Init = EstimatedCW is null ? Spec.Init.ToString() : null,
+            Geometry = s.Geometry.Kind,
+            s.Geometry.K,
+            s.Geometry.Points,
+            s.Geometry.Size,
+            s.Geometry.Exact,
+            s.Geometries,
+            s.Seed,
+            DType = s.DType.ToString().ToLowerInvariant(),
+            Device = s.Device.ToString(),
+            s.Moments,
+            s.Quantiles,
+        };
+    }
+
+    private static IReadOnlyList<Column<CheckpointRow>> CsvColumns(double theory) =>
+    [
+        new("checkpoint", r => r.Checkpoint), new("step", r => r.Step), new("epoch", r => r.Epoch),
+        new("mean", r => r.Distortion.Mean), new("std_err", r => r.Distortion.StdErr), new("std", r => r.Distortion.Std),
+        new("median", r => r.Distortion.Median), new("mean_log", r => r.Distortion.MeanLog),
+        new("regions_per_length", r => r.Regions?.Mean), new("regions_std_err", r => r.Regions?.StdErr), new("theory_at_init", _ => theory),
+    ];
+}
 
 /// <summary>`measure --checkpoint`: the distortion of a saved network (or of every checkpoint of a run) over random geometries.</summary>
 public static class CheckpointMeasure
@@ -68,7 +119,7 @@ public static class CheckpointMeasure
     private static CheckpointMeasurement Result(List<CheckpointRow> rows, NetworkSpec spec, CheckpointMeasureSettings s, bool isRun, (double[] CW, double[] CB)? estimated)
     {
         var geometry = s.Geometry;
-        string quantity = geometry.IsCurve ? "length distortion" : $"{geometry.K}-volume distortion";
+        string quantity = geometry.Quantity;
         double theory = estimated is { } est ? EstimatedLaw(spec, est.CW, geometry.K) : Math.Exp(TheoryLaw.For(spec, geometry.K).LogMoment(1));
         string note = estimated is { } e
             ? $"E[{quantity}] for per-layer C_W = {List(e.CW)}, C_b = {List(e.CB)}, estimated from the weights; exact only for Gaussian weights at initialization: {G(theory)}"
