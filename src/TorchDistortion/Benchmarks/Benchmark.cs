@@ -252,12 +252,18 @@ public static class Benchmark
     }
 
     /// <summary>Median of repeated runs after one warm-up, repeating until about <paramref name="seconds"/> have passed.</summary>
-    private static double Time(Action action, double seconds)
+    private static double Time(Action action, double seconds) => Median(action, seconds, minRuns: 3, maxRuns: 200);
+
+    /// <summary>
+    /// Median wall time of runs after one warm-up: at least <paramref name="minRuns"/>, then more until about
+    /// <paramref name="seconds"/> have passed or <paramref name="maxRuns"/> ran (the machine may be shared: the median resists the noise).
+    /// </summary>
+    internal static double Median(Action action, double seconds, int minRuns, int maxRuns)
     {
         action();
         var times = new List<double>();
         var total = Stopwatch.StartNew();
-        while (times.Count < 3 || (total.Elapsed.TotalSeconds < seconds && times.Count < 200))
+        while (times.Count < minRuns || (total.Elapsed.TotalSeconds < seconds && times.Count < maxRuns))
         {
             var watch = Stopwatch.StartNew();
             action();
