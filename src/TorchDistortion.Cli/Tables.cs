@@ -22,7 +22,7 @@ internal static class Tables
         console.MarkupLine($"[bold]{s.Geometry.Quantity}[/] of {s.Networks} random networks");
         console.WriteLine($"network: {s.Network}");
         console.WriteLine($"geometry: {s.Geometry}");
-        console.WriteLine($"run: {s.DType.ToString().ToLowerInvariant()} on {m.DeviceUsed}, {info.Threads} thread(s), seed {s.Seed}, {m.Elapsed.TotalSeconds:F2} s");
+        console.WriteLine($"run: {DTypes.Name(s.DType)} on {m.DeviceUsed}, {info.Threads} thread(s), seed {s.Seed}, {m.Elapsed.TotalSeconds:F2} s");
 
         var table = new Table().Title("measured vs exact theory")
             .AddColumns("statistic", "measured", "± s.e.", "", "exact", "ratio", "± s.e.", "z", "exact s.e.", "z (exact s.e.)");

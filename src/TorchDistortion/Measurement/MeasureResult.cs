@@ -141,7 +141,7 @@ public sealed record MeasureResult(
             s.Geometry.Exact,
             s.Networks,
             s.Seed,
-            Dtype = s.DType.ToString().ToLowerInvariant(),
+            Dtype = DTypes.Name(s.DType),
             Device = DeviceUsed,
             s.Method,
             Moments = s.MaxMoment,
