@@ -115,11 +115,7 @@ internal static class MeasureCommand
             throw new ArgumentException($"--output: '{output}' is the model being measured; choose another name");
         var settings = new ModelMeasureSettings(Geometry.Spec(parse), parse.GetValue(Geometries), parse.GetValue(Seed),
             NetworkOptions.One(NetworkOptions.Ints(parse, Network.N0), Network.N0), parse.GetValue(Moments), QuantilesOf(parse));
-        try { return ModelMeasure.Measure(path, settings); }
-        catch (ArgumentException e) when (e.Message.StartsWith("model:", StringComparison.Ordinal))
-        {
-            throw new ArgumentException("--" + e.Message);
-        }
+        return ModelMeasure.Measure(path, settings);
     }
 
     private static JacobianMethod MethodOf(ParseResult parse) => parse.GetValue(Method)!.ToLowerInvariant() switch

@@ -63,13 +63,13 @@ public static class ModelMeasure
     /// <summary>Loads the TorchScript model at <paramref name="path"/> and measures it.</summary>
     public static ModelMeasurement Measure(string path, ModelMeasureSettings s)
     {
-        if (s.Geometry.Exact) throw new ArgumentException("--exact needs a piecewise-linear network of known layers; a TorchScript model is measured by quadrature");
-        if (s.Geometries < 1 || s.Geometries > 10_000_000) throw new ArgumentException($"--geometries must be between 1 and 10000000, got {s.Geometries}");
+        if (s.Geometry.Exact) throw new SettingException("exact", "needs a piecewise-linear network of known layers; a TorchScript model is measured by quadrature");
+        if (s.Geometries < 1 || s.Geometries > 10_000_000) throw new SettingException("geometries", $"must be between 1 and 10000000, got {s.Geometries}");
         using var model = ScriptedModel.Load(path, s.InputDim);
         s.Geometry.Validate([model.InputDim]);
         var logs = Distortion.MeasureModule(model.Module, model.InputDim, s.Geometry, s.Geometries, s.Seed).LogDistortions;
         if (logs.Any(v => double.IsNaN(v) || double.IsPositiveInfinity(v)))
-            throw new ArgumentException($"--model: '{path}' gives a NaN or infinite distortion on these geometries");
+            throw new SettingException("model", $": '{path}' gives a NaN or infinite distortion on these geometries");
         var summary = Summary.FromLog(logs, s.Moments, s.Quantiles.ToList());
         return new ModelMeasurement(model.Path, model.InputDim, model.InputDimInferred, model.DType, s.Geometry, s.Geometries, s.Seed, summary);
     }

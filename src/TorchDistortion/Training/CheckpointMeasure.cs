@@ -26,10 +26,10 @@ public static class CheckpointMeasure
         var quantiles = s.Quantiles.ToList();
         if (Directory.Exists(path))
         {
-            if (exportPoints is not null) throw new ArgumentException("--export-points needs one checkpoint file, not a run folder");
+            if (exportPoints is not null) throw new SettingException("export points", "needs one checkpoint file, not a run folder");
             var checkpoints = Checkpoints.List(path);
-            if (checkpoints.Count == 0) throw new ArgumentException($"--checkpoint: folder '{path}' holds no complete checkpoint");
-            if (s.Activation is not null) throw new ArgumentException("--activation: a run folder of train records its activation; drop --activation");
+            if (checkpoints.Count == 0) throw new SettingException("checkpoint", $": folder '{path}' holds no complete checkpoint");
+            if (s.Activation is not null) throw new SettingException("activation", ": a run folder of train records its activation; drop --activation");
             var rows = new List<CheckpointRow>();
             NetworkSpec? spec = null;
             foreach (var (file, info) in checkpoints)
@@ -46,7 +46,7 @@ public static class CheckpointMeasure
         var (network, checkpoint) = Checkpoints.LoadNetwork(path, s.DType, device, s.Activation);
         using (network)
         {
-            if (exportPoints is not null && s.Geometry.Exact) throw new ArgumentException("--export-points exports quadrature nodes; drop --exact");
+            if (exportPoints is not null && s.Geometry.Exact) throw new SettingException("export points", "exports quadrature nodes; drop --exact");
             var row = Measure(network, Path.GetFileName(path), checkpoint?.Step, checkpoint?.Epoch, s.Geometry, s.Geometries, s.Seed, s.Moments, quantiles);
             // Written only once the measurement has succeeded: a failed command leaves no file that looks complete.
             if (exportPoints is not null) Files.WriteAtomically(exportPoints, ExportNodes(network, s.Geometry, s.Geometries, s.Seed, path));
@@ -68,7 +68,7 @@ public static class CheckpointMeasure
     {
         var measured = Distortion.MeasureNetwork(net, geometry, count, seed);
         if (measured.LogDistortions.Any(v => double.IsNaN(v) || double.IsPositiveInfinity(v)))
-            throw new ArgumentException($"--checkpoint: '{name}' gives a NaN or infinite distortion (non-finite weights, or use --dtype float64)");
+            throw new SettingException("checkpoint", $": '{name}' gives a NaN or infinite distortion (non-finite weights, or use --dtype float64)");
         return new CheckpointRow(name, step, epoch, Summary.FromLog(measured.LogDistortions, moments, quantiles),
             measured.LogRegionsPerLength is { } r ? Summary.FromLog(r, 2, quantiles) : null);
     }
