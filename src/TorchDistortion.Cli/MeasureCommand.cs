@@ -41,16 +41,30 @@ internal static class MeasureCommand
     private static int Run(ParseResult parse)
     {
         string? output = parse.GetValue(Output);
-        string format = TorchDistortion.Output.Schema.ChooseFormat(parse.GetValue(Format), output, ["table", "json", "csv"]);
+        string format = TorchDistortion.Output.Schema.ChooseFormat(parse.GetValue(Format), output, Formats);
         if (TorchDistortion.Output.Schema.IsStdout(output)) output = null;
         Runtime.ApplyThreads(parse);
         OutputGuard.CheckFile(output, "--output");
-        if (output is not null) OutputGuard.Check(output, "--output", "measure", IsOutput, parse.GetValue(Force));
-        if (parse.GetValue(Model) is string model) OutputOptions.Emit(ModelReport.Format(MeasureModel(parse, model, output), format), output);
-        else if (parse.GetValue(Checkpoint) is string checkpoint) OutputOptions.Emit(CheckpointReport.Format(MeasureCheckpoint(parse, checkpoint, output), format), output);
+        if (output is not null) OutputGuard.Check(output, "--output", "measure", OutputGuard.IsMeasureReport, parse.GetValue(Force));
+        if (parse.GetValue(Model) is string model)
+        {
+            var m = MeasureModel(parse, model, output);
+            OutputOptions.Emit(Render(format, m.ToJson, m.ToCsv, () => Tables.Model(m)), output);
+        }
+        else if (parse.GetValue(Checkpoint) is string checkpoint)
+        {
+            var m = MeasureCheckpoint(parse, checkpoint, output);
+            OutputOptions.Emit(Render(format, m.ToJson, m.ToCsv, () => Tables.Checkpoint(m)), output);
+        }
         else MeasureRandom(parse, format, output);
         return 0;
     }
+
+    private static readonly string[] Formats = ["table", "json", "csv"];
+
+    /// <summary>The report in the chosen format: the documents are the library's, the table is the CLI's.</summary>
+    private static string Render(string format, Func<string> json, Func<string> csv, Func<string> table) =>
+        format switch { "json" => json(), "csv" => csv(), _ => table() };
 
     private static void MeasureRandom(ParseResult parse, string format, string? output)
     {
@@ -63,16 +77,10 @@ internal static class MeasureCommand
         if (settings.Networks >= 1_000_000) Console.Error.WriteLine(TimeEstimate.For(settings));
         var measurement = Runtime.Progress(parse) ? WithProgress(settings) : Distortion.Measure(settings);
         var info = RuntimeInfo.Current();
-        string text = format switch
-        {
-            "json" => Reports.Json(measurement, info),
-            "csv" => Reports.Csv(measurement),
-            _ => Reports.Table(measurement, info, toConsole: output is null),
-        };
-        OutputOptions.Emit(text, output);
+        OutputOptions.Emit(Render(format, () => measurement.ToJson(info), measurement.ToCsv, () => Tables.Measure(measurement, info, toConsole: output is null)), output);
         // The table on screen carries its notes; a file or a CSV/JSON consumer gets them on stderr too, so nothing is silent.
         if (format != "table" || output is not null)
-            foreach (var note in Reports.Notes(measurement)) Console.Error.WriteLine($"note: {note}");
+            foreach (var note in measurement.Notes()) Console.Error.WriteLine($"note: {note}");
     }
 
     private static CheckpointMeasurement MeasureCheckpoint(ParseResult parse, string path, string? output)
@@ -107,11 +115,7 @@ internal static class MeasureCommand
             throw new ArgumentException($"--output: '{output}' is the model being measured; choose another name");
         var settings = new ModelMeasureSettings(Geometry.Spec(parse), parse.GetValue(Geometries), parse.GetValue(Seed),
             NetworkOptions.One(NetworkOptions.Ints(parse, Network.N0), Network.N0), parse.GetValue(Moments), QuantilesOf(parse));
-        try { return ModelMeasure.Measure(path, settings); }
-        catch (ArgumentException e) when (e.Message.StartsWith("model:", StringComparison.Ordinal))
-        {
-            throw new ArgumentException("--" + e.Message);
-        }
+        return ModelMeasure.Measure(path, settings);
     }
 
     private static JacobianMethod MethodOf(ParseResult parse) => parse.GetValue(Method)!.ToLowerInvariant() switch
@@ -123,20 +127,6 @@ internal static class MeasureCommand
     };
 
     private static List<double> QuantilesOf(ParseResult parse) => Cli.Doubles(parse.GetValue(Quantiles)!, "--quantiles");
-
-    /// <summary>Whether a file is an earlier report of `measure`, in any of its formats (random networks or a checkpoint).</summary>
-    private static bool IsOutput(string file)
-    {
-        string first = OutputGuard.FirstLine(file);
-        if (first.StartsWith('{'))
-            return new[] { Reports.MeasureDocument, Reports.CheckpointDocument, Reports.ModelDocument }.Any(d => OutputGuard.JsonMarker(file, "document", d))
-                || OutputGuard.JsonMarker(file, "tool", "torchdistortion"); // the unversioned format
-        return first.StartsWith("schema_version,widths,activation,init,") || first.StartsWith("schema_version,checkpoint,")
-            || first.StartsWith("schema_version,model,")
-            || first.StartsWith("statistic,measured,stderr,theory,") || first.StartsWith("checkpoint,step,epoch,geometries,")
-            || first.StartsWith("model,input_dim,")
-            || System.Text.RegularExpressions.Regex.IsMatch(first, @"^(length|[0-9]+-volume) distortion of [0-9]+ random ");
-    }
 
     private static Measurement.MeasureResult WithProgress(MeasureSettings settings)
     {

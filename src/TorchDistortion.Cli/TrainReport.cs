@@ -29,7 +29,7 @@ internal static class TrainReport
         }
         table.Caption("D: mean distortion of the probes, at initialization → now; data pieces: linear pieces on the data segment");
         var writer = new StringWriter();
-        var console = Reports.PlainConsole(writer, Console.IsOutputRedirected ? 200 : Math.Max(Console.WindowWidth, 120));
+        var console = Tables.PlainConsole(writer, Console.IsOutputRedirected ? 200 : Math.Max(Console.WindowWidth, 120));
         console.Write(table);
         return writer.ToString();
     }

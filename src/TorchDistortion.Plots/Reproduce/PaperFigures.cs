@@ -200,11 +200,9 @@ internal static class PaperFigures
         var name => name,
     };
 
+    /// <summary>The network of a result row at another depth: its width, init (C_W where the scheme takes one) and activation.</summary>
     private static NetworkSpec Shape(ResultRow r, int depth) =>
-        new(NetworkSpec.Shorthand(r.Width, depth), InitScheme.Parse(r.Init, InitScheme.TakesWeightVariance(r.Init) ? r.CW : null));
-
-    private static NetworkSpec ActivationShape(ResultRow r, int depth) =>
-        new(NetworkSpec.Shorthand(r.Width, depth), InitScheme.Parse(r.Init, r.Init == "variance" ? r.CW : null),
+        new(NetworkSpec.Shorthand(r.Width, depth), InitScheme.Parse(r.Init, InitScheme.TakesWeightVariance(r.Init) ? r.CW : null),
             Nonlinearity: Activation.Parse(r.Activation));
 
     /// <summary>
@@ -217,7 +215,7 @@ internal static class PaperFigures
         bool exact = Activation.Parse(sample.Activation).IsPiecewiseLinear;
         var values = depths.Select(d =>
         {
-            var law = Measurement.TheoryLaw.For(ActivationShape(sample, d), 1);
+            var law = Measurement.TheoryLaw.For(Shape(sample, d), 1);
             return Math.Exp(exact ? law.LogMoment(1) : 0.5 * law.LogMoment(2));
         }).ToArray();
         return new Series(null, depths.Select(d => (double)d).ToArray(), values, exact ? SeriesStyle.Dashed : SeriesStyle.Dotted, Group: group);

@@ -116,20 +116,20 @@ public static class Benchmark
         var u4 = Tangents(4);
         double layerFlops = 2.0 * batch * spec.Widths.Zip(spec.Widths.Skip(1), (a, b) => (double)a * b).Sum();
 
-        double forward = Timing.Quantile(() => PlainForward(net, x), seconds);
+        double forward = Time(() => PlainForward(net, x), seconds);
         BenchCase Case(string name, double time, int rows) =>
             new(name, width, Depth, Name(dtype), threads, 1, batch, time, batch / time, rows * layerFlops / time / 1e9, time / forward);
         yield return Case("forward", forward, 1);
-        yield return Case("tangent k=1", Timing.Quantile(() => Dispose(Jacobians.TangentPropagation(net, x, u1)), seconds), 2);
-        yield return Case("tangent k=4", Timing.Quantile(() => Dispose(Jacobians.TangentPropagation(net, x, u4)), seconds), 5);
-        yield return Case("volume k=2", Timing.Quantile(() =>
+        yield return Case("tangent k=1", Time(() => Dispose(Jacobians.TangentPropagation(net, x, u1)), seconds), 2);
+        yield return Case("tangent k=4", Time(() => Dispose(Jacobians.TangentPropagation(net, x, u4)), seconds), 5);
+        yield return Case("volume k=2", Time(() =>
         {
             using var s = NewDisposeScope();
             var (y, ju) = Jacobians.TangentPropagation(net, x, u2);
             Distortion.LogVolumes(ju);
         }, seconds), 3);
         if (width <= 256)
-            yield return Case("double-vjp k=1", Timing.Quantile(() => Jacobians.DoubleVjp(net, x, u1).Dispose(), seconds), 3);
+            yield return Case("double-vjp k=1", Time(() => Jacobians.DoubleVjp(net, x, u1).Dispose(), seconds), 3);
     }
 
     /// <summary>One tangent against a forward pass with the same activation, float32, widths 64 and 256.</summary>
@@ -147,8 +147,8 @@ public static class Benchmark
             var x = randn([1, batch, width], ScalarType.Float32, generator: generator);
             var u = randn([1, batch, 1, width], ScalarType.Float32, generator: generator);
             double layerFlops = 2.0 * batch * spec.Widths.Zip(spec.Widths.Skip(1), (a, b) => (double)a * b).Sum();
-            double forward = Timing.Quantile(() => PlainForward(net, x), seconds);
-            double tangent = Timing.Quantile(() => Dispose(Jacobians.TangentPropagation(net, x, u)), seconds);
+            double forward = Time(() => PlainForward(net, x), seconds);
+            double tangent = Time(() => Dispose(Jacobians.TangentPropagation(net, x, u)), seconds);
             cases.Add(new($"{activation.Name} forward", width, Depth, "float32", threads, 1, batch, forward, batch / forward, layerFlops / forward / 1e9, 1));
             cases.Add(new($"{activation.Name} tangent k=1", width, Depth, "float32", threads, 1, batch, tangent, batch / tangent, 2 * layerFlops / tangent / 1e9, tangent / forward));
         }
@@ -206,8 +206,8 @@ public static class Benchmark
             var u = randn([count, points, 1, width], ScalarType.Float32, generator: new Generator(4));
             var xs = Enumerable.Range(0, count).Select(i => x[i..(i + 1)]).ToList();
             var us = Enumerable.Range(0, count).Select(i => u[i..(i + 1)]).ToList();
-            double batched = Timing.Quantile(() => Dispose(Jacobians.TangentPropagation(ensemble, x, u)), seconds);
-            double loop = Timing.Quantile(() => { for (int i = 0; i < count; i++) Dispose(Jacobians.TangentPropagation(singles[i], xs[i], us[i])); }, seconds);
+            double batched = Time(() => Dispose(Jacobians.TangentPropagation(ensemble, x, u)), seconds);
+            double loop = Time(() => { for (int i = 0; i < count; i++) Dispose(Jacobians.TangentPropagation(singles[i], xs[i], us[i])); }, seconds);
             int total = count * points;
             yield return new("ensemble K=64 tangent k=1", width, Depth, "float32", threads, count, points, batched, total / batched, 2 * total * layerFlops / batched / 1e9, loop / batched);
             yield return new("loop of 64 networks tangent k=1", width, Depth, "float32", threads, count, points, loop, total / loop, 2 * total * layerFlops / loop / 1e9, 1.0);
@@ -222,8 +222,8 @@ public static class Benchmark
         const int networks = 16;
         var exact = new MeasureSettings(spec, new GeometrySpec(Points: 1, Exact: true), Networks: networks, Seed: 5);
         var quadrature = new MeasureSettings(spec, new GeometrySpec(Points: 1000), Networks: networks, Seed: 5, ChunkSize: 1);
-        double exactTime = Timing.Quantile(() => Distortion.Measure(exact), seconds);
-        double quadratureTime = Timing.Quantile(() => Distortion.Measure(quadrature), seconds);
+        double exactTime = Time(() => Distortion.Measure(exact), seconds);
+        double quadratureTime = Time(() => Distortion.Measure(quadrature), seconds);
         yield return new("exact length (per network)", 64, Depth, "float64", threads, networks, 0, exactTime, networks / exactTime, double.NaN, exactTime / quadratureTime);
         yield return new("1000-node quadrature (per network)", 64, Depth, "float64", threads, networks, 1000, quadratureTime, networks / quadratureTime, double.NaN, 1.0);
     }
@@ -249,6 +249,28 @@ public static class Benchmark
         if (exact is not null)
             targets.Add(new("exact length time / 1000-node quadrature time", exact.RatioToForward, 1, exact.RatioToForward <= 1, "exact has no quadrature error"));
         return targets;
+    }
+
+    /// <summary>Median of repeated runs after one warm-up, repeating until about <paramref name="seconds"/> have passed.</summary>
+    private static double Time(Action action, double seconds) => Median(action, seconds, minRuns: 3, maxRuns: 200);
+
+    /// <summary>
+    /// Median wall time of runs after one warm-up: at least <paramref name="minRuns"/>, then more until about
+    /// <paramref name="seconds"/> have passed or <paramref name="maxRuns"/> ran (the machine may be shared: the median resists the noise).
+    /// </summary>
+    internal static double Median(Action action, double seconds, int minRuns, int maxRuns)
+    {
+        action();
+        var times = new List<double>();
+        var total = Stopwatch.StartNew();
+        while (times.Count < minRuns || (total.Elapsed.TotalSeconds < seconds && times.Count < maxRuns))
+        {
+            var watch = Stopwatch.StartNew();
+            action();
+            times.Add(watch.Elapsed.TotalSeconds);
+        }
+        times.Sort();
+        return times[times.Count / 2];
     }
 
     private static void Dispose((Tensor A, Tensor B) pair)

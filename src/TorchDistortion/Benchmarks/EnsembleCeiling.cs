@@ -89,7 +89,19 @@ internal static class EnsembleCeiling
         }
     }
 
-    // Thread CPU time, lower quartile: the machine may be shared, and noise only adds time.
-    private static double Time(Action action, double seconds) =>
-        Timing.Quantile(action, seconds, minRuns: 5, clock: () => Measurement.ThreadClock.Seconds, quantile: 0.25);
+    private static double Time(Action action, double seconds)
+    {
+        action();
+        var times = new List<double>();
+        var total = System.Diagnostics.Stopwatch.StartNew();
+        while (times.Count < 5 || (total.Elapsed.TotalSeconds < seconds && times.Count < 200))
+        {
+            using var scope = NewDisposeScope();
+            double start = Measurement.ThreadClock.Seconds;
+            action();
+            times.Add(Measurement.ThreadClock.Seconds - start);
+        }
+        times.Sort();
+        return times[times.Count / 4]; // lower quartile: the machine is shared, and noise only adds time
+    }
 }

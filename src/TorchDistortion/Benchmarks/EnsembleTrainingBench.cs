@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using TorchDistortion.Networks;
 using TorchDistortion.Training;
 using static TorchSharp.torch;
@@ -60,15 +59,15 @@ internal static class EnsembleTrainingBench
         var stacked = stack(orders.ToArray(), 0);
         long Count(long first) => Math.Min(settings.BatchSize, settings.Task.TrainSize - first);
 
-        double together = Median(() =>
+        double together = Benchmark.Median(() =>
         {
             for (long s = 0; s < Steps; s++)
             {
                 long first = s * settings.BatchSize;
                 Trainer.EnsembleStep(ensemble, ensembleOptimizer, settings, x, y, stacked.narrow(1, first, Count(first)));
             }
-        }, seconds);
-        double apart = Median(() =>
+        }, seconds, minRuns: 5, maxRuns: 100);
+        double apart = Benchmark.Median(() =>
         {
             for (int k = 0; k < Seeds; k++)
                 for (long s = 0; s < Steps; s++)
@@ -76,12 +75,9 @@ internal static class EnsembleTrainingBench
                     long first = s * settings.BatchSize;
                     Trainer.TrainStep(nets[k], optimizers[k], settings, x, y, orders[k].narrow(0, first, Count(first)));
                 }
-        }, seconds);
+        }, seconds, minRuns: 5, maxRuns: 100);
         optimizers.ForEach(o => o.Dispose());
         nets.ForEach(n => n.Dispose());
         return (together, apart);
     }
-
-    // The median of at least five runs: the machine may be shared, and the median resists the noise.
-    private static double Median(Action action, double seconds) => Timing.Quantile(action, seconds, minRuns: 5, maxRuns: 100);
 }

@@ -36,6 +36,9 @@ public sealed record GeometrySpec(
 {
     public bool IsCurve => Kind != GeometryKind.Patch;
 
+    /// <summary>What a measurement on this geometry reports: "length distortion" or "k-volume distortion".</summary>
+    public string Quantity => IsCurve ? "length distortion" : $"{K}-volume distortion";
+
     /// <summary>Evaluation points per network.</summary>
     public int NodeCount => Kind switch
     {

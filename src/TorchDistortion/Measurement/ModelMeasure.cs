@@ -1,5 +1,6 @@
 using TorchDistortion.Geometry;
 using TorchDistortion.Networks;
+using TorchDistortion.Output;
 using static TorchSharp.torch;
 
 namespace TorchDistortion.Measurement;
@@ -14,6 +15,46 @@ public sealed record ModelMeasurement(
 {
     /// <summary>Why no theory stands beside the measurement.</summary>
     public const string NoLaw = "no law is known for an arbitrary architecture; the exact and mean-field laws cover the fully connected networks of `measure` without --model";
+
+    /// <summary>The document type of <see cref="ToJson"/> (docs/schemas/measure_model.schema.json).</summary>
+    public const string DocumentType = "measure_model";
+
+    /// <summary>The JSON report: the settings, the distortion's summary, and no theory (<see cref="NoLaw"/>).</summary>
+    public string ToJson() => Json.Document(DocumentType, new
+    {
+        Settings = SettingsDocument(),
+        Geometry.Quantity,
+        Distortion,
+        Theory = (double?)null,
+        TheoryNote = NoLaw,
+    });
+
+    /// <summary>The CSV report: one line, the settings (seed included) beside the distortion's summary.</summary>
+    public string ToCsv()
+    {
+        Column<Summary>[] columns =
+        [
+            new("mean", r => r.Mean), new("std_err", r => r.StdErr), new("std", r => r.Std), new("median", r => r.Median),
+            new("mean_log", r => r.MeanLog), new("log_mean", r => r.LogMean),
+        ];
+        return Csv.Write(Column<Summary>.WithSettings(SettingsDocument(), columns), [Distortion]);
+    }
+
+    private object SettingsDocument() => new
+    {
+        Model = System.IO.Path.GetFullPath(Path),
+        InputDim,
+        InputDimInferred,
+        Geometry = Geometry.Kind,
+        Geometry.K,
+        Geometry.Points,
+        Geometry.Size,
+        Geometry.Exact,
+        Geometries,
+        Seed,
+        DType = DType.ToString().ToLowerInvariant(),
+        Method = "double-vjp",
+    };
 }
 
 /// <summary>`measure --model`: the distortion of a TorchScript model of the user's over random geometries, by double-VJP.</summary>

@@ -19,6 +19,9 @@ public sealed record QuantileEstimate(double Probability, double LogValue)
 {
     /// <summary>The quantile (NaN beyond the double range).</summary>
     public double Value => Summary.ExpInRange(LogValue);
+
+    /// <summary>Its name in reports: q0.05 (a method, so that the JSON of a quantile keeps its two fields).</summary>
+    public string Label() => "q" + Probability.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
 
 /// <summary>

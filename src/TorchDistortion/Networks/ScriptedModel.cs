@@ -31,13 +31,13 @@ public sealed class ScriptedModel : IDisposable
     /// </summary>
     public static ScriptedModel Load(string path, int? inputDim = null)
     {
-        if (!File.Exists(path)) throw new ArgumentException($"model: no such file '{path}'");
+        if (!File.Exists(path)) throw new SettingException("model", $": no such file '{path}'");
         CheckArchive(path);
         jit.ScriptModule<Tensor, Tensor> module;
         try { module = jit.load<Tensor, Tensor>(path); }
         catch (Exception e) when (e is not ArgumentException)
         {
-            throw new ArgumentException($"model: '{path}' is not a TorchScript module libtorch can load ({FirstLine(e.Message)})");
+            throw new SettingException("model", $": '{path}' is not a TorchScript module libtorch can load ({FirstLine(e.Message)})");
         }
         try
         {
@@ -46,9 +46,9 @@ public sealed class ScriptedModel : IDisposable
             var dtype = parameters.FirstOrDefault(p => p.is_floating_point())?.dtype ?? ScalarType.Float64;
             if (inputDim is int given)
             {
-                if (given < 1) throw new ArgumentException($"model: the input dimension must be a positive integer, got {given}");
+                if (given < 1) throw new SettingException("model", $": the input dimension must be a positive integer, got {given}");
                 if (Probe(module, given, dtype) is string problem)
-                    throw new ArgumentException($"model: '{path}' does not take inputs of dimension {given} ({problem})");
+                    throw new SettingException("model", $": '{path}' does not take inputs of dimension {given} ({problem})");
                 return new ScriptedModel(module, path, given, false, dtype);
             }
             var candidates = parameters.SelectMany(p => p.shape).Where(d => d is >= 1 and <= 1 << 20).Select(d => (int)d).Distinct().Order().ToList();
@@ -56,8 +56,8 @@ public sealed class ScriptedModel : IDisposable
             return fitting.Count switch
             {
                 1 => new ScriptedModel(module, path, fitting[0], true, dtype),
-                0 => throw new ArgumentException($"model: cannot find the input dimension of '{path}' (it takes none of its parameters' dimensions); give it with --n0"),
-                _ => throw new ArgumentException($"model: the input dimension of '{path}' is ambiguous (it takes {string.Join(", ", fitting.Take(8))}); give it with --n0"),
+                0 => throw new SettingException("model", $": cannot find the input dimension of '{path}' (it takes none of its parameters' dimensions); give it with --n0"),
+                _ => throw new SettingException("model", $": the input dimension of '{path}' is ambiguous (it takes {string.Join(", ", fitting.Take(8))}); give it with --n0"),
             };
         }
         catch
@@ -91,11 +91,11 @@ public sealed class ScriptedModel : IDisposable
         {
             using var archive = ZipFile.OpenRead(path);
             if (!archive.Entries.Any(e => e.FullName.Contains("/code/", StringComparison.Ordinal) || e.FullName.StartsWith("code/", StringComparison.Ordinal)))
-                throw new ArgumentException($"model: '{path}' holds no TorchScript code (a state_dict saved by torch.save? use --checkpoint for those)");
+                throw new SettingException("model", $": '{path}' holds no TorchScript code (a state_dict saved by torch.save? use --checkpoint for those)");
         }
         catch (InvalidDataException)
         {
-            throw new ArgumentException($"model: '{path}' is not a TorchScript file (not a zip archive; save the module with torch.jit.script(m).save(path))");
+            throw new SettingException("model", $": '{path}' is not a TorchScript file (not a zip archive; save the module with torch.jit.script(m).save(path))");
         }
     }
 

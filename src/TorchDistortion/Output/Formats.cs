@@ -41,5 +41,5 @@ public static class Schema
     }
 
     /// <summary>Whether an --output value means stdout: absent, or "-".</summary>
-    public static bool IsStdout(string? output) => output is null || output == "-";
+    public static bool IsStdout([System.Diagnostics.CodeAnalysis.NotNullWhen(false)] string? output) => output is null || output == "-";
 }

@@ -13,17 +13,6 @@ namespace TorchDistortion.Training;
 public sealed record CheckpointMeasureSettings(
     GeometrySpec Geometry, int Geometries, long Seed, ScalarType DType, DeviceSpec Device, Activation? Activation, int Moments, IReadOnlyList<double> Quantiles);
 
-/// <summary>The distortion of one checkpoint (and, for exact segments, the linear regions crossed per unit length).</summary>
-public sealed record CheckpointRow(string Checkpoint, long? Step, double? Epoch, Summary Distortion, Summary? Regions);
-
-/// <summary>
-/// The distortion of one saved network or of every checkpoint of a run, with the law at initialization beside it: for a
-/// foreign state_dict, the law for per-layer variances estimated from its weights (<see cref="EstimatedCW"/>, <see cref="EstimatedCB"/>).
-/// </summary>
-public sealed record CheckpointMeasurement(
-    IReadOnlyList<CheckpointRow> Rows, NetworkSpec Spec, GeometrySpec Geometry, int Geometries, bool IsRun,
-    double[]? EstimatedCW, double[]? EstimatedCB, double Theory, string Quantity, string TheoryNote, CheckpointMeasureSettings Settings);
-
 /// <summary>`measure --checkpoint`: the distortion of a saved network (or of every checkpoint of a run) over random geometries.</summary>
 public static class CheckpointMeasure
 {
@@ -68,7 +57,7 @@ public static class CheckpointMeasure
     private static CheckpointMeasurement Result(List<CheckpointRow> rows, NetworkSpec spec, CheckpointMeasureSettings s, bool isRun, (double[] CW, double[] CB)? estimated)
     {
         var geometry = s.Geometry;
-        string quantity = geometry.IsCurve ? "length distortion" : $"{geometry.K}-volume distortion";
+        string quantity = geometry.Quantity;
         double theory = estimated is { } est ? EstimatedLaw(spec, est.CW, geometry.K) : Math.Exp(TheoryLaw.For(spec, geometry.K).LogMoment(1));
         string note = estimated is { } e
             ? $"E[{quantity}] for per-layer C_W = {List(e.CW)}, C_b = {List(e.CB)}, estimated from the weights; exact only for Gaussian weights at initialization: {G(theory)}"

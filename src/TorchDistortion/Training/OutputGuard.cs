@@ -1,5 +1,6 @@
 using System.Text.Json;
 using TorchDistortion.Experiments;
+using TorchDistortion.Measurement;
 
 namespace TorchDistortion.Training;
 
@@ -43,6 +44,23 @@ public static class OutputGuard
         Check(Path.Combine(folder, "results.json"), "--output", "merge", f => ResultSet.Read(f) is not null, force);
         Check(Path.Combine(folder, "results.csv"), "--output", "merge",
             f => File.ReadLines(f).SkipWhile(l => l.StartsWith('#')).FirstOrDefault() is { } header && ResultRow.IsHeader(header), force);
+    }
+
+    /// <summary>
+    /// Whether a file is an earlier report of `measure` (<see cref="MeasureResult"/>, <see cref="CheckpointMeasurement"/>,
+    /// <see cref="ModelMeasurement"/>), in any of its formats and versions, the tables included.
+    /// </summary>
+    public static bool IsMeasureReport(string file)
+    {
+        string first = FirstLine(file);
+        if (first.StartsWith('{'))
+            return new[] { MeasureResult.DocumentType, CheckpointMeasurement.DocumentType, ModelMeasurement.DocumentType }.Any(d => JsonMarker(file, "document", d))
+                || JsonMarker(file, "tool", "torchdistortion"); // the unversioned format
+        return first.StartsWith("schema_version,widths,activation,init,") || first.StartsWith("schema_version,checkpoint,")
+            || first.StartsWith("schema_version,model,")
+            || first.StartsWith("statistic,measured,stderr,theory,") || first.StartsWith("checkpoint,step,epoch,geometries,")
+            || first.StartsWith("model,input_dim,")
+            || System.Text.RegularExpressions.Regex.IsMatch(first, @"^(length|[0-9]+-volume) distortion of [0-9]+ random ");
     }
 
     private static bool Recognised(string file, Func<string, bool> isOwnOutput)

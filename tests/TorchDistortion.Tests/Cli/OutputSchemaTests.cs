@@ -3,6 +3,9 @@ using System.Text.Json.Nodes;
 using Json.Schema;
 using TorchDistortion.Benchmarks;
 using TorchDistortion.Experiments;
+using TorchDistortion.Geometry;
+using TorchDistortion.Measurement;
+using TorchDistortion.Networks;
 using TorchDistortion.Training;
 
 namespace TorchDistortion.Tests.Cli;
@@ -82,6 +85,37 @@ public sealed class OutputSchemaTests : IDisposable
         var mean = text.Split('\n')[1].Split(',');
         Assert.Equal("5", mean[Array.IndexOf(header, "seed")]);
         Assert.Equal((double)report["theory"]!["rows"]![0]!["value"]!, double.Parse(mean[Array.IndexOf(header, "value")], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>A JSON document without what differs between two runs of one measurement: the environment and the time taken.</summary>
+    private static string Reproducible(string json)
+    {
+        var node = JsonNode.Parse(json)!.AsObject();
+        node.Remove("environment");
+        node.Remove("elapsed_seconds");
+        return node.ToJsonString();
+    }
+
+    [Fact]
+    public void TheLibraryWritesTheSameDocumentsAsMeasure()
+    {
+        // Random networks: the CLI's defaults spelled out as library settings.
+        string[] random = ["measure", "--widths", "4,10,10,3", "--networks", "7", "--seed", "3", "--exact", "--points", "8", "--no-progress"];
+        var measured = Distortion.Measure(new MeasureSettings(new NetworkSpec([4, 10, 10, 3], InitScheme.He),
+            new GeometrySpec(Points: 8, Exact: true), Networks: 7, Seed: 3, Device: DeviceSpec.Auto).Validate());
+        Assert.Equal(Ok(CliRunner.RunInProcess([.. random, "--format", "csv"])).Stdout, measured.ToCsv());
+        Assert.Equal(Reproducible(Ok(CliRunner.RunInProcess([.. random, "--format", "json"])).Stdout), Reproducible(measured.ToJson(RuntimeInfo.Current())));
+
+        // A foreign state_dict: its C_W estimated from the weights, and the law for it beside the measurement.
+        string path = Path.Combine(_root, "net.safetensors");
+        using (var net = Mlp.Create(new NetworkSpec([3, 8, 8, 2], InitScheme.LeCun), 1, seed: 2))
+            File.WriteAllBytes(path, StateDicts.SafetensorsBytes(net));
+        string[] checkpoint = ["measure", "--checkpoint", path, "--geometries", "6", "--seed", "4", "--no-progress"];
+        var saved = CheckpointMeasure.Measure(path, new CheckpointMeasureSettings(new GeometrySpec(), 6, 4, TorchSharp.torch.ScalarType.Float64,
+            DeviceSpec.Auto, null, 4, Summary.DefaultQuantiles));
+        Assert.NotNull(saved.EstimatedCW);
+        Assert.Equal(Ok(CliRunner.RunInProcess([.. checkpoint, "--format", "csv"])).Stdout, saved.ToCsv());
+        Assert.Equal(Ok(CliRunner.RunInProcess([.. checkpoint, "--format", "json"])).Stdout, saved.ToJson());
     }
 
     [Fact]

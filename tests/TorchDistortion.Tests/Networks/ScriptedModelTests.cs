@@ -69,16 +69,16 @@ public sealed class ScriptedModelTests : IDisposable
     {
         MakeModels(_folder);
         string cnn = Path.Combine(_folder, "cnn.pt");
-        Assert.Contains("cannot find the input dimension", Assert.Throws<ArgumentException>(() => ScriptedModel.Load(cnn)).Message);
-        Assert.Contains("does not take inputs of dimension 7", Assert.Throws<ArgumentException>(() => ScriptedModel.Load(cnn, 7)).Message);
+        Assert.Contains("cannot find the input dimension", Assert.Throws<SettingException>(() => ScriptedModel.Load(cnn)).Message);
+        Assert.Contains("does not take inputs of dimension 7", Assert.Throws<SettingException>(() => ScriptedModel.Load(cnn, 7)).Message);
         string random = Path.Combine(_folder, "random.pt");
         File.WriteAllBytes(random, Enumerable.Range(0, 300).Select(i => (byte)(i * 37)).ToArray());
-        Assert.Contains("is not a TorchScript file", Assert.Throws<ArgumentException>(() => ScriptedModel.Load(random)).Message);
+        Assert.Contains("is not a TorchScript file", Assert.Throws<SettingException>(() => ScriptedModel.Load(random)).Message);
         string stateDict = Path.Combine(_folder, "state.pt");
         var (code, output) = PyTorch.Run(PyTorch.Python!, "-c", $"import torch; torch.save(torch.nn.Linear(3, 2).state_dict(), '{stateDict}')");
         Assert.True(code == 0, output);
-        Assert.Contains("holds no TorchScript code", Assert.Throws<ArgumentException>(() => ScriptedModel.Load(stateDict)).Message);
-        Assert.Contains("no such file", Assert.Throws<ArgumentException>(() => ScriptedModel.Load(Path.Combine(_folder, "missing.pt"))).Message);
+        Assert.Contains("holds no TorchScript code", Assert.Throws<SettingException>(() => ScriptedModel.Load(stateDict)).Message);
+        Assert.Contains("no such file", Assert.Throws<SettingException>(() => ScriptedModel.Load(Path.Combine(_folder, "missing.pt"))).Message);
     }
 
     [PyTorchFact]

@@ -31,6 +31,20 @@ public class CheckpointEdgeTests : IDisposable
         return result.Stderr.TrimEnd('\n');
     }
 
+    [Fact]
+    public void TheLibraryNamesTheSettingAndTheCliNamesItsOption()
+    {
+        var settings = new CheckpointMeasureSettings(new global::TorchDistortion.Geometry.GeometrySpec(), 3, 0, TorchSharp.torch.ScalarType.Float64, DeviceSpec.Cpu, null, 4,
+            global::TorchDistortion.Measurement.Summary.DefaultQuantiles);
+        var error = Assert.Throws<SettingException>(() => CheckpointMeasure.Measure(_root, settings));
+        Assert.Equal(("checkpoint", $"checkpoint: folder '{_root}' holds no complete checkpoint"), (error.Setting, error.Message));
+        CliRunner.AssertOneLineError(CliRunner.RunInProcess("measure", "--checkpoint", _root), $"error: --checkpoint: folder '{_root}' holds");
+        string missing = Path.Combine(_root, "none.pt");
+        var noModel = Assert.Throws<SettingException>(() => global::TorchDistortion.Networks.ScriptedModel.Load(missing));
+        Assert.Equal(("model", $"model: no such file '{missing}'"), (noModel.Setting, noModel.Message));
+        CliRunner.AssertOneLineError(CliRunner.RunInProcess("measure", "--model", missing), $"error: --model: no such file '{missing}'");
+    }
+
     [Theory]
     // The header of the report: 10^16 doubles announced, 32 bytes given; it must never reach libtorch's allocator.
     [InlineData("""{"0.weight":{"dtype":"F64","shape":[100000000,100000000],"data_offsets":[0,32]}}""", 32,
