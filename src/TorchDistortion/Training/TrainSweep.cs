@@ -77,7 +77,7 @@ public sealed record TrainSweep
         var grid = new Grid(refuseDuplicates: true)
             .Add("task", Task.Select(TaskSpec.ParseKind).ToList())
             .Add("width", Width).Add("depth", Depth)
-            .Add("activation", Activation.Select(TrainSettings.ActivationField).ToList())
+            .Add("activation", Activation.Select(a => Networks.Activation.Parse(a).Name).ToList())
             .Add("init", inits)
             .Add<double?, string>("C_W", CW?.Select(c => (double?)c).ToList() ?? [null], "init", i => InitScheme.TakesWeightVariance(i) || inits.Count == 1)
             .Add("optimizer", Optimizer.Select(o => o.ToLowerInvariant()).ToList())
@@ -90,7 +90,7 @@ public sealed record TrainSweep
             if (!tasks.TryGetValue(kind, out var task)) tasks[kind] = task = new TaskSpec(kind, N0 ?? DefaultInputDim(kind), Classes, TrainSize, TestSize, Noise, TeacherWidth, TeacherDepth).Validate();
             return new TrainSettings(task, DataSeed, p.Get<int>("width"), p.Get<int>("depth"), p.Get<string>("init"), p.Applies("C_W") ? p.Get<double?>("C_W") : null,
                 Bias, p.Get<string>("optimizer"), p.Get<double>("lr"), Momentum, WeightDecay, p.Get<int>("batch_size"), Epochs, ProbeSteps, Probes, PatchPoints,
-                p.Get<long>("seeds"), DType, p.Get<string?>("activation"), DataProbes).Validate();
+                p.Get<long>("seeds"), DType, TrainSettings.ActivationField(p.Get<string>("activation")), DataProbes).Validate();
         })];
     }
 
