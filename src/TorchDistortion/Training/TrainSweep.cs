@@ -54,7 +54,7 @@ public sealed record TrainSweep
     /// </summary>
     public IReadOnlyList<TrainSettings> Expand(string? source = null, long maxRuns = SweepSpec.DefaultMaxRuns)
     {
-        if (source is null) return Runs(maxRuns);
+        if (source is null) return Runs("train", maxRuns);
         if (SchemaVersion != SweepSpec.CurrentSchemaVersion)
             throw new ArgumentException($"{source}: schema_version: unsupported version {SchemaVersion}; this build reads {SweepSpec.CurrentSchemaVersion}");
         foreach (var (field, list) in new (string, System.Collections.IList?)[] { ("task", Task), ("width", Width), ("depth", Depth), ("activation", Activation),
@@ -63,13 +63,13 @@ public sealed record TrainSweep
             if (list is null) throw new ArgumentException($"{source}: {field}: must be a list, not null");
             if (list.Cast<object?>().Any(item => item is null)) throw new ArgumentException($"{source}: {field}: has a null entry");
         }
-        try { return Runs(maxRuns); }
+        try { return Runs(source, maxRuns); }
         catch (SettingException e) { throw new ArgumentException($"{source}: {SweepSpec.Field(e.Setting)}: {e.Problem.TrimStart(':', ' ')}"); }
         catch (ArgumentException e) when (e.Message.StartsWith(source + ":", StringComparison.Ordinal)) { throw; }
         catch (ArgumentException e) { throw new ArgumentException($"{source}: {e.Message}"); }
     }
 
-    private List<TrainSettings> Runs(long maxRuns)
+    private List<TrainSettings> Runs(string source, long maxRuns)
     {
         var inits = Init.Select(i => i.ToLowerInvariant()).ToList();
         if (CW is not null && inits.Count > 1 && !inits.Any(InitScheme.TakesWeightVariance))
@@ -82,7 +82,7 @@ public sealed record TrainSweep
             .Add<double?, string>("C_W", CW?.Select(c => (double?)c).ToList() ?? [null], "init", i => InitScheme.TakesWeightVariance(i) || inits.Count == 1)
             .Add("optimizer", Optimizer.Select(o => o.ToLowerInvariant()).ToList())
             .Add("lr", Lr).Add("batch_size", BatchSize).Add("seeds", Seeds)
-            .Cap("train", maxRuns);
+            .Cap(source, maxRuns);
         var tasks = new Dictionary<TaskKind, TaskSpec>();
         return [.. grid.Points().Select(p =>
         {

@@ -137,6 +137,47 @@ public sealed class TrainSweepTests : IDisposable
     }
 
     [Fact]
+    public void TheSlurmArrayVariablesChooseTheShard()
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "torchdist"))
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        foreach (var a in OldCall.Append("--list")) start.ArgumentList.Add(a);
+        // An array --array=1-3: the task with id 2 is the second of three, shard 1/3.
+        (start.Environment["SLURM_ARRAY_TASK_ID"], start.Environment["SLURM_ARRAY_TASK_COUNT"], start.Environment["SLURM_ARRAY_TASK_MIN"]) = ("2", "3", "1");
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(120_000));
+        var slurm = Listed(new CliRunner.Result(process.ExitCode, stdout.Result, stderr.Result), inShardOnly: true);
+        Assert.NotEmpty(slurm);
+        Assert.Equal(Listed(CliRunner.RunInProcess([.. OldCall, "--list", "--shard", "1/3"]), inShardOnly: true), slurm);
+        Assert.Contains("in shard 1/3", stdout.Result);
+    }
+
+    [Fact]
+    public void ShardsTrainedIntoTheirOwnFoldersArePlottedAsOneSweep()
+    {
+        string[] Args(int shard) => [.. OldCall.Where((a, i) => i < OldCall.Length - 1), "--checkpoints", Path.Combine(_root, $"shard{shard}"), "-o", Path.Combine(_root, $"out{shard}"),
+            "--shard", $"{shard}/2", "--threads", "1", "--no-progress"];
+        foreach (int shard in new[] { 0, 1 })
+        {
+            var result = CliRunner.Run(Args(shard));
+            Assert.True(result.ExitCode == 0, result.Stderr);
+        }
+        var trained = Directory.GetDirectories(Path.Combine(_root, "shard0")).Concat(Directory.GetDirectories(Path.Combine(_root, "shard1"))).Select(Path.GetFileName);
+        Assert.Equal(OldIds.Order(), trained.Order());
+        Assert.NotEmpty(Directory.GetDirectories(Path.Combine(_root, "shard0")));
+        Assert.NotEmpty(Directory.GetDirectories(Path.Combine(_root, "shard1")));
+        // The merge of training shards is the plot of their folders: one figure and summary over every run.
+        var plot = CliRunner.RunInProcess("plot", Path.Combine(_root, "shard0"), Path.Combine(_root, "shard1"), "-o", Path.Combine(_root, "merged"));
+        Assert.True(plot.ExitCode == 0, plot.Stderr);
+        Assert.Contains("drew 8 runs in 4 groups", plot.Stdout);
+        Assert.Equal(8, File.ReadAllLines(Path.Combine(_root, "merged", "runs.txt")).Count(l => l.Length > 0));
+    }
+
+    [Fact]
     public void AnEnsembleSweepKilledThreeTimesThenRunAgainGivesTheUninterruptedFiles()
     {
         string file = Declaration("ensemble.json", """
