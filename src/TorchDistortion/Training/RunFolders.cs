@@ -12,7 +12,7 @@ public static class RunFolders
 
     private const int MaxDepth = 6;
 
-    private sealed record HistoryDocument(string RunId, TrainSettings Settings, string? Failure, double? TheoryLength, double? TheoryVolume, List<HistoryRow> History);
+    private sealed record HistoryDocument(string RunId, TrainSettings Settings, string? Failure, double? TheoryLength, double? TheoryVolume, List<Dictionary<string, JsonElement>> History);
 
     /// <summary>
     /// The run folders that <paramref name="paths"/> name: a run folder itself, a folder with a runs list (a train --out
@@ -47,6 +47,22 @@ public static class RunFolders
         try { document = JsonSerializer.Deserialize<HistoryDocument>(File.ReadAllText(file), TrainSettings.Json); }
         catch (JsonException e) { throw new ArgumentException($"plot: '{file}' is not readable ({e.Message.Split('.')[0]})"); }
         if (document?.Settings?.Task is null || document.History is null) throw new ArgumentException($"plot: '{file}' holds no settings or history");
-        return new TrainingResult(document.RunId, folder, document.Settings, document.History, 0, document.Failure, document.TheoryLength, document.TheoryVolume);
+        var history = document.History.Select(row => Row(document.Settings, row)).ToList();
+        return new TrainingResult(document.RunId, folder, document.Settings, history, 0, document.Failure, document.TheoryLength, document.TheoryVolume);
+    }
+
+    /// <summary>A row of history.json, whose fields are the columns of history.csv (train_accuracy or train_r2, length_distortion, ...).</summary>
+    private static HistoryRow Row(TrainSettings settings, Dictionary<string, JsonElement> row)
+    {
+        string metric = settings.Task.MetricName;
+        double? Value(string name) => !row.TryGetValue(name, out var v) ? null
+            : v.ValueKind == JsonValueKind.Number ? v.GetDouble()
+            : v.ValueKind == JsonValueKind.String && double.TryParse(v.GetString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double d) ? d
+            : null;
+        double Number(string name) => Value(name) ?? double.NaN;
+        return new HistoryRow((long)Number("step"), Number("epoch"), Number("train_loss"), Number($"train_{metric}"), Number("test_loss"), Number($"test_{metric}"),
+            Number("length_distortion"), Number("length_std_err"), Value("regions_per_length"), Number("data_length_distortion"), (int?)Value("data_pieces"),
+            Value("volume_distortion"), Value("volume_std_err"), Value("data_same_length_distortion"), Value("data_same_pieces"),
+            Value("data_different_length_distortion"), Value("data_different_pieces"));
     }
 }

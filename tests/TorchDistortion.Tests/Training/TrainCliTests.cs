@@ -201,13 +201,13 @@ public class TrainCliTests : IDisposable
                 var histories = Directory.GetDirectories(Path.Combine(_root, "parent", "w" + width), $"moons-{init}-seed*").Order()
                     .Select(run => File.ReadAllLines(Path.Combine(run, "history.csv"))).ToList();
                 Assert.Equal(2, histories.Count);
-                int column = Array.IndexOf(histories[0][0].Split(','), "length_distortion");
+                int column = Array.IndexOf(histories[0][0].Split(','), "length_distortion"), stepColumn = Array.IndexOf(histories[0][0].Split(','), "step");
                 for (int row = 1; row < histories[0].Length; row++)
                 {
                     double a = double.Parse(histories[0][row].Split(',')[column], CultureInfo.InvariantCulture);
                     double b = double.Parse(histories[1][row].Split(',')[column], CultureInfo.InvariantCulture);
                     double mean = (a + b) / 2, sd = Math.Abs(a - b) / Math.Sqrt(2);
-                    string step = histories[0][row].Split(',')[0];
+                    string step = histories[0][row].Split(',')[stepColumn];
                     var line = Assert.Single(summary, l => l.StartsWith($"\"init={init}, width={width}\",2,{step},") && l.Contains(",length_distortion,"));
                     var cells = line.Split(',');
                     Assert.Equal(mean, double.Parse(cells[^2], CultureInfo.InvariantCulture), 1e-12);
