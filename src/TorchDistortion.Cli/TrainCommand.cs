@@ -58,7 +58,7 @@ internal static class TrainCommand
 
     internal static Command Create()
     {
-        var command = new Command("train", "Train networks on a toy task and track their length and volume distortion at every epoch.");
+        var command = new Command("train", "Train networks on a toy task and track their length and volume distortion at every epoch. --task, --width, --depth, --activation, --init, --cw, --optimizer, --lr, --batch-size and --seeds take comma-separated lists: the runs are their product (or declare them in a --sweep file).");
         foreach (var option in Declared.Concat([Runtime.Device, Runtime.Threads, CheckpointRoot, Output, Out, Resume, Runtime.NoProgress, ExportData, Keep, TensorBoard,
                      NoEnsemble, SweepFile, List, ShardOption, SweepCommand.MaxRuns]))
             command.Options.Add(option);

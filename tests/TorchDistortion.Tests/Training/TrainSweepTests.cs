@@ -115,6 +115,14 @@ public sealed class TrainSweepTests : IDisposable
     }
 
     [Fact]
+    public void ASweepAboveTheCapIsRefusedBeforeAnyRun()
+    {
+        CliRunner.AssertOneLineError(CliRunner.RunInProcess("train", "--seeds", "0,1,2", "--width", "4,8", "--max-runs", "5", "--list"), "--max-runs");
+        var result = CliRunner.RunInProcess("train", "--sweep", Declaration("big.json", """{"schema_version": 1, "seeds": [0, 1, 2]}"""), "--max-runs", "2");
+        CliRunner.AssertOneLineError(result, "big.json: the sweep has 3 runs");
+    }
+
+    [Fact]
     public void ASweepFileBesideTheSettingsOptionsIsRefused()
     {
         CliRunner.AssertOneLineError(CliRunner.RunInProcess("train", "--sweep", Declaration("s.json", """{"schema_version": 1}"""), "--width", "8", "--list"), "--width");
