@@ -15,7 +15,6 @@ namespace TorchDistortion.Training;
 public sealed record TrainSweep
 {
     [JsonRequired] public int SchemaVersion { get; init; }
-    public string Name { get; init; } = "train";
     public List<string> Task { get; init; } = ["spirals"];
     /// <summary>Input dimension of the mixture, sines and teacher tasks; null: 10 for mixture, 4 otherwise (2 for the planar tasks).</summary>
     public int? N0 { get; init; }
