@@ -18,7 +18,7 @@ internal static class TrainCommand
     /// <summary>The name of -o/--output before it was spelled like every other command's; kept, hidden.</summary>
     private static readonly Option<string?> Out = new("--out") { Hidden = true };
 
-    private static readonly Option<string> Task = new("--task") { Description = $"Toy task: {string.Join(", ", TaskSpec.KindNames)}", DefaultValueFactory = _ => "spirals" };
+    private static readonly Option<string> Task = new("--task") { Description = $"Toy task: {string.Join(", ", TaskSpec.KindNames)} (comma separated: one run each)", DefaultValueFactory = _ => "spirals" };
     private static readonly Option<int?> InputDim = new("--n0") { Description = "Input dimension (mixture, sines, teacher; the 2-D tasks have 2)" };
     private static readonly Option<int> Classes = new("--classes") { Description = "Classes of the mixture task", DefaultValueFactory = _ => 2 };
     private static readonly Option<int> TrainSize = new("--train-size") { Description = "Training examples", DefaultValueFactory = _ => 2000 };
@@ -27,11 +27,11 @@ internal static class TrainCommand
     private static readonly Option<int> TeacherWidth = new("--teacher-width") { Description = "Hidden width of the teacher (teacher task)", DefaultValueFactory = _ => 32 };
     private static readonly Option<int> TeacherDepth = new("--teacher-depth") { Description = "Weight layers of the teacher (teacher task)", DefaultValueFactory = _ => 3 };
     private static readonly Option<long> DataSeed = new("--data-seed") { Description = "Seed of the data and the probe geometry", DefaultValueFactory = _ => 0 };
-    private static readonly Option<string> Optimizer = new("--optimizer") { Description = "adam or sgd (with --momentum)", DefaultValueFactory = _ => "adam" };
-    private static readonly Option<double> LearningRate = new("--lr") { Description = "Learning rate", DefaultValueFactory = _ => 3e-3 };
+    private static readonly Option<string> Optimizer = new("--optimizer") { Description = "adam or sgd (with --momentum); comma separated: one run each", DefaultValueFactory = _ => "adam" };
+    private static readonly Option<string> LearningRate = new("--lr") { Description = "Learning rate; comma separated: one run each", DefaultValueFactory = _ => "0.003" };
     private static readonly Option<double> Momentum = new("--momentum") { Description = "SGD momentum", DefaultValueFactory = _ => 0.9 };
     private static readonly Option<double> WeightDecay = new("--weight-decay") { Description = "Weight decay", DefaultValueFactory = _ => 0.0 };
-    private static readonly Option<int> BatchSize = new("--batch-size") { Description = "Examples per step", DefaultValueFactory = _ => 64 };
+    private static readonly Option<string> BatchSize = new("--batch-size") { Description = "Examples per step; comma separated: one run each", DefaultValueFactory = _ => "64" };
     private static readonly Option<int> Epochs = new("--epochs") { Description = "Passes over the training split", DefaultValueFactory = _ => 40 };
     private static readonly Option<int> ProbeSteps = new("--probe-steps") { Description = "Evaluate, probe and checkpoint every N steps (0 = every epoch)", DefaultValueFactory = _ => 0 };
     private static readonly Option<int> Probes = new("--probes") { Description = "Probe segments and k = 2 patches", DefaultValueFactory = _ => 16 };
@@ -44,16 +44,23 @@ internal static class TrainCommand
     private static readonly Option<string> Keep = new("--keep") { Description = "Checkpoints kept: all, last or every:N (default: every evaluation up to 50, then thinned; the last always)" };
     private static readonly Option<string?> TensorBoard = new("--tensorboard") { Description = "Write every evaluation's scalars as TensorBoard event files, one subfolder per run" };
     private static readonly Option<bool> NoEnsemble = new("--no-ensemble") { Description = "Train the runs one after another, not runs of one shape (seeds, inits) together as one batched network" };
+    private static readonly Option<string?> SweepFile = new("--sweep") { Description = "Training-sweep declaration (JSON, schema_version 1) instead of the settings' options" };
+    private static readonly Option<bool> List = new("--list") { Description = "Print the runs (id and settings) and exit" };
+    private static readonly Option<string?> ShardOption = new("--shard") { Description = "Train part i of n of the runs (0-based, i/n); default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT" };
+
+    /// <summary>The options that declare the runs, which a sweep file replaces.</summary>
+    private static Option[] Declared =>
+    [
+        Task, InputDim, Classes, TrainSize, TestSize, Noise, TeacherWidth, TeacherDepth, DataSeed, Network.Width, Network.Depth, Network.Activation,
+        Network.Init, Network.CW, Network.NoBias, Optimizer, LearningRate, Momentum, WeightDecay, BatchSize, Epochs, ProbeSteps, Probes, PatchPoints,
+        DataProbes, SeedList, Runtime.DType,
+    ];
 
     internal static Command Create()
     {
-        var command = new Command("train", "Train networks on a toy task and track their length and volume distortion at every epoch.");
-        foreach (var option in new Option[]
-            {
-                Task, InputDim, Classes, TrainSize, TestSize, Noise, TeacherWidth, TeacherDepth, DataSeed, Network.Width, Network.Depth, Network.Activation,
-                Network.Init, Network.CW, Network.NoBias, Optimizer, LearningRate, Momentum, WeightDecay, BatchSize, Epochs, ProbeSteps, Probes, PatchPoints,
-                DataProbes, SeedList, Runtime.DType, Runtime.Device, Runtime.Threads, CheckpointRoot, Output, Out, Resume, Runtime.NoProgress, ExportData, Keep, TensorBoard, NoEnsemble,
-            })
+        var command = new Command("train", "Train networks on a toy task and track their length and volume distortion at every epoch. --task, --width, --depth, --activation, --init, --cw, --optimizer, --lr, --batch-size and --seeds take comma-separated lists: the runs are their product (or declare them in a --sweep file).");
+        foreach (var option in Declared.Concat([Runtime.Device, Runtime.Threads, CheckpointRoot, Output, Out, Resume, Runtime.NoProgress, ExportData, Keep, TensorBoard,
+                     NoEnsemble, SweepFile, List, ShardOption, SweepCommand.MaxRuns]))
             command.Options.Add(option);
         command.SetAction(Run);
         return command;
@@ -83,6 +90,14 @@ internal static class TrainCommand
         else
         {
             var runs = Settings(parse);
+            var part = Shard.Parse(parse.GetValue(ShardOption));
+            if (parse.GetValue(List)) return Print(runs, part);
+            runs = runs.Where(run => TrainSweep.InShard(run, part)).ToList();
+            if (runs.Count == 0)
+            {
+                Console.WriteLine($"shard {part}: no runs");
+                return 0;
+            }
             if (parse.GetValue(ExportData) is string export)
             {
                 var written = ToyTasks.Export(runs[0].Task, runs[0].DataSeed, export);
@@ -107,21 +122,38 @@ internal static class TrainCommand
 
     private static void Warn(string line) => Console.Error.WriteLine($"warning: {line}");
 
-    /// <summary>One run per activation, init scheme and seed.</summary>
+    /// <summary>The runs: of the sweep file, or the product of the list-valued options (one declaration either way).</summary>
     private static List<TrainSettings> Settings(ParseResult parse)
     {
-        var kind = TaskSpec.ParseKind(parse.GetValue(Task)!);
-        bool planar = kind is TaskKind.Spirals or TaskKind.Circles or TaskKind.Moons or TaskKind.Xor or TaskKind.Checkerboard;
-        int n0 = parse.GetValue(InputDim) ?? (planar ? 2 : kind == TaskKind.Mixture ? 10 : 4);
-        var task = new TaskSpec(kind, n0, parse.GetValue(Classes), parse.GetValue(TrainSize), parse.GetValue(TestSize), parse.GetValue(Noise),
-            parse.GetValue(TeacherWidth), parse.GetValue(TeacherDepth)).Validate();
-        var shared = new TrainSettings(task, parse.GetValue(DataSeed), NetworkOptions.One(NetworkOptions.Ints(parse, Network.Width), Network.Width)!.Value,
-            NetworkOptions.One(NetworkOptions.Ints(parse, Network.Depth), Network.Depth)!.Value, Bias: !parse.GetValue(Network.NoBias),
-            Optimizer: parse.GetValue(Optimizer)!.ToLowerInvariant(), LearningRate: parse.GetValue(LearningRate), Momentum: parse.GetValue(Momentum),
-            WeightDecay: parse.GetValue(WeightDecay), BatchSize: parse.GetValue(BatchSize), Epochs: parse.GetValue(Epochs), ProbeSteps: parse.GetValue(ProbeSteps),
-            Probes: parse.GetValue(Probes), PatchPoints: parse.GetValue(PatchPoints), DType: Runtime.DTypeName(parse), DataProbes: parse.GetValue(DataProbes));
-        return TrainGrid.Expand(shared, Activation.SplitList(parse.GetValue(Network.Activation)!), NetworkOptions.Names(parse, Network.Init),
-            NetworkOptions.One(NetworkOptions.Doubles(parse, Network.CW), Network.CW),
-            Cli.ParseList(parse.GetValue(SeedList)!, "--seeds", s => long.Parse(s, CultureInfo.InvariantCulture)));
+        long maxRuns = SweepCommand.MaxRunsOf(parse);
+        if (parse.GetValue(SweepFile) is string path)
+        {
+            if (Declared.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } declared)
+                throw new ArgumentException($"{declared.Name}: give either a sweep file (--sweep) or the settings' options, not both");
+            return [.. TrainSweep.Parse(path).Expand(Path.GetFileName(path), maxRuns)];
+        }
+        return [.. new TrainSweep
+        {
+            SchemaVersion = SweepSpec.CurrentSchemaVersion,
+            Task = NetworkOptions.Names(parse, Task), N0 = parse.GetValue(InputDim), Classes = parse.GetValue(Classes), TrainSize = parse.GetValue(TrainSize),
+            TestSize = parse.GetValue(TestSize), Noise = parse.GetValue(Noise), TeacherWidth = parse.GetValue(TeacherWidth), TeacherDepth = parse.GetValue(TeacherDepth),
+            DataSeed = parse.GetValue(DataSeed), Width = NetworkOptions.Ints(parse, Network.Width)!, Depth = NetworkOptions.Ints(parse, Network.Depth)!,
+            Activation = Activation.SplitList(parse.GetValue(Network.Activation)!), Init = NetworkOptions.Names(parse, Network.Init),
+            CW = NetworkOptions.Doubles(parse, Network.CW), Bias = !parse.GetValue(Network.NoBias), Optimizer = NetworkOptions.Names(parse, Optimizer),
+            Lr = Cli.Doubles(parse.GetValue(LearningRate)!, "--lr"), Momentum = parse.GetValue(Momentum), WeightDecay = parse.GetValue(WeightDecay),
+            BatchSize = Cli.Ints(parse.GetValue(BatchSize)!, "--batch-size"), Epochs = parse.GetValue(Epochs), ProbeSteps = parse.GetValue(ProbeSteps),
+            Probes = parse.GetValue(Probes), PatchPoints = parse.GetValue(PatchPoints), DataProbes = parse.GetValue(DataProbes),
+            Seeds = Cli.ParseList(parse.GetValue(SeedList)!, "--seeds", s => long.Parse(s, CultureInfo.InvariantCulture)), DType = Runtime.DTypeName(parse),
+        }.Expand(maxRuns: maxRuns)];
+    }
+
+    /// <summary>--list: one line per run, its id, whether it is in the shard, and its settings.</summary>
+    private static int Print(List<TrainSettings> runs, Shard part)
+    {
+        Console.WriteLine($"{"run id",-40}  {"shard",-5}  settings");
+        foreach (var run in runs)
+            Console.WriteLine($"{run.RunId(),-40}  {(TrainSweep.InShard(run, part) ? "yes" : "-"),-5}  {TrainSweep.Describe(run)}");
+        Console.WriteLine($"{runs.Count} runs, {runs.Count(run => TrainSweep.InShard(run, part))} in shard {part}");
+        return 0;
     }
 }

@@ -15,4 +15,26 @@ internal static class ExperimentJson
         WriteIndented = true,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
+
+    /// <summary>
+    /// Reads a sweep declaration (measurement or training): every problem is one <see cref="ArgumentException"/> in the
+    /// file's words, naming the field (an unknown field, a missing schema_version, a field given twice, a wrong type).
+    /// </summary>
+    internal static T ReadDeclaration<T>(string path) where T : class
+    {
+        string name = Path.GetFileName(path);
+        if (!File.Exists(path)) throw new ArgumentException($"sweep file '{path}' does not exist");
+        T? spec;
+        try { spec = JsonSerializer.Deserialize<T>(File.ReadAllText(path), Options); }
+        catch (JsonException e)
+        {
+            string field = e.Path is { Length: > 2 } p ? p[2..] : "(document)";
+            string property = System.Text.RegularExpressions.Regex.Match(e.Message, "property '([^']+)'").Groups[1].Value;
+            throw new ArgumentException(e.Message.Contains("could not be mapped") ? $"{name}: unknown field '{property}'"
+                : e.Message.Contains("missing required") ? $"{name}: missing required field schema_version"
+                : e.Message.Contains("Duplicate") ? $"{name}: {(property.Length > 0 ? property : field)}: given more than once"
+                : $"{name}: {field}: wrong type or malformed value");
+        }
+        return spec ?? throw new ArgumentException($"{name}: empty document");
+    }
 }

@@ -9,8 +9,8 @@ namespace TorchDistortion.Experiments;
 /// A sweep as declared in a JSON file (schema version 1) or on the command line: lists of settings whose
 /// cross product is the set of runs. Settings that do not apply to a combination collapse instead of
 /// multiplying: C_W only varies "variance" and "orthogonal" inits, k only varies patches.
-/// A new sweep setting of the typed run (a field of NetworkSpec, GeometrySpec or MeasureSettings): a list here and its
-/// loop in <see cref="Enumerate"/>, and its field in <see cref="RunSpecJson"/>, written only when it differs from the value
+/// A new sweep setting of the typed run (a field of NetworkSpec, GeometrySpec or MeasureSettings): a list here, its axis in
+/// <see cref="Axes"/> (the <see cref="Grid"/> that training sweeps share), and its field in <see cref="RunSpecJson"/>, written only when it differs from the value
 /// runs had before it existed, so that their ids hold.
 /// </summary>
 public sealed record SweepSpec
@@ -57,23 +57,7 @@ public sealed record SweepSpec
     }
 
     /// <summary>Reads a sweep file without expanding it: its runs are validated as they are expanded.</summary>
-    public static SweepSpec Parse(string path)
-    {
-        string name = Path.GetFileName(path);
-        if (!File.Exists(path)) throw new ArgumentException($"sweep file '{path}' does not exist");
-        SweepSpec? spec;
-        try { spec = JsonSerializer.Deserialize<SweepSpec>(File.ReadAllText(path), JsonOptions); }
-        catch (JsonException e)
-        {
-            string field = e.Path is { Length: > 2 } p ? p[2..] : "(document)";
-            string property = System.Text.RegularExpressions.Regex.Match(e.Message, "property '([^']+)'").Groups[1].Value;
-            throw new ArgumentException(e.Message.Contains("could not be mapped") ? $"{name}: unknown field '{property}'"
-                : e.Message.Contains("missing required") ? $"{name}: missing required field schema_version"
-                : e.Message.Contains("Duplicate") ? $"{name}: {(property.Length > 0 ? property : field)}: given more than once"
-                : $"{name}: {field}: wrong type or malformed value");
-        }
-        return spec ?? throw new ArgumentException($"{name}: empty document");
-    }
+    public static SweepSpec Parse(string path) => ExperimentJson.ReadDeclaration<SweepSpec>(path);
 
     /// <summary>The runs of the sweep, in a stable order without duplicates. Validates every run before any computation.</summary>
     public IReadOnlyList<RunSpec> Expand(string source = "sweep", long maxRuns = DefaultMaxRuns) => Runs(source, maxRuns).ToList();
@@ -85,9 +69,7 @@ public sealed record SweepSpec
     public IEnumerable<RunSpec> Runs(string source = "sweep", long maxRuns = DefaultMaxRuns)
     {
         CheckFields(source);
-        var count = CountBound();
-        if (count > maxRuns)
-            throw new ArgumentException($"{source}: the sweep has {count} runs, above the cap of {maxRuns}; narrow it or raise the cap with --max-runs");
+        Axes().Cap(source, maxRuns);
         return Enumerate(source);
     }
 
@@ -95,17 +77,26 @@ public sealed record SweepSpec
     /// The number of runs before expansion: the product of the list lengths, with C_W counted only for inits that
     /// use it and k only for patches. An upper bound (equal shapes from the shorthand are counted twice), exact otherwise.
     /// </summary>
-    internal System.Numerics.BigInteger CountBound()
+    internal System.Numerics.BigInteger CountBound() => Axes().Count();
+
+    /// <summary>
+    /// The sweep's axes, in the order of its runs: the shape, then the network, the geometry and the networks per run.
+    /// C_W varies only the inits that take it and k only patches. Repeated values are not refused: equal runs share an id
+    /// and are dropped by it, as they always were.
+    /// </summary>
+    private Grid Axes()
     {
         static bool IsPatch(string geometry)
         {
             try { return GeometrySpec.ParseKind(geometry) == GeometryKind.Patch; }
             catch (ArgumentException) { return false; } // reported by the expansion
         }
-        System.Numerics.BigInteger shapes = Widths?.Count ?? (System.Numerics.BigInteger)(Width?.Count ?? 1) * (Depth?.Count ?? 1) * (N0?.Count ?? 1) * (NL?.Count ?? 1);
-        long inits = Init.Sum(i => InitScheme.TakesWeightVariance(i) ? (long)CW.Count : 1);
-        long geometries = Geometry.Sum(g => IsPatch(g) ? (long)K.Count : 1);
-        return shapes * Activation.Count * inits * COut.Count * CB.Count * geometries * Exact.Count * (Points?.Count ?? 1) * Networks.Count;
+        var grid = new Grid(refuseDuplicates: false);
+        if (Widths is not null) grid.Add("widths", Widths);
+        else grid.Add("width", Width ?? [32]).Add("depth", Depth ?? [20]).Add("n0", N0 ?? [null]).Add("nL", NL ?? [null]);
+        return grid.Add("activation", Activation).Add("init", Init).Add<double, string>("C_W", CW, "init", InitScheme.TakesWeightVariance)
+            .Add("C_out", COut).Add("C_b", CB).Add("geometry", Geometry).Add<int, string>("k", K, "geometry", IsPatch).Add("exact", Exact)
+            .Add("points", Points?.Select(p => (int?)p).ToList() ?? [null]).Add("networks", Networks);
     }
 
     private void CheckFields(string source)
@@ -129,47 +120,32 @@ public sealed record SweepSpec
         }
     }
 
-    private IEnumerable<int[]> Shapes(string source)
-    {
-        if (Widths is not null)
-        {
-            foreach (var w in Widths) yield return w.ToArray();
-            yield break;
-        }
-        foreach (int width in Width ?? [32])
-        foreach (int depth in Depth ?? [20])
-        foreach (int? n0 in N0 ?? [null])
-        foreach (int? nL in NL ?? [null])
-        {
-            if (width < 1) throw new ArgumentException($"{source}: width: must be a positive integer, got {width}");
-            if (depth < 1) throw new ArgumentException($"{source}: depth: must be at least 1, got {depth}");
-            yield return NetworkSpec.Shorthand(width, depth, n0, nL).ToArray();
-        }
-    }
-
     private IEnumerable<RunSpec> Enumerate(string source)
     {
         var seen = new HashSet<string>();
-        foreach (var shape in Shapes(source))
-        foreach (string activation in Activation)
-        foreach (string init in Init)
-        foreach (double cW in CW)
-        foreach (double? cOut in COut)
-        foreach (double cB in CB)
-        foreach (string geometry in Geometry)
-        foreach (int k in K)
-        foreach (bool exact in Exact)
-        foreach (int? points in Points?.Select(p => (int?)p) ?? [null])
-        foreach (int networks in Networks)
+        foreach (var point in Axes().Points())
         {
-            var network = Rethrow(() => new NetworkSpec(shape, InitScheme.Parse(init, InitScheme.TakesWeightVariance(init) ? cW : null), cOut, Bias, cB,
-                TorchDistortion.Networks.Activation.Parse(activation)), source);
+            var shape = Shape(point, source);
+            string init = point.Get<string>("init"), geometry = point.Get<string>("geometry");
+            bool exact = point.Get<bool>("exact");
+            int? points = point.Get<int?>("points");
+            var network = Rethrow(() => new NetworkSpec(shape, InitScheme.Parse(init, point.Applies("C_W") ? point.Get<double>("C_W") : null), point.Get<double?>("C_out"),
+                Bias, point.Get<double>("C_b"), TorchDistortion.Networks.Activation.Parse(point.Get<string>("activation"))), source);
             var kind = Rethrow(() => GeometrySpec.ParseKind(geometry), source);
-            var run = new RunSpec(network, new GeometrySpec(kind, points ?? GeometrySpec.DefaultPoints(kind, exact), kind == GeometryKind.Patch ? k : 1, Exact: exact),
-                networks, DTypes.Parse(DType), Moments);
+            var run = new RunSpec(network, new GeometrySpec(kind, points ?? GeometrySpec.DefaultPoints(kind, exact), kind == GeometryKind.Patch ? point.Get<int>("k") : 1, Exact: exact),
+                point.Get<int>("networks"), DTypes.Parse(DType), Moments);
             Rethrow(() => run.ToSettings(Seed, DeviceSpec.Cpu).Validate(), source);
             if (seen.Add(run.Id(Seed))) yield return run;
         }
+    }
+
+    private int[] Shape(Grid.Point point, string source)
+    {
+        if (Widths is not null) return point.Get<List<int>>("widths").ToArray();
+        int width = point.Get<int>("width"), depth = point.Get<int>("depth");
+        if (width < 1) throw new ArgumentException($"{source}: width: must be a positive integer, got {width}");
+        if (depth < 1) throw new ArgumentException($"{source}: depth: must be at least 1, got {depth}");
+        return NetworkSpec.Shorthand(width, depth, point.Get<int?>("n0"), point.Get<int?>("nL")).ToArray();
     }
 
     /// <summary>Stable identity of the whole sweep: a hash of its run identifiers.</summary>
