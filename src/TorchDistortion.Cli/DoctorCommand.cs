@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
 using Spectre.Console;
 using static TorchSharp.torch;
 
@@ -31,8 +30,7 @@ internal static class DoctorCommand
                 : info.CudaAvailable ? $"available, {info.CudaDevices} device(s) (--device cuda:0 to cuda:{info.CudaDevices - 1})" : "not available (no usable GPU or driver)";
             if (kind == "json")
             {
-                var options = new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
-                Console.WriteLine(JsonSerializer.Serialize(new { Tool = "torchdistortion", Environment = info, Cuda = cudaState, SelfTest = selfTest }, options));
+                Console.Write(Output.Json.Document("doctor", new { Environment = info, Cuda = cudaState, SelfTest = selfTest }));
                 return selfTest ? 0 : 1;
             }
             var table = new Table().AddColumns("item", "value").HideHeaders();

@@ -68,6 +68,8 @@ public sealed class ConsistencyTests : IDisposable
         var json = CliRunner.Run("doctor", "--format", "json");
         Assert.Equal(0, json.ExitCode);
         using var document = JsonDocument.Parse(json.Stdout);
+        Assert.Equal(1, document.RootElement.GetProperty("schema_version").GetInt32());
+        Assert.Equal("doctor", document.RootElement.GetProperty("document").GetString());
         var environment = document.RootElement.GetProperty("environment");
         string backend = environment.GetProperty("backend").GetString()!;
         Assert.Contains(backend, new[] { "CPU", "CUDA" });

@@ -186,6 +186,16 @@ public sealed class OutputSchemaTests : IDisposable
     }
 
     [Fact]
+    public void DoctorJsonMatchesItsSchema()
+    {
+        var result = CliRunner.RunInProcess("doctor", "--format", "json");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        string file = Path.Combine(_root, "doctor.json");
+        File.WriteAllText(file, result.Stdout);
+        AssertValid(file, "doctor");
+    }
+
+    [Fact]
     public void SweepFoldersOfTheUnversionedFormatStillMergeResumeAndRead()
     {
         string folder = Path.Combine(_root, "old");
