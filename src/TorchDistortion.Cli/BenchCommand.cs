@@ -24,12 +24,9 @@ internal static class BenchCommand
         {
             var widthList = Ints(parse.GetValue(widths)!, "--widths");
             if (widthList.Any(w => w < 1 || w > 8192)) throw new ArgumentException("--widths: each width must be between 1 and 8192");
-            var dtypeList = parse.GetValue(dtypes)!.Split(',').Select(d => d.Trim() switch
-            {
-                "float32" => ScalarType.Float32,
-                "float64" => ScalarType.Float64,
-                var other => throw new ArgumentException($"--dtypes: unknown dtype '{other}'; allowed: float32, float64"),
-            }).ToList();
+            List<ScalarType> dtypeList;
+            try { dtypeList = parse.GetValue(dtypes)!.Split(',').Select(d => DTypes.Parse(d.Trim())).ToList(); }
+            catch (SettingException e) { throw new ArgumentException(e.Naming("--dtypes")); }
             var threadList = parse.GetValue(threads) is string t ? Ints(t, "--threads") : [1, Environment.ProcessorCount];
             threadList = threadList.Distinct().ToList();
             if (threadList.Any(n => n < 1)) throw new ArgumentException("--threads: thread counts must be at least 1");

@@ -25,6 +25,9 @@ public sealed record MeasureSettings(
         if (Networks < 1 || Networks > 10_000_000) throw new SettingException("networks", $"must be between 1 and 10000000, got {Networks}");
         if (Geometry.Exact && !Network.Activation.IsPiecewiseLinear)
             throw new SettingException("exact", $"needs a piecewise-linear activation (relu, leaky-relu, abs, abrelu); {Network.Activation} is smooth");
+        // An exact length walks the linear pieces; a Jacobian method only serves its comparison quadrature (points > 1).
+        if (Geometry.Exact && Geometry.Points <= 1 && Method != JacobianMethod.TangentPropagation)
+            throw new SettingException("method", $"{(Method == JacobianMethod.DoubleVjp ? "double-vjp" : "reverse")}: an exact measurement uses no Jacobian method unless points > 1 adds a quadrature to compare");
         if (ChunkSize < 0) throw new SettingException("chunk", $"must be >= 0 (0 = automatic), got {ChunkSize}");
         DTypes.Name(DType); // refuses any other dtype
         if (MaxMoment < 1 || MaxMoment > 16) throw new SettingException("moments", $"must be between 1 and 16, got {MaxMoment}");

@@ -113,7 +113,7 @@ public class HostileInputTests(HostileFixture fixture) : IClassFixture<HostileFi
             "measure --geometry polyline --n0 2 --polyline 0,0", "measure --geometry polyline --n0 2 --polyline a,b;c,d",
             "measure --moments 0", "measure --quantiles 1.5", "measure --quantiles 0.5,", "measure --chunk -1", "measure --geometry circle --n0 1", "measure --threads -1",
             "measure --dtype float128", "measure --method", "measure --format yaml", "measure --geometries 5",
-            "measure --exact --geometry circle", "measure --exact --geometry fourier", "measure --activation sigmoid2",
+            "measure --exact --geometry circle", "measure --exact --method double-vjp", "measure --exact --geometry fourier", "measure --activation sigmoid2",
             "sweep --width 0", "sweep --width 8 --depth x", "sweep --cw -1 --init variance", "sweep --shard 1/0", "sweep --shard -1/2",
             "sweep --shard a/b", "sweep --max-runs -1", "sweep --geometry torus", "sweep --dtype half", "sweep --networks 0",
             "train --epochs 0", "train --width 0", "train --depth 1001", "train --lr -1", "train --lr nan", "train --batch-size 0",
