@@ -37,4 +37,33 @@ internal static class ExperimentJson
         }
         return spec ?? throw new ArgumentException($"{name}: empty document");
     }
+
+    /// <summary>Refuses a declaration of a schema version this build does not read.</summary>
+    internal static void CheckSchemaVersion(string source, int version)
+    {
+        if (version != SweepSpec.CurrentSchemaVersion)
+            throw new ArgumentException($"{source}: schema_version: unsupported version {version}; this build reads {SweepSpec.CurrentSchemaVersion}");
+    }
+
+    /// <summary>
+    /// Runs <paramref name="action"/> with the library's errors in a declaration file's words: "&lt;file&gt;: &lt;field&gt;: &lt;problem&gt;"
+    /// (the field named by the setting, or <paramref name="field"/>); an error that already names the file passes as it is.
+    /// </summary>
+    internal static T InFile<T>(string source, Func<T> action, string? field = null)
+    {
+        try { return action(); }
+        catch (SettingException e) { throw new ArgumentException($"{source}: {Field(e.Setting)}: {e.Problem.TrimStart(':', ' ')}"); }
+        catch (ArgumentException e) when (e.Message.StartsWith(source + ":", StringComparison.Ordinal)) { throw; }
+        catch (ArgumentException e) when (field is not null) { throw new ArgumentException($"{source}: {field}: {e.Message}"); }
+        catch (ArgumentException e) { throw new ArgumentException($"{source}: {e.Message}"); }
+    }
+
+    /// <summary>A declaration file's field for a library setting: its JSON name (cw for C_W, cout for C_out).</summary>
+    internal static string Field(string setting) => setting switch
+    {
+        "C_W" => "cw",
+        "C_out" => "cout",
+        "C_b" => "cb",
+        _ => setting.ToLowerInvariant(),
+    };
 }

@@ -102,12 +102,11 @@ public sealed record SweepSpec
     private void CheckFields(string source)
     {
         string Field(string field, string message) => $"{source}: {field}: {message}";
-        if (SchemaVersion != CurrentSchemaVersion)
-            throw new ArgumentException(Field("schema_version", $"unsupported version {SchemaVersion}; this build reads {CurrentSchemaVersion}"));
+        ExperimentJson.CheckSchemaVersion(source, SchemaVersion);
         if (Widths is not null && (Width is not null || Depth is not null || N0 is not null || NL is not null))
             throw new ArgumentException(Field("widths", "give either widths or the width/depth/n0/nl shorthand, not both"));
         if (Moments < 1 || Moments > 16) throw new ArgumentException(Field("moments", $"must be between 1 and 16, got {Moments}"));
-        Rethrow(() => DTypes.Parse(DType), source, "dtype");
+        ExperimentJson.InFile(source, () => DTypes.Parse(DType), "dtype");
         // JSON may carry null for a list or inside one; a missing list takes its default, a null one is an error.
         foreach (var (field, list) in new (string, System.Collections.IList?)[] { ("activation", Activation), ("init", Init), ("cw", CW), ("cout", COut), ("cb", CB),
                      ("geometry", Geometry), ("k", K), ("exact", Exact), ("networks", Networks), ("points", Points ?? new List<int> { 0 }),
@@ -129,12 +128,12 @@ public sealed record SweepSpec
             string init = point.Get<string>("init"), geometry = point.Get<string>("geometry");
             bool exact = point.Get<bool>("exact");
             int? points = point.Get<int?>("points");
-            var network = Rethrow(() => new NetworkSpec(shape, InitScheme.Parse(init, point.Applies("C_W") ? point.Get<double>("C_W") : null), point.Get<double?>("C_out"),
-                Bias, point.Get<double>("C_b"), TorchDistortion.Networks.Activation.Parse(point.Get<string>("activation"))), source);
-            var kind = Rethrow(() => GeometrySpec.ParseKind(geometry), source);
+            var network = ExperimentJson.InFile(source, () => new NetworkSpec(shape, InitScheme.Parse(init, point.Applies("C_W") ? point.Get<double>("C_W") : null), point.Get<double?>("C_out"),
+                Bias, point.Get<double>("C_b"), TorchDistortion.Networks.Activation.Parse(point.Get<string>("activation"))));
+            var kind = ExperimentJson.InFile(source, () => GeometrySpec.ParseKind(geometry));
             var run = new RunSpec(network, new GeometrySpec(kind, points ?? GeometrySpec.DefaultPoints(kind, exact), kind == GeometryKind.Patch ? point.Get<int>("k") : 1, Exact: exact),
                 point.Get<int>("networks"), DTypes.Parse(DType), Moments);
-            Rethrow(() => run.ToSettings(Seed, DeviceSpec.Cpu).Validate(), source);
+            ExperimentJson.InFile(source, () => run.ToSettings(Seed, DeviceSpec.Cpu).Validate());
             if (seen.Add(run.Id(Seed))) yield return run;
         }
     }
@@ -156,22 +155,4 @@ public sealed record SweepSpec
 
     /// <summary>The sweep id from the run ids, in any order.</summary>
     public static string SweepIdOf(IEnumerable<string> runIds) => RunSpec.Hash(string.Join(",", runIds.Order()));
-
-    /// <summary>A library error in the sweep file's words: "&lt;file&gt;: &lt;field&gt;: &lt;problem&gt;".</summary>
-    private static T Rethrow<T>(Func<T> action, string source, string? field = null)
-    {
-        try { return action(); }
-        catch (SettingException e) { throw new ArgumentException($"{source}: {Field(e.Setting)}: {e.Problem.TrimStart(':', ' ')}"); }
-        catch (ArgumentException e) when (field is not null) { throw new ArgumentException($"{source}: {field}: {e.Message}"); }
-        catch (ArgumentException e) { throw new ArgumentException($"{source}: {e.Message}"); }
-    }
-
-    /// <summary>The sweep file's field for a library setting: its JSON name (cw for C_W, cout for C_out).</summary>
-    internal static string Field(string setting) => setting switch
-    {
-        "C_W" => "cw",
-        "C_out" => "cout",
-        "C_b" => "cb",
-        _ => setting.ToLowerInvariant(),
-    };
 }

@@ -208,8 +208,7 @@ public static partial class Trainer
                         Copy(all.exp_avg_sq, one.exp_avg_sq, k, toEnsemble);
                         break;
                     case (SGD.State all, SGD.State one):
-                        var (from, _) = toEnsemble ? (one.momentum_buffer, all.momentum_buffer) : (all.momentum_buffer, one.momentum_buffer);
-                        if (from is null) break;
+                        if ((toEnsemble ? one.momentum_buffer : all.momentum_buffer) is null) break; // no step taken yet
                         if (toEnsemble)
                             all.momentum_buffer ??= zeros([runs.Count, .. one.momentum_buffer!.shape[1..]], one.momentum_buffer.dtype, one.momentum_buffer.device).DetachFromDisposeScope();
                         else

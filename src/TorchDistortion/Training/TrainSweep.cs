@@ -54,18 +54,14 @@ public sealed record TrainSweep
     public IReadOnlyList<TrainSettings> Expand(string? source = null, long maxRuns = SweepSpec.DefaultMaxRuns)
     {
         if (source is null) return Runs("train", maxRuns);
-        if (SchemaVersion != SweepSpec.CurrentSchemaVersion)
-            throw new ArgumentException($"{source}: schema_version: unsupported version {SchemaVersion}; this build reads {SweepSpec.CurrentSchemaVersion}");
+        ExperimentJson.CheckSchemaVersion(source, SchemaVersion);
         foreach (var (field, list) in new (string, System.Collections.IList?)[] { ("task", Task), ("width", Width), ("depth", Depth), ("activation", Activation),
                      ("init", Init), ("optimizer", Optimizer), ("lr", Lr), ("batch_size", BatchSize), ("seeds", Seeds) })
         {
             if (list is null) throw new ArgumentException($"{source}: {field}: must be a list, not null");
             if (list.Cast<object?>().Any(item => item is null)) throw new ArgumentException($"{source}: {field}: has a null entry");
         }
-        try { return Runs(source, maxRuns); }
-        catch (SettingException e) { throw new ArgumentException($"{source}: {SweepSpec.Field(e.Setting)}: {e.Problem.TrimStart(':', ' ')}"); }
-        catch (ArgumentException e) when (e.Message.StartsWith(source + ":", StringComparison.Ordinal)) { throw; }
-        catch (ArgumentException e) { throw new ArgumentException($"{source}: {e.Message}"); }
+        return ExperimentJson.InFile(source, () => Runs(source, maxRuns));
     }
 
     private List<TrainSettings> Runs(string source, long maxRuns)
