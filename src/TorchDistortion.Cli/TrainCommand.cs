@@ -114,7 +114,7 @@ internal static class TrainCommand
         Console.Write(TrainReport.Table(results));
         TrainingPlot.Write(results, output, "--output");
         Console.WriteLine($"history: {string.Join(", ", results.Select(r => Path.Combine(r.Folder, "history.csv")).Distinct())}");
-        Console.WriteLine($"figure: {Path.Combine(output, "training.png")} (and .svg); across runs: {Path.Combine(output, "summary.csv")}");
+        Console.WriteLine($"figure: {Path.Combine(output, TrainingPlot.Figure)}.png (and .svg); across runs: {Path.Combine(output, TrainingPlot.Summary)}");
         var failed = results.Where(r => r.Failure is not null).ToList();
         foreach (var r in failed) Console.Error.WriteLine($"error: run {r.RunId} stopped: {r.Failure}");
         return failed.Count > 0 ? DivergedExitCode : 0;
