@@ -71,6 +71,7 @@ internal static class SweepCommand
         Geometry = parse.GetValue(Geometry.Kind)!.Split(',').ToList(), K = Cli.Ints(parse.GetValue(Geometry.K)!, "--k"),
         Points = NetworkOptions.Ints(parse, Geometry.Points), Exact = [parse.GetValue(Geometry.Exact)],
         Networks = Cli.Ints(parse.GetValue(Networks)!, "--networks"), Seed = parse.GetValue(Seed), DType = parse.GetValue(Runtime.DType)!,
+        Generator = parse.GetValue(Network.Generator)!,
     };
 
     /// <summary>--list: each run as it is expanded, so a large sweep lists without first being held in memory.</summary>

@@ -20,6 +20,11 @@ internal sealed class NetworkOptions
     internal Option<string?> COut { get; } = new("--cout") { Description = "Output-layer variance C_out (default: the scheme's own)" };
     internal Option<string> CB { get; } = new("--cb") { Description = "Bias variance C_b (0 = zero biases)", DefaultValueFactory = _ => "0" };
     internal Option<bool> NoBias { get; } = new("--no-bias") { Description = "Layers without bias parameters" };
+    internal Option<string> Generator { get; } = new("--generator")
+    {
+        Description = "Random number generator of the weights: ziggurat (xoshiro256++ and a ziggurat, about 6x faster) or torch (libtorch's, the networks of earlier versions)",
+        DefaultValueFactory = _ => WeightGenerators.Default.Name(),
+    };
 
     /// <param name="width">Default hidden width (null: none).</param><param name="depth">Default depth (null: none).</param>
     /// <param name="cw">Default C_W (null: none).</param>
@@ -31,7 +36,7 @@ internal sealed class NetworkOptions
     }
 
     /// <summary>Every option, for a command that takes them all and for refusing them beside a saved network.</summary>
-    internal Option[] All => [Widths, Width, Depth, N0, NL, Activation, Init, CW, COut, CB, NoBias];
+    internal Option[] All => [Widths, Width, Depth, N0, NL, Activation, Init, CW, COut, CB, NoBias, Generator];
 
     internal static List<int>? Ints(ParseResult parse, Option<string?> option) => parse.GetValue(option) is string text ? Cli.Ints(text, option.Name) : null;
 
@@ -62,7 +67,7 @@ internal sealed class NetworkOptions
         }
         var init = InitScheme.Parse(parse.GetValue(Init)!, One(Doubles(parse, CW), CW));
         return new NetworkSpec(widths, init, One(Doubles(parse, COut), COut), !parse.GetValue(NoBias), One(Cli.Doubles(parse.GetValue(CB)!, "--cb"), CB)!.Value,
-            ActivationOf(parse.GetValue(Activation)!)).Validate();
+            ActivationOf(parse.GetValue(Activation)!), WeightGenerators.Parse(parse.GetValue(Generator)!)).Validate();
     }
 
     /// <summary>An activation by name; ReLU stays null so that settings (and run ids) without it are unchanged.</summary>

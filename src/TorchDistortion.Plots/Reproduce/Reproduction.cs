@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using TorchDistortion.Experiments;
+using TorchDistortion.Networks;
 
 namespace TorchDistortion.Plots;
 
@@ -14,7 +15,8 @@ public static class Reproduction
 {
     private const string Marker = "reproduce.json";
 
-    internal sealed record Info(string Scale, int SchemaVersion = 1);
+    /// <summary>The marker: the scale, and the generator of the networks (absent in a folder written before generators existed: torch).</summary>
+    internal sealed record Info(string Scale, int SchemaVersion = 1, string Generator = "torch");
 
     /// <summary>Runs every figure's sweep into <paramref name="output"/> (resuming finished runs), then draws the figures and the report.</summary>
     public static void Run(string output, Scale scale, DeviceSpec device, SweepRunner.IProgress? progress, Action<string>? status = null)
@@ -22,13 +24,15 @@ public static class Reproduction
         Files.EnsureWritableFolder(output, "--output");
         string marker = Path.Combine(output, Marker);
         string scaleName = scale.ToString().ToLowerInvariant();
-        if (File.Exists(marker) && ReadInfo(output).Scale != scaleName)
-            throw new ArgumentException($"--output: '{output}' holds a {ReadInfo(output).Scale} reproduction; use another folder for --{scaleName}");
-        Files.WriteAtomically(marker, JsonSerializer.Serialize(new Info(scaleName)));
+        var info = File.Exists(marker) ? ReadInfo(output) : new Info(scaleName, Generator: WeightGenerators.Default.Name());
+        if (info.Scale != scaleName)
+            throw new ArgumentException($"--output: '{output}' holds a {info.Scale} reproduction; use another folder for --{scaleName}");
+        Files.WriteAtomically(marker, JsonSerializer.Serialize(info));
         var stopwatch = Stopwatch.StartNew();
-        // All figures' runs as one pool: the workers do not wait at the end of each figure for its longest run.
+        // All figures' runs as one pool: the workers do not wait at the end of each figure for its longest run. A folder
+        // keeps the generator it was started with, so an earlier version's reproduction resumes with the same networks.
         status?.Invoke($"{PaperFigures.All.Count} figures");
-        SweepRunner.Run(PaperFigures.All.Select(f => (f.Sweep(scale), DataFolder(output, f))).ToList(), Shard.All, device, progress);
+        SweepRunner.Run(PaperFigures.All.Select(f => (f.Sweep(scale) with { Generator = info.Generator }, DataFolder(output, f))).ToList(), Shard.All, device, progress);
         Redraw(output, stopwatch.Elapsed);
     }
 
@@ -69,7 +73,7 @@ public static class Reproduction
             var p = first.Provenance;
             report.AppendLine("## Provenance").AppendLine();
             report.AppendLine($"TorchDistortion {p.ProjectVersion} ({p.Commit}), TorchSharp {p.TorchSharp}, libtorch {p.LibTorch}, " +
-                $"{p.Device}, {p.DType}, {p.Threads} thread(s), {p.Machine}; computed {p.Date:yyyy-MM-dd HH:mm} UTC" +
+                $"{p.Device}, {p.DType}, {p.Threads} thread(s), {p.Machine}; networks drawn by the {info.Generator} generator; computed {p.Date:yyyy-MM-dd HH:mm} UTC" +
                 (elapsed is TimeSpan t ? $"; this invocation took {t.TotalSeconds:F0} s." : "."));
         }
         Files.WriteAtomically(Path.Combine(output, "report.md"), report.ToString());

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using TorchDistortion.Measurement;
+using TorchDistortion.Networks;
 using TorchDistortion.Output;
 
 namespace TorchDistortion.Experiments;
@@ -66,7 +67,8 @@ public sealed record ResultRow(
     double? ZExact,
     double? LogValue,
     double? LogTheory,
-    string Activation = "relu")
+    string Activation = "relu",
+    string Generator = "torch")
 {
     /// <summary>The columns of results.csv and the fields of a row in results.json and runs/*.json, declared once (by the record).</summary>
     public static readonly IReadOnlyList<Column<ResultRow>> Columns = Column<ResultRow>.Of();
@@ -81,9 +83,11 @@ public sealed record ResultRow(
     internal const string UnversionedHeader =
         "sweep_id,run_id,widths,n0,nl,width,depth,init,c_w,c_out,c_b,geometry,k,points,networks,seed,statistic,value,stderr,theory,relation,ratio,ratio_stderr,z,exact_stderr,z_exact,log_value,log_theory";
 
-    /// <summary>Whether a line is the header of results.csv, of this format or an earlier one (with or without the activation column).</summary>
+    /// <summary>Whether a line is the header of results.csv, of this format or an earlier one (with or without the activation
+    /// column; schema_version 1 before the generator column).</summary>
     internal static bool IsHeader(string line) =>
-        line == Schema.Field + "," + string.Join(",", Columns.Select(c => c.Name)) || line == UnversionedHeader || line == UnversionedHeader + ",activation";
+        line == Schema.Field + "," + string.Join(",", Columns.Select(c => c.Name)) || line == Schema.Field + "," + string.Join(",", Columns.SkipLast(1).Select(c => c.Name))
+        || line == UnversionedHeader || line == UnversionedHeader + ",activation";
 
     /// <summary>The tidy rows of one finished run.</summary>
     internal static List<ResultRow> FromMeasurement(string sweepId, string runId, RunSpec run, long seed, Measurement.MeasureResult m)
@@ -97,7 +101,7 @@ public sealed record ResultRow(
                 m.Settings.Network.ResolvedInit.Variance(w[0], w[1]), variances[^1], run.Network.BiasVariance, run.Geometry.Kind.ToString().ToLowerInvariant(),
                 run.Geometry.K, run.Geometry.Points, run.Networks, seed,
                 statistic, value, stdErr, theory, relation, ratio, ratioStdErr, z, exactStdErr, zExact, logValue, logTheory,
-                m.Settings.Network.Activation.Name);
+                m.Settings.Network.Activation.Name, m.Settings.Network.Generator.Name());
 
         var rows = new List<ResultRow>();
         foreach (var t in m.Theory.Rows)

@@ -120,7 +120,7 @@ public static class SweepRunner
             if (existingId != sweepId)
                 throw new SettingException("output", $": '{folder}' holds a different sweep ({existingId}, this one is {sweepId}); use another folder");
         }
-        else Files.WriteAtomically(sweepFile, JsonSerializer.Serialize(sweep, SweepSpec.JsonOptions));
+        else Files.WriteAtomically(sweepFile, JsonSerializer.Serialize(sweep.ForFolder(), SweepSpec.JsonOptions));
         Directory.CreateDirectory(Path.Combine(folder, "runs"));
 
         var mine = runs.Where(r => shard.Contains(r.Id(sweep.Seed))).ToList();
@@ -131,8 +131,8 @@ public static class SweepRunner
     }
 
     /// <summary>
-    /// A run's relative cost, only to order the work: per network, drawing its weights (about 20 ns per float64 Gaussian)
-    /// and pushing (1 + k) rows per node through them (about 1 ns per multiply-add with the small matmuls' overheads).
+    /// A run's relative cost, only to order the work: per network, drawing its weights (a float64 Gaussian takes about 20 ns
+    /// from the torch generator, 4 ns from ziggurat) and pushing (1 + k) rows per node through them (about 1 ns per multiply-add with the small matmuls' overheads).
     /// </summary>
     private static double EstimatedCost(RunSpec run)
     {
@@ -141,7 +141,8 @@ public static class SweepRunner
         // An exact segment visits about one piece per hidden neuron; a patch has Points^k nodes.
         var geometry = run.Geometry;
         double nodes = (geometry.Exact ? run.Widths.Skip(1).SkipLast(1).Sum() : 0) + Math.Pow(geometry.Points, geometry.Kind == Geometry.GeometryKind.Patch ? geometry.K : 1);
-        return (double)run.Networks * weights * (20 + nodes * (1 + geometry.K));
+        double draw = run.Network.Generator == Networks.WeightGenerator.Torch ? 20 : 4;
+        return (double)run.Networks * weights * (draw + nodes * (1 + geometry.K));
     }
 
     /// <summary>Temporary files older than this are leftovers of a killed write, not a write in progress elsewhere.</summary>
@@ -199,7 +200,7 @@ public static class SweepRunner
         Files.EnsureWritableFolder(output, "--output");
         if (File.Exists(SweepFile(output)) && ReadSweep(output, maxRuns).Id != sweepId)
             throw new SettingException("output", $": '{output}' holds a different sweep; refusing to overwrite its results");
-        if (!File.Exists(SweepFile(output))) Files.WriteAtomically(SweepFile(output), JsonSerializer.Serialize(sweep, SweepSpec.JsonOptions));
+        if (!File.Exists(SweepFile(output))) Files.WriteAtomically(SweepFile(output), JsonSerializer.Serialize(sweep!.ForFolder(), SweepSpec.JsonOptions));
         WriteResults(sweep!, sweepId!, runs, files.Values.Select(f => f.File), output);
         return (files.Count, runs.Count);
     }
@@ -208,7 +209,7 @@ public static class SweepRunner
     private static (SweepSpec Spec, IReadOnlyList<RunSpec> Runs, string Id) ReadSweep(string folder, long maxRuns)
     {
         string file = SweepFile(folder);
-        var spec = SweepSpec.Parse(file);
+        var spec = SweepSpec.Parse(file).FromFolder();
         var runs = spec.Expand(file, maxRuns);
         return (spec, runs, spec.SweepId(runs));
     }

@@ -45,6 +45,19 @@ public sealed record SweepSpec
     public long Seed { get; init; }
     [JsonPropertyName("dtype")] public string DType { get; init; } = "float64";
     public int Moments { get; init; } = 4;
+    /// <summary>
+    /// The weight generator by name (<see cref="WeightGenerators.Names"/>). Absent: ziggurat in a sweep declaration; torch
+    /// in the sweep.json of a folder written before generators existed (see <see cref="FromFolder"/>), so its runs keep their ids.
+    /// </summary>
+    public string? Generator { get; init; }
+
+    private WeightGenerator WeightGenerator => Generator is null ? WeightGenerators.Default : WeightGenerators.Parse(Generator);
+
+    /// <summary>This sweep as its folder's sweep.json holds it: with the generator always named.</summary>
+    internal SweepSpec ForFolder() => this with { Generator = WeightGenerator.Name() };
+
+    /// <summary>A folder's sweep.json as read: one without a generator was written when every network came from torch's.</summary>
+    internal SweepSpec FromFolder() => Generator is null ? this with { Generator = TorchDistortion.Networks.WeightGenerator.Torch.Name() } : this;
 
     internal static JsonSerializerOptions JsonOptions => ExperimentJson.Options;
 
@@ -107,6 +120,7 @@ public sealed record SweepSpec
             throw new ArgumentException(Field("widths", "give either widths or the width/depth/n0/nl shorthand, not both"));
         if (Moments < 1 || Moments > 16) throw new ArgumentException(Field("moments", $"must be between 1 and 16, got {Moments}"));
         ExperimentJson.InFile(source, () => DTypes.Parse(DType), "dtype");
+        ExperimentJson.InFile(source, () => WeightGenerator, "generator");
         // JSON may carry null for a list or inside one; a missing list takes its default, a null one is an error.
         foreach (var (field, list) in new (string, System.Collections.IList?)[] { ("activation", Activation), ("init", Init), ("cw", CW), ("cout", COut), ("cb", CB),
                      ("geometry", Geometry), ("k", K), ("exact", Exact), ("networks", Networks), ("points", Points ?? new List<int> { 0 }),
@@ -129,7 +143,7 @@ public sealed record SweepSpec
             bool exact = point.Get<bool>("exact");
             int? points = point.Get<int?>("points");
             var network = ExperimentJson.InFile(source, () => new NetworkSpec(shape, InitScheme.Parse(init, point.Applies("C_W") ? point.Get<double>("C_W") : null), point.Get<double?>("C_out"),
-                Bias, point.Get<double>("C_b"), TorchDistortion.Networks.Activation.Parse(point.Get<string>("activation"))));
+                Bias, point.Get<double>("C_b"), TorchDistortion.Networks.Activation.Parse(point.Get<string>("activation")), WeightGenerator));
             var kind = ExperimentJson.InFile(source, () => GeometrySpec.ParseKind(geometry));
             var run = new RunSpec(network, new GeometrySpec(kind, points ?? GeometrySpec.DefaultPoints(kind, exact), kind == GeometryKind.Patch ? point.Get<int>("k") : 1, Exact: exact),
                 point.Get<int>("networks"), DTypes.Parse(DType), Moments);

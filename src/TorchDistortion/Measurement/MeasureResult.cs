@@ -141,6 +141,7 @@ public sealed record MeasureResult(
             s.Geometry.Exact,
             s.Networks,
             s.Seed,
+            Generator = s.Network.Generator.Name(),
             Dtype = DTypes.Name(s.DType),
             Device = DeviceUsed,
             s.Method,

@@ -3,8 +3,8 @@ using static TorchSharp.torch;
 namespace TorchDistortion.Networks;
 
 /// <summary>
-/// How the weights of one layer are drawn. Every scheme draws from a <see cref="Generator"/>, so a seed
-/// reproduces the weights bit for bit. <see cref="Variance"/> gives C such that Var(W_ij) = C / fan_in,
+/// How the weights of one layer are drawn. Every scheme draws from the network's own <see cref="WeightRandom"/>, so a
+/// seed reproduces the weights bit for bit. <see cref="Variance"/> gives C such that Var(W_ij) = C / fan_in,
 /// the quantity the exact theory needs.
 /// </summary>
 public abstract record InitScheme
@@ -25,10 +25,10 @@ public abstract record InitScheme
     public virtual bool IsGaussian => true;
 
     /// <summary>Fills <paramref name="weight"/> ([fan_out, fan_in]) in place.</summary>
-    internal virtual void Fill(Tensor weight, Generator generator)
+    internal virtual void Fill(Tensor weight, WeightRandom random)
     {
         var (fanOut, fanIn) = ((int)weight.shape[0], (int)weight.shape[1]);
-        weight.normal_(0.0, NormalStd(fanIn, fanOut), generator);
+        random.Normal(weight, NormalStd(fanIn, fanOut));
     }
 
     /// <summary>True when <see cref="Fill"/> is one normal_ draw with standard deviation <see cref="NormalStd"/>.</summary>
@@ -99,12 +99,12 @@ public abstract record InitScheme
         public override double Variance(int fanIn, int fanOut) => 2.0 * fanIn / (fanIn + fanOut);
         public override bool IsGaussian => !Uniform;
         internal override bool FillsWithNormal => !Uniform;
-        internal override void Fill(Tensor weight, Generator generator)
+        internal override void Fill(Tensor weight, WeightRandom random)
         {
-            if (!Uniform) { base.Fill(weight, generator); return; }
+            if (!Uniform) { base.Fill(weight, random); return; }
             var (fanOut, fanIn) = (weight.shape[0], weight.shape[1]);
             double a = Math.Sqrt(6.0 / (fanIn + fanOut));
-            weight.uniform_(-a, a, generator);
+            random.Uniform(weight, -a, a);
         }
         public override string ToString() => Name;
     }
@@ -117,12 +117,13 @@ public abstract record InitScheme
         public override double? WeightVariance => CW;
         public override bool IsGaussian => false;
         internal override bool FillsWithNormal => false;
-        internal override void Fill(Tensor weight, Generator generator)
+        internal override void Fill(Tensor weight, WeightRandom random)
         {
             using var scope = NewDisposeScope();
             var (rows, cols) = (weight.shape[0], weight.shape[1]);
             bool tall = rows >= cols;
-            var gaussian = empty(tall ? [rows, cols] : [cols, rows], float64).normal_(0, 1, generator);
+            var gaussian = empty(tall ? [rows, cols] : [cols, rows], float64);
+            random.Normal(gaussian, 1.0);
             var (q, r) = linalg.qr(gaussian);
             // Sign correction makes Q Haar-distributed.
             q.mul_(r.diagonal().sign().unsqueeze(0));

@@ -46,8 +46,8 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// Draws networks <paramref name="firstIndex"/> .. firstIndex + count - 1 of the sequence that
-    /// <paramref name="seed"/> defines. Network i depends only on (seed, i), so any split into chunks
-    /// reproduces the same weights bit for bit. Weights are drawn in float64 on the CPU, then moved.
+    /// <paramref name="seed"/> defines. Network i depends only on (seed, i) and the spec's <see cref="NetworkSpec.Generator"/>, so
+    /// any split into chunks reproduces the same weights bit for bit. Weights are drawn in float64 on the CPU, then moved.
     /// </summary>
     public static Mlp Create(NetworkSpec spec, int count = 1, long seed = 0, long firstIndex = 0,
         ScalarType dtype = ScalarType.Float64, Device? device = null)
@@ -70,17 +70,17 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
             {
                 for (int i = 0; i < count; i++)
                 {
-                    using var generator = new Generator(Seeds.Derive(seed, firstIndex + i, Seeds.Stream.Weights));
+                    using var random = WeightRandom.Create(spec.Generator, Seeds.Derive(seed, firstIndex + i, Seeds.Stream.Weights));
                     for (int l = 0; l < depth; l++)
                     {
                         using var w = weights[l][i];
-                        init.Fill(w, generator);
+                        init.Fill(w, random);
                         if (l == depth - 1 && spec.OutputVariance is double cOut)
                             w.mul_(Math.Sqrt(cOut / init.Variance(spec.Widths[l], spec.Widths[l + 1])));
                         if (spec.BiasVariance > 0)
                         {
                             using var b = biases[l]![i];
-                            b.normal_(0.0, Math.Sqrt(spec.BiasVariance), generator);
+                            random.Normal(b, Math.Sqrt(spec.BiasVariance));
                         }
                     }
                 }
@@ -95,13 +95,13 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// One normal_ call per network for all its layers draws the same numbers as one call per layer when the scheme is a
+    /// With the torch generator, one normal_ call per network for all its layers draws the same numbers as one call per layer when the scheme is a
     /// plain normal draw, no bias is drawn between layers, and every layer has a multiple of 16 entries: libtorch first draws
     /// all the uniforms in order, then pairs them by Box-Muller in blocks of 16 (redrawing a shorter tail), so the blocks
     /// line up. It saves the overhead of a call per small layer (at width 32 about a quarter of drawing a network).
     /// </summary>
     private static bool DrawsMerged(NetworkSpec spec) =>
-        spec.ResolvedInit.FillsWithNormal && spec.BiasVariance == 0
+        spec.Generator == WeightGenerator.Torch && spec.ResolvedInit.FillsWithNormal && spec.BiasVariance == 0
         && Enumerable.Range(0, spec.Depth).All(l => (long)spec.Widths[l] * spec.Widths[l + 1] % 16 == 0);
 
     /// <summary>

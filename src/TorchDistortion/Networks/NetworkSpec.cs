@@ -10,13 +10,15 @@ namespace TorchDistortion.Networks;
 /// <param name="Bias">Whether the layers have a bias.</param>
 /// <param name="BiasVariance">C_b: biases drawn from N(0, C_b); 0 gives zero biases.</param>
 /// <param name="Nonlinearity">The activation after every hidden layer; null means ReLU.</param>
+/// <param name="Generator">The random number generator that draws the weights and biases from a seed.</param>
 public sealed record NetworkSpec(
     IReadOnlyList<int> Widths,
     InitScheme Init,
     double? OutputVariance = null,
     bool Bias = true,
     double BiasVariance = 0.0,
-    Activation? Nonlinearity = null)
+    Activation? Nonlinearity = null,
+    WeightGenerator Generator = WeightGenerators.Default)
 {
     /// <summary>The activation after every hidden layer (ReLU unless set).</summary>
     public Activation Activation => Nonlinearity ?? Activation.ReLU;
@@ -80,7 +82,7 @@ public sealed record NetworkSpec(
 
     public override string ToString() =>
         $"[{CompactWidths()}]" + (Activation == Activation.ReLU ? "" : $" activation={Activation}") + $" init={ResolvedInit}" + (OutputVariance is double c ? $" C_out={c:G6}" : "") +
-        (Bias ? $" C_b={BiasVariance:G6}" : " no-bias");
+        (Bias ? $" C_b={BiasVariance:G6}" : " no-bias") + (Generator == WeightGenerators.Default ? "" : $" generator={Generator.Name()}");
 
     /// <summary>Widths with runs folded: 32,64x19,10.</summary>
     private string CompactWidths()

@@ -166,7 +166,7 @@ public static class ToyTasks
             case TaskKind.Teacher:
                 var widths = NetworkSpec.Shorthand(spec.TeacherWidth, spec.TeacherDepth, n0, 1);
                 long teacherSeed = (long)Seeds.Derive(seed, 1, Seeds.Stream.ToyData);
-                return new TaskParameters(null, null, null, Mlp.Create(new NetworkSpec(widths, InitScheme.Parse("he")), 1, teacherSeed));
+                return new TaskParameters(null, null, null, Mlp.Create(new NetworkSpec(widths, InitScheme.Parse("he"), Generator: WeightGenerator.Torch), 1, teacherSeed));
             default:
                 return new TaskParameters(null, null, null, null);
         }

@@ -63,8 +63,11 @@ public sealed record TrainSettings(
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
 
+    /// <summary>The network trained. Its initial weights come from the torch generator, as in every earlier version: a run's id
+    /// stands for its numbers, and drawing a few networks costs nothing beside training them.</summary>
     public NetworkSpec Network() =>
-        new(NetworkSpec.Shorthand(Width, Depth, Task.InputDim, Task.OutputDim), InitScheme.Parse(Init, CW), Bias: Bias, Nonlinearity: Nonlinearity());
+        new(NetworkSpec.Shorthand(Width, Depth, Task.InputDim, Task.OutputDim), InitScheme.Parse(Init, CW), Bias: Bias, Nonlinearity: Nonlinearity(),
+            Generator: WeightGenerator.Torch);
 
     /// <summary>The activation these settings name; null for ReLU (the default).</summary>
     internal Networks.Activation? Nonlinearity() => Activation is null ? null : Networks.Activation.Parse(Activation);

@@ -25,7 +25,8 @@ public sealed class RunIdTests
     public void RunIdsAndSeedsAreThoseStored(string name)
     {
         var entry = Entry(name);
-        var spec = JsonSerializer.Deserialize<SweepSpec>(entry["sweep"]!.ToJsonString(), SweepSpec.JsonOptions)!;
+        // Stored as an earlier version wrote sweep.json: without a generator, read as torch's.
+        var spec = JsonSerializer.Deserialize<SweepSpec>(entry["sweep"]!.ToJsonString(), SweepSpec.JsonOptions)!.FromFolder();
         var actual = spec.Expand(name, long.MaxValue).Select(r => $"{r.Id(spec.Seed)} {r.Seed(spec.Seed)}").ToList();
         Assert.Equal(entry["runs"]!.AsArray().Select(r => (string)r!).ToList(), actual);
     }
@@ -48,7 +49,8 @@ public sealed class RunIdTests
     public void RunsReadBackFromTheirJsonKeepTheirIds(string name)
     {
         // Run files hold the canonical JSON; a run read back must be the same run.
-        var spec = JsonSerializer.Deserialize<SweepSpec>(Entry(name)["sweep"]!.ToJsonString(), SweepSpec.JsonOptions)!;
+        var declared = JsonSerializer.Deserialize<SweepSpec>(Entry(name)["sweep"]!.ToJsonString(), SweepSpec.JsonOptions)!;
+        foreach (var spec in new[] { declared, declared.FromFolder() })
         foreach (var run in spec.Expand(name, long.MaxValue))
         {
             string json = JsonSerializer.Serialize(run, SweepSpec.JsonOptions);
@@ -56,6 +58,24 @@ public sealed class RunIdTests
             Assert.Equal(run.Id(spec.Seed), back.Id(spec.Seed));
             Assert.Equal(json, JsonSerializer.Serialize(back, SweepSpec.JsonOptions));
         }
+    }
+
+    [Fact]
+    public void TheGeneratorIsPartOfEveryRunIdAndOnlyTheDefaultChanged()
+    {
+        // A declaration without a generator draws with ziggurat: every run is new. Naming torch gives back the stored ids,
+        // so the generator is the only thing that changed; a folder's sweep.json always names it from now on.
+        var entry = Entry("reproduce/quick/fig1_mean_vs_depth");
+        var declared = JsonSerializer.Deserialize<SweepSpec>(entry["sweep"]!.ToJsonString(), SweepSpec.JsonOptions)!;
+        var stored = entry["runs"]!.AsArray().Select(r => ((string)r!).Split(' ')[0]).ToHashSet();
+        var runs = declared.Expand();
+        Assert.All(runs, r => Assert.Equal(TorchDistortion.Networks.WeightGenerator.Ziggurat, r.Network.Generator));
+        Assert.DoesNotContain(runs, r => stored.Contains(r.Id(declared.Seed)));
+        var torch = declared with { Generator = "torch" };
+        Assert.Equal(stored, torch.Expand().Select(r => r.Id(torch.Seed)).ToHashSet());
+        Assert.Equal("ziggurat", declared.ForFolder().Generator);
+        Assert.Equal("torch", declared.FromFolder().Generator);
+        Assert.Equal("ziggurat", declared.ForFolder().FromFolder().Generator);
     }
 
     [Fact]

@@ -3,7 +3,10 @@ using static TorchSharp.torch;
 
 namespace TorchDistortion.Tests.Networks;
 
-/// <summary>Networks drawn with one normal_ call per network equal, bit for bit, the draw with one call per layer.</summary>
+/// <summary>
+/// Networks of the torch generator drawn with one normal_ call per network equal, bit for bit, the draw with one call per
+/// layer: the networks of every version before generators could be chosen.
+/// </summary>
 public sealed class MergedDrawTests
 {
     /// <summary>The per-layer draw written out independently: generator (seed, i), layer by layer, normal_ at the layer's std.</summary>
@@ -35,7 +38,7 @@ public sealed class MergedDrawTests
     [MemberData(nameof(Specs))]
     public void MergedDrawEqualsPerLayerDrawBitForBit(string init, int[] widths, double? cOut)
     {
-        var spec = new NetworkSpec(widths, InitScheme.Parse(init), OutputVariance: cOut);
+        var spec = new NetworkSpec(widths, InitScheme.Parse(init), OutputVariance: cOut, Generator: WeightGenerator.Torch);
         const long seed = 11;
         using var net = Mlp.Create(spec, count: 5, seed: seed, firstIndex: 3);
         for (int i = 0; i < 5; i++)
