@@ -57,11 +57,13 @@ public sealed class SweepTests : IDisposable
     [Fact]
     public void RunIdsDoNotDependOnKeyOrderNorOnFileVersusOptionsAndArePinned()
     {
-        string forward = WriteSweep("""{"schema_version":1,"width":[8],"depth":[2],"init":["variance"],"cw":[1.5],"cb":[0.1],"networks":[10],"seed":3}""");
-        string reversed = WriteSweep("""{"seed":3,"networks":[10],"cb":[0.1],"cw":[1.5],"init":["variance"],"depth":[2],"width":[8],"schema_version":1}""");
+        // With the torch generator named, the ids are those of every version before generators existed.
+        string forward = WriteSweep("""{"schema_version":1,"width":[8],"depth":[2],"init":["variance"],"cw":[1.5],"cb":[0.1],"networks":[10],"seed":3,"generator":"torch"}""");
+        string reversed = WriteSweep("""{"generator":"torch","seed":3,"networks":[10],"cb":[0.1],"cw":[1.5],"init":["variance"],"depth":[2],"width":[8],"schema_version":1}""");
         var fromFile = CliRunner.RunInProcess("sweep", forward, "--list");
         var fromReversed = CliRunner.RunInProcess("sweep", reversed, "--list");
-        var fromOptions = CliRunner.RunInProcess("sweep", "--width", "8", "--depth", "2", "--init", "variance", "--cw", "1.5", "--cb", "0.1", "--networks", "10", "--seed", "3", "--list");
+        var fromOptions = CliRunner.RunInProcess("sweep", "--width", "8", "--depth", "2", "--init", "variance", "--cw", "1.5", "--cb", "0.1", "--networks", "10", "--seed", "3",
+            "--generator", "torch", "--list");
         Assert.True(fromFile.ExitCode + fromReversed.ExitCode + fromOptions.ExitCode == 0, fromFile.Stderr + fromReversed.Stderr + fromOptions.Stderr);
         Assert.Equal(fromFile.Stdout, fromReversed.Stdout);
         Assert.Equal(fromFile.Stdout, fromOptions.Stdout);
@@ -89,25 +91,29 @@ public sealed class SweepTests : IDisposable
         Assert.True(measure.ExitCode == 0, measure.Stderr);
         var measured = JsonNode.Parse(File.ReadAllText(direct))!;
         var summary = measured["summary"]!;
-        var expected = new Dictionary<string, double>
+        // measure's JSON writes a non-finite value (mean log D of a set with a zero distortion) as null; a run file keeps it.
+        static double? Number(JsonNode? node) => node is null ? null
+            : node.GetValueKind() == System.Text.Json.JsonValueKind.String ? double.Parse((string)node!, System.Globalization.CultureInfo.InvariantCulture) : (double)node;
+        var expected = new Dictionary<string, double?>
         {
-            ["std"] = (double)summary["std"]!, ["median"] = (double)summary["median"]!, ["mean_log"] = (double)summary["mean_log"]!, ["zeros"] = (double)summary["zeros"]!,
+            ["std"] = Number(summary["std"]), ["median"] = Number(summary["median"]), ["mean_log"] = Number(summary["mean_log"]), ["zeros"] = Number(summary["zeros"]),
         };
         foreach (var q in summary["quantiles"]!.AsArray())
-            expected[$"q{((double)q!["probability"]!).ToString(System.Globalization.CultureInfo.InvariantCulture)}"] = (double)q["value"]!;
-        var theory = new Dictionary<string, double>();
+            expected[$"q{((double)q!["probability"]!).ToString(System.Globalization.CultureInfo.InvariantCulture)}"] = Number(q["value"]);
+        var theory = new Dictionary<string, double?>();
         foreach (var row in measured["theory"]!["rows"]!.AsArray())
         {
-            expected[(string)row!["statistic"]!] = (double)row["value"]!;
-            theory[(string)row["statistic"]!] = (double)row["theory"]!;
+            expected[(string)row!["statistic"]!] = Number(row["value"]);
+            theory[(string)row["statistic"]!] = Number(row["theory"]);
         }
         int compared = 0;
         foreach (var row in run["rows"]!.AsArray())
         {
             string statistic = (string)row!["statistic"]!;
-            if (!expected.TryGetValue(statistic, out double value)) continue;
-            Assert.Equal(value, (double)row["value"]!); // bitwise: JSON doubles round-trip
-            if (theory.TryGetValue(statistic, out double t)) Assert.Equal(t, (double)row["theory"]!);
+            if (!expected.TryGetValue(statistic, out double? value)) continue;
+            if (value is null) Assert.False(Number(row["value"]) is double v && double.IsFinite(v), $"{statistic}: null in measure, finite in the sweep");
+            else Assert.Equal(value, Number(row["value"])); // bitwise: JSON doubles round-trip
+            if (theory.TryGetValue(statistic, out double? t)) Assert.Equal(t, Number(row["theory"]));
             compared++;
         }
         Assert.Equal(expected.Count, compared);

@@ -72,6 +72,7 @@ public class ActivationLawTests(ITestOutputHelper output)
         // Pointwise E[D^2] at depth 10; the mean-field law holds as width -> infinity, so |log(measured / predicted)|
         // should shrink with width (beyond the sampling error).
         var gaps = new List<double>();
+        var errors = new List<double>(); // standard errors of log(ratio)
         foreach (var (width, networks) in new[] { (16, 2000), (64, 800), (256, 200) })
         {
             var spec = new NetworkSpec(NetworkSpec.Shorthand(width, 10, 16, 16), InitScheme.WithVariance(cW), BiasVariance: 0.05, Nonlinearity: SmoothActivation.Tanh);
@@ -80,8 +81,13 @@ public class ActivationLawTests(ITestOutputHelper output)
             Assert.Contains(phase, result.Theory.Regime);
             output.WriteLine($"tanh C_W {cW} width {width}: E[D^2] measured {row.Measured:G5} ± {row.StdErr:G3}, mean-field {row.Theory:G5}, ratio {row.Ratio:F4}");
             gaps.Add(Math.Abs(Math.Log(row.Ratio)));
+            errors.Add(row.RatioStdErr / row.Ratio);
             if (width == 256) Assert.True(Math.Abs(row.Ratio - 1) < 0.1 + 3 * row.RatioStdErr, $"width 256: ratio {row.Ratio:F4} ± {row.RatioStdErr:F4}");
         }
-        Assert.True(gaps[^1] < gaps[0], $"the mean-field gap does not shrink with width: {string.Join(", ", gaps.Select(g => g.ToString("F4")))}");
+        // Where the narrow network's gap is within its sampling error (the ordered phase: about 2% against 4.5%), only
+        // noise is compared; the wide gap may not exceed the narrow one by more than the two errors allow.
+        double slack = 3 * Math.Sqrt(errors[0] * errors[0] + errors[^1] * errors[^1]);
+        Assert.True(gaps[^1] < gaps[0] + slack,
+            $"the mean-field gap does not shrink with width: {string.Join(", ", gaps.Select(g => g.ToString("F4")))} (slack {slack:F4})");
     }
 }
