@@ -82,8 +82,7 @@ internal static class TrainCommand
                 .Where(o => !o.Implicit && !kept.Contains(o.Option)).Select(o => o.Option.Name).ToList();
             if (given.Count > 0) throw new ArgumentException($"--resume: the run keeps the settings it was started with; drop {given[0]}");
             if (!Directory.Exists(folder)) throw new ArgumentException($"--resume: folder '{folder}' does not exist");
-            Files.EnsureWritableFolder(output, "--output");
-            if (tensorboard is not null) Files.EnsureWritableFolder(tensorboard, "--tensorboard");
+            EnsureOutputFolders((output, "--output"), (tensorboard, "--tensorboard"));
             string? runLog = tensorboard is null ? null : Path.Combine(tensorboard, Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))));
             TrainProgress.Show(progress, 1, p => results.Add(Trainer.Resume(folder, device, p, warn: Warn, keep: keep, tensorboard: runLog)));
         }
@@ -104,9 +103,7 @@ internal static class TrainCommand
                 Console.WriteLine($"data: {string.Join(", ", written)}");
                 return 0;
             }
-            Files.EnsureWritableFolder(parse.GetValue(CheckpointRoot)!, "--checkpoints");
-            Files.EnsureWritableFolder(output, "--output");
-            if (tensorboard is not null) Files.EnsureWritableFolder(tensorboard, "--tensorboard");
+            EnsureOutputFolders((parse.GetValue(CheckpointRoot)!, "--checkpoints"), (output, "--output"), (tensorboard, "--tensorboard"));
             var logNames = RunLabels.For(runs);
             TrainProgress.Show(progress, runs.Count, p => results.AddRange(Trainer.RunAll(runs, parse.GetValue(CheckpointRoot)!, device, p, warn: Warn, keep: keep,
                 tensorboard: logNames.Select(name => tensorboard is null ? null : Path.Combine(tensorboard, name)).ToList(), ensemble: !parse.GetValue(NoEnsemble))));
@@ -118,6 +115,15 @@ internal static class TrainCommand
         var failed = results.Where(r => r.Failure is not null).ToList();
         foreach (var r in failed) Console.Error.WriteLine($"error: run {r.RunId} stopped: {r.Failure}");
         return failed.Count > 0 ? DivergedExitCode : 0;
+    }
+
+    /// <summary>Checks every output folder before creating any, so a call refused for one leaves none of them behind.</summary>
+    private static void EnsureOutputFolders(params (string? Folder, string Option)[] folders)
+    {
+        foreach (var (folder, option) in folders)
+            if (folder is not null) Files.CheckWritableFolder(folder, option);
+        foreach (var (folder, option) in folders)
+            if (folder is not null) Files.EnsureWritableFolder(folder, option);
     }
 
     private static void Warn(string line) => Console.Error.WriteLine($"warning: {line}");

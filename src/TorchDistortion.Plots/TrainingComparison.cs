@@ -3,6 +3,7 @@ using System.Text;
 using OxyPlot;
 using OxyPlot.Axes;
 using OxyPlot.Legends;
+using TorchDistortion.Output;
 
 namespace TorchDistortion.Plots;
 
@@ -35,6 +36,23 @@ public sealed record TrainingGroup(string Name, string Legend, string Facet, int
 
 /// <summary>Mean and sample sd across the seeds of a group, at every step that all its runs reached.</summary>
 public sealed record AcrossSeeds(long[] Step, double[] Epoch, double[] Mean, double[] Sd, int[] Count);
+
+/// <summary>
+/// A line of summary.csv: a group (named by the settings that vary between groups), a history column (<paramref name="Quantity"/>)
+/// at one step, and its mean and sample sd over the <paramref name="Seeds"/> runs with a finite value there.
+/// </summary>
+public sealed record SummaryRow(string Group, int Seeds, long Step, double Epoch, string Quantity, double Mean, double Sd)
+{
+    /// <summary>The columns of summary.csv, declared once (by the record); the CSV writer puts schema_version first.</summary>
+    public static readonly IReadOnlyList<Column<SummaryRow>> Columns = Column<SummaryRow>.Of();
+
+    /// <summary>The header of summary.csv before schema_version 1 (`plot` still replaces such a file).</summary>
+    internal const string UnversionedHeader = "group,seeds,step,epoch,quantity,mean,sd";
+
+    /// <summary>Whether a line is the header of summary.csv, of this format or the unversioned one.</summary>
+    public static bool IsHeader(string line) =>
+        line == Schema.Field + "," + string.Join(",", Columns.Select(c => c.Name)) || line == UnversionedHeader;
+}
 
 /// <summary>
 /// The comparison figure of training runs: runs grouped by every setting but the seed, each group drawn as its mean with
@@ -131,22 +149,19 @@ public static class TrainingComparison
         return new AcrossSeeds([.. step], [.. epoch], [.. mean], [.. sd], [.. count]);
     }
 
-    /// <summary>The figure's data as CSV: per group, column and step, the mean and sd across seeds.</summary>
-    public static string SummaryCsv(IReadOnlyList<TrainingGroup> groups)
+    /// <summary>The figure's data as CSV (summary.csv): per group, column and step, the mean and sd across seeds.</summary>
+    public static string SummaryCsv(IReadOnlyList<TrainingGroup> groups) => Csv.Write(SummaryRow.Columns, SummaryRows(groups));
+
+    /// <summary>The rows of summary.csv, group by group, each history column (but step and epoch) step by step.</summary>
+    public static IEnumerable<SummaryRow> SummaryRows(IReadOnlyList<TrainingGroup> groups)
     {
-        var text = new StringBuilder("group,seeds,step,epoch,quantity,mean,sd\n");
         foreach (var group in groups)
-        {
-            string name = group.Name.Contains(',') || group.Name.Contains('"') ? $"\"{group.Name.Replace("\"", "\"\"")}\"" : group.Name;
             foreach (var column in group.Runs.SelectMany(r => r.History.Keys).Distinct().Where(c => c is not ("step" or "epoch")))
             {
                 var across = Across(group.Runs, column);
                 for (int i = 0; i < across.Step.Length; i++)
-                    text.Append(string.Create(CultureInfo.InvariantCulture,
-                        $"{name},{across.Count[i]},{across.Step[i]},{across.Epoch[i]:R},{column},{across.Mean[i]:R},{across.Sd[i]:R}\n"));
+                    yield return new SummaryRow(group.Name, across.Count[i], across.Step[i], across.Epoch[i], column, across.Mean[i], across.Sd[i]);
             }
-        }
-        return text.ToString();
     }
 
     /// <summary>Writes <paramref name="basePath"/>.png and .svg.</summary>

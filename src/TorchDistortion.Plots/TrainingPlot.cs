@@ -100,7 +100,7 @@ public static class TrainingPlot
         foreach (var (extension, signature) in new[] { (".png", "\x89PNG"), (".svg", "<svg") })
             OutputGuard.Check(Path.Combine(output, Figure + extension), "--output", "plot",
                 f => Encoding.Latin1.GetString(File.ReadAllBytes(f).Take(1024).ToArray()).Contains(signature), force);
-        OutputGuard.Check(Path.Combine(output, Summary), "--output", "plot", f => OutputGuard.FirstLine(f).StartsWith("group,seeds,step,epoch,quantity"), force);
+        OutputGuard.Check(Path.Combine(output, Summary), "--output", "plot", f => SummaryRow.IsHeader(OutputGuard.FirstLine(f)), force);
         OutputGuard.Check(Path.Combine(output, RunFolders.ListFile), "--output", "plot",
             f => File.ReadAllLines(f).All(l => l.Length == 0 || File.Exists(Path.Combine(output, l, RunFolders.HistoryFile))), force);
         Files.EnsureWritableFolder(output, "--output");

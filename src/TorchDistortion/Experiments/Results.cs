@@ -234,14 +234,40 @@ public static class Files
         try
         {
             Directory.CreateDirectory(folder);
-            string probe = Path.Combine(folder, $".write-probe-{Environment.ProcessId}");
-            File.WriteAllText(probe, "");
-            File.Delete(probe);
+            Probe(folder);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new IOException($"{option}: cannot write '{target ?? folder}': {Reason(folder, e)}", e);
         }
+    }
+
+    /// <summary>
+    /// The same proof as <see cref="EnsureWritableFolder"/>, but creates nothing: the folder, or where it does not exist yet
+    /// the nearest existing folder above it, takes a file; nothing on the way is a file. A command with several output
+    /// folders checks them all first, so a refused call leaves no empty folder behind.
+    /// </summary>
+    public static void CheckWritableFolder(string folder, string option)
+    {
+        try
+        {
+            string? existing = Path.GetFullPath(folder);
+            for (; existing is not null && !Directory.Exists(existing); existing = Path.GetDirectoryName(existing))
+                if (File.Exists(existing)) throw new IOException("a file in the way"); // Reason names it.
+            if (existing is not null) Probe(existing);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"{option}: cannot write '{folder}': {Reason(folder, e)}", e);
+        }
+    }
+
+    /// <summary>Writes and deletes an empty file in an existing folder.</summary>
+    private static void Probe(string folder)
+    {
+        string probe = Path.Combine(folder, $".write-probe-{Environment.ProcessId}");
+        File.WriteAllText(probe, "");
+        File.Delete(probe);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using TorchDistortion.Differentiation;
 using TorchDistortion.Geometry;
 using TorchDistortion.Networks;
 using TorchDistortion.Output;
@@ -53,7 +54,8 @@ public sealed record ModelMeasurement(
         Geometries,
         Seed,
         DType = DType.ToString().ToLowerInvariant(),
-        Method = "double-vjp",
+        // The enum, so that the output seam spells it as measure does (double_vjp).
+        Method = JacobianMethod.DoubleVjp,
     };
 }
 

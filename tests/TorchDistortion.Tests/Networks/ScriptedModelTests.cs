@@ -93,6 +93,12 @@ public sealed class ScriptedModelTests : IDisposable
             Assert.Equal(5, document.RootElement.GetProperty("settings").GetProperty("input_dim").GetInt32());
             Assert.True(document.RootElement.GetProperty("settings").GetProperty("input_dim_inferred").GetBoolean());
             Cli.OutputSchemaTests.AssertValid(report, "measure_model");
+            // The method spelled as measure spells it (the output seam's enum names), not a second literal.
+            var measure = Cli.CliRunner.RunInProcess("measure", "--width", "4", "--depth", "2", "--networks", "2", "--method", "double-vjp", "--format", "json");
+            Assert.True(measure.ExitCode == 0, measure.Stderr);
+            using var random = JsonDocument.Parse(measure.Stdout);
+            Assert.Equal("double_vjp", random.RootElement.GetProperty("settings").GetProperty("method").GetString());
+            Assert.Equal("double_vjp", document.RootElement.GetProperty("settings").GetProperty("method").GetString());
             // The same numbers as the library's measurement of the same geometries.
             using var model = ScriptedModel.Load(tanh);
             var logs = Distortion.MeasureModule(model.Module, 5, new GeometrySpec(GeometryKind.Segment), 20, seed: 0).LogDistortions;

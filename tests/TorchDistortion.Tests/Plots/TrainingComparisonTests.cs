@@ -45,9 +45,15 @@ public class TrainingComparisonTests
         // One seed: no spread.
         Assert.Equal([0.0, 0, 0], TrainingComparison.Across(groups[1].Runs, "length_distortion").Sd);
 
-        var csv = TrainingComparison.SummaryCsv(groups).Split('\n');
-        Assert.Equal("group,seeds,step,epoch,quantity,mean,sd", csv[0]);
-        Assert.Contains("\"init=he, width=32\",3,10,1,length_distortion,4,3.4641016151377544", csv);
+        // summary.csv through the output seam: schema_version first, the same value in every row, then the row's columns.
+        var csv = TrainingComparison.SummaryCsv(groups).TrimEnd('\n').Split('\n');
+        Assert.Equal("schema_version,group,seeds,step,epoch,quantity,mean,sd", csv[0]);
+        Assert.Contains("1,\"init=he, width=32\",3,10,1,length_distortion,4,3.4641016151377544", csv);
+        Assert.All(csv.Skip(1), line => Assert.StartsWith("1,", line));
+        // plot recognises its own summary.csv, of this format and the unversioned one, as replaceable; nothing else.
+        Assert.True(SummaryRow.IsHeader(csv[0]));
+        Assert.True(SummaryRow.IsHeader("group,seeds,step,epoch,quantity,mean,sd"));
+        Assert.False(SummaryRow.IsHeader("schema_version,step,epoch,train_loss"));
     }
 
     /// <summary>init {he, variance C_W = 1, variance C_W = 4} x width {32, 128} x task, two seeds each.</summary>

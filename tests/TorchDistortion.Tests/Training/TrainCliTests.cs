@@ -159,8 +159,8 @@ public class TrainCliTests : IDisposable
         Assert.True(new FileInfo(Path.Combine(output, "training.png")).Length > 10_000);
         Assert.True(File.Exists(Path.Combine(output, "training.svg")));
         var summary = File.ReadAllLines(Path.Combine(output, "summary.csv"));
-        Assert.Contains(summary, l => l.StartsWith("init=he,2,0,0,length_distortion,"));
-        Assert.Contains(summary, l => l.StartsWith("init=lecun,2,"));
+        Assert.Contains(summary, l => l.StartsWith("1,init=he,2,0,0,length_distortion,"));
+        Assert.Contains(summary, l => l.StartsWith("1,init=lecun,2,"));
 
         // Distortion vs epoch after the fact: one row per checkpoint of a run.
         var measured = CliRunner.Run("measure", "--checkpoint", runs[0], "--geometries", "10", "--format", "csv");
@@ -188,7 +188,7 @@ public class TrainCliTests : IDisposable
         string output = Path.Combine(_root, "cw-plot");
         var plot = CliRunner.Run("plot", Path.Combine(_root, "cw"), "-o", output);
         Assert.True(plot.ExitCode == 0, plot.Stderr);
-        var groups = File.ReadAllLines(Path.Combine(output, "summary.csv")).Skip(1).Select(l => l.Split(',')[0]).Distinct().Order().ToList();
+        var groups = File.ReadAllLines(Path.Combine(output, "summary.csv")).Skip(1).Select(l => l.Split(',')[1]).Distinct().Order().ToList();
         Assert.Equal(["C_W=1", "C_W=4"], groups);
     }
 
@@ -224,7 +224,7 @@ public class TrainCliTests : IDisposable
                     double b = double.Parse(histories[1][row].Split(',')[column], CultureInfo.InvariantCulture);
                     double mean = (a + b) / 2, sd = Math.Abs(a - b) / Math.Sqrt(2);
                     string step = histories[0][row].Split(',')[stepColumn];
-                    var line = Assert.Single(summary, l => l.StartsWith($"\"init={init}, width={width}\",2,{step},") && l.Contains(",length_distortion,"));
+                    var line = Assert.Single(summary, l => l.StartsWith($"1,\"init={init}, width={width}\",2,{step},") && l.Contains(",length_distortion,"));
                     var cells = line.Split(',');
                     Assert.Equal(mean, double.Parse(cells[^2], CultureInfo.InvariantCulture), 1e-12);
                     Assert.Equal(sd, double.Parse(cells[^1], CultureInfo.InvariantCulture), 1e-12);

@@ -304,12 +304,26 @@ public class TrainLoggingTests : IDisposable
     {
         string file = Path.Combine(_root, "tb-file");
         File.WriteAllText(file, "keep me");
-        string checkpoints = Path.Combine(_root, "bad-ck");
-        var result = CliRunner.Run("train", "--epochs", "1", "--tensorboard", file, "--checkpoints", checkpoints, "--out", Path.Combine(_root, "bad-out"));
-        CliRunner.AssertOneLineError(result, "--tensorboard");
-        Assert.Contains("is a file", result.Stderr);
+        string checkpoints = Path.Combine(_root, "bad-ck"), output = Path.Combine(_root, "bad-out");
+        // Every output folder is checked before any is created: the refused call leaves no empty folder behind, neither
+        // for a --tensorboard under a file nor for a -o under one.
+        foreach (var (args, subject) in new[]
+                 {
+                     (new[] { "--tensorboard", Path.Combine(file, "tb"), "--out", output }, "--tensorboard"),
+                     (new[] { "-o", Path.Combine(file, "out") }, "--output"),
+                 })
+        {
+            var result = CliRunner.Run(["train", "--epochs", "1", "--checkpoints", checkpoints, .. args]);
+            CliRunner.AssertOneLineError(result, subject);
+            Assert.Contains("is a file", result.Stderr);
+            Assert.False(Directory.Exists(checkpoints), "a refused train call created --checkpoints");
+            Assert.False(Directory.Exists(output), "a refused train call created --output");
+        }
+        // The same for --resume: its -o is not created when its --tensorboard is refused.
+        string resumed = Directory.CreateDirectory(Path.Combine(_root, "some-run")).FullName;
+        CliRunner.AssertOneLineError(CliRunner.Run("train", "--resume", resumed, "--tensorboard", file, "-o", output), "--tensorboard");
+        Assert.False(Directory.Exists(output), "a refused train --resume created --output");
         Assert.Equal("keep me", File.ReadAllText(file));
-        Assert.Empty(Directory.Exists(checkpoints) ? Directory.GetDirectories(checkpoints) : []);
 
         foreach (var keep in new[] { "every:0", "every:x", "some" })
             CliRunner.AssertOneLineError(CliRunner.Run("train", "--keep", keep, "--checkpoints", checkpoints), "--keep");
