@@ -80,4 +80,16 @@ public class MemoryEstimateTests
         Assert.Contains("2000000 networks", first);
         Assert.Contains("rough", first);
     }
+
+    [Fact]
+    public void TheTimeEstimateCountsTheThreadsAndTheGenerator()
+    {
+        // 10^8 networks of width 64, depth 10: hours, so the estimate is printed with one decimal of hours.
+        static double Hours(string estimate) => double.Parse(estimate.Split(' ')[2], System.Globalization.CultureInfo.InvariantCulture);
+        var settings = Settings(100_000_000);
+        double one = Hours(TimeEstimate.For(settings, 1)), four = Hours(TimeEstimate.For(settings, 4));
+        Assert.InRange(four / one, 0.24, 0.26);
+        var torch = settings with { Network = settings.Network with { Generator = WeightGenerator.Torch } };
+        Assert.True(Hours(TimeEstimate.For(torch, 1)) > one, "drawing from torch's generator is estimated slower");
+    }
 }
