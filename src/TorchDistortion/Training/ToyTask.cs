@@ -40,6 +40,10 @@ public sealed record TaskSpec(
 
     public bool IsClassification => Kind is not (TaskKind.Sines or TaskKind.Teacher);
 
+    /// <summary>The input dimension of a task when none is given: 2 for the planar tasks, 10 for the mixture, 4 otherwise.</summary>
+    public static int DefaultInputDim(TaskKind kind) =>
+        kind is TaskKind.Spirals or TaskKind.Circles or TaskKind.Moons or TaskKind.Xor or TaskKind.Checkerboard ? 2 : kind == TaskKind.Mixture ? 10 : 4;
+
     /// <summary>Network outputs: one logit per class, or one regression target.</summary>
     public int OutputDim => IsClassification ? (Kind == TaskKind.Mixture ? Classes : 2) : 1;
 

@@ -82,16 +82,12 @@ public sealed record TrainSweep
         return [.. grid.Points().Select(p =>
         {
             var kind = p.Get<TaskKind>("task");
-            if (!tasks.TryGetValue(kind, out var task)) tasks[kind] = task = new TaskSpec(kind, N0 ?? DefaultInputDim(kind), Classes, TrainSize, TestSize, Noise, TeacherWidth, TeacherDepth).Validate();
+            if (!tasks.TryGetValue(kind, out var task)) tasks[kind] = task = new TaskSpec(kind, N0 ?? TaskSpec.DefaultInputDim(kind), Classes, TrainSize, TestSize, Noise, TeacherWidth, TeacherDepth).Validate();
             return new TrainSettings(task, DataSeed, p.Get<int>("width"), p.Get<int>("depth"), p.Get<string>("init"), p.Applies("C_W") ? p.Get<double?>("C_W") : null,
                 Bias, p.Get<string>("optimizer"), p.Get<double>("lr"), Momentum, WeightDecay, p.Get<int>("batch_size"), Epochs, ProbeSteps, Probes, PatchPoints,
                 p.Get<long>("seeds"), DType, TrainSettings.ActivationField(p.Get<string>("activation")), DataProbes).Validate();
         })];
     }
-
-    /// <summary>The input dimension of a task when none is given: 2 for the planar tasks, 10 for the mixture, 4 otherwise.</summary>
-    public static int DefaultInputDim(TaskKind kind) =>
-        kind is TaskKind.Spirals or TaskKind.Circles or TaskKind.Moons or TaskKind.Xor or TaskKind.Checkerboard ? 2 : kind == TaskKind.Mixture ? 10 : 4;
 
     /// <summary>Whether the run belongs to <paramref name="shard"/>: by the hash at the end of its id, as measurement runs.</summary>
     public static bool InShard(TrainSettings run, Shard shard) => shard.Contains(run.RunId()[^12..]);
