@@ -117,6 +117,32 @@ public class DistortionTests
         Assert.NotEqual(first, Distortion.Measure(settings with { Seed = 43 }).LogDistortions);
     }
 
+    /// <summary>
+    /// float32 too: one network per chunk runs plain GEMMs, a chunk runs batched matmuls (grouped by the engine's cache
+    /// blocks), yet every chunk size gives the same bits, so the automatic chunk may depend on the setting's shape.
+    /// </summary>
+    [Theory]
+    [InlineData("segment", 32)]
+    [InlineData("segment", 96)]
+    [InlineData("segment", 512)]
+    [InlineData("patch", 200)]
+    [InlineData("patch", 32)]
+    public void Float32ResultsDoNotDependOnTheChunkSize(string kind, int width)
+    {
+        var spec = new NetworkSpec([6, width, width, width, 6], InitScheme.He, BiasVariance: 0.2);
+        var geometry = kind == "patch" ? new GeometrySpec(GeometryKind.Patch, Points: 8, K: 2) : new GeometrySpec(GeometryKind.Segment, Points: 100);
+        const int networks = 37;
+        var settings = new MeasureSettings(spec, geometry, Networks: networks, Seed: 11, DType: ScalarType.Float32, ChunkSize: networks);
+        var all = Distortion.Measure(settings);
+        Assert.True(all.LogDistortions.Distinct().Count() > 30); // the networks differ: not a degenerate comparison
+        foreach (int chunk in new[] { 1, 2, 5, 16 })
+        {
+            var chunked = Distortion.Measure(settings with { ChunkSize = chunk });
+            Assert.Equal(all.LogDistortions, chunked.LogDistortions);
+            Assert.Equal(all.QuadratureError, chunked.QuadratureError);
+        }
+    }
+
     [Theory]
     [InlineData(JacobianMethod.DoubleVjp)]
     [InlineData(JacobianMethod.Reverse)]
