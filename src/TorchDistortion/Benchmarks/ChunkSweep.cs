@@ -22,11 +22,11 @@ internal static class ChunkSweep
     private static readonly int[] NodeCounts = [64, 1000];
     private const int MaxChunk = 1024;
 
-    /// <summary>Multiply-adds of one pass over the pool (0.05-0.2 s); small settings get up to 1024 networks.</summary>
-    private const double PassWork = 2e9;
+    /// <summary>Multiply-adds of one pass over the pool (0.05-0.4 s); small settings get up to 1024 networks.</summary>
+    private const double PassWork = 4e9;
 
     /// <summary>Bytes of the pool's weights (held about six times over: the singles and the stacked chunks of every K).</summary>
-    private const long PoolBytes = 64L << 20;
+    private const long PoolBytes = 128L << 20;
 
     /// <summary>Timed rounds per setting (their median is reported).</summary>
     private const int Rounds = 5;
