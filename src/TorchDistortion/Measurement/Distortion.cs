@@ -292,8 +292,9 @@ public static class Distortion
     /// <summary>
     /// Networks per chunk: about 2 M entries of one layer in flight per chunk (the states of the points and their k tangents,
     /// nodes x (1 + k) x the largest width, and one layer's weights), at most 512 networks, and within 3/4 of
-    /// <paramref name="available"/> memory by <see cref="EstimatePeakBytes"/>. The chunk never changes a result's bits (tested
-    /// in float32 and float64), only its speed. Measured by `bench --chunks` (one thread, He, depth 10, segments; AMD EPYC,
+    /// <paramref name="available"/> memory by <see cref="EstimatePeakBytes"/>. A fixed function of the settings (and memory): in
+    /// float32 the chunk never changes a result's bits, in float64 one network per chunk can differ from a batched chunk in
+    /// the last bit (DistortionTests), so it must not follow timings or threads. Measured by `bench --chunks` (one thread, He, depth 10, segments; AMD EPYC,
     /// shared; see docs/benchmarks): the time per network falls steeply from K = 1 (width 16, 64 nodes: 15x the best K's
     /// time in float32, 5.5x in float64; width 64: 2.7x / 1.8x; width 512: 1.05x / 1.03x) to a broad plateau. Best K at 64
     /// nodes for widths 16, 32, 64, 128, 256, 512: 512, 256, 256, 61, 16, 4 (float32), 256, 256, 128, 32, 8, 2 (float64),
