@@ -41,4 +41,10 @@ public sealed class ChunkSweepTests : IDisposable
             Assert.Equal(ratios[chunks.IndexOf(automatic)], (double)target["measured"]!);
         }
     }
+
+    [Theory]
+    [InlineData("--threads", "2")]
+    [InlineData("--seconds", "1")]
+    public void OptionsTheSweepDoesNotUseAreRefused(string option, string value) =>
+        CliRunner.AssertOneLineError(CliRunner.Run("bench", "--chunks", option, value, "-o", Path.Combine(_root, "chunks.json")), option);
 }
