@@ -9,9 +9,9 @@ namespace TorchDistortion.Benchmarks;
 /// <summary>
 /// `bench --chunks`: the engine's one-thread time per network against the networks per chunk K, per width, node count and
 /// dtype (He, depth 10, segments), so the automatic chunk (<see cref="Distortion.AutomaticChunk"/>) can be checked on any
-/// machine. A pool of networks and geometries is drawn once per setting; each K runs the whole pool in chunks of K
-/// (ensembles stacked from the same networks), timing what a chunk of a measurement runs after its draws: the tangent
-/// engine and the volumes and logs. Thread CPU time, median of repeats: other processes on the machine do not count.
+/// machine. A pool of networks and geometries is drawn once per setting; each K runs the pool (small K a sixteenth of it)
+/// in chunks of K (ensembles stacked from the same networks), timing what a chunk of a measurement runs after its draws:
+/// the tangent engine and the volumes and logs. Thread CPU time, median of rounds that time every K once.
 /// Cases report seconds per network and, as the last column, the time over the best K's; one target per setting is the
 /// automatic chunk's time over the best.
 /// </summary>
