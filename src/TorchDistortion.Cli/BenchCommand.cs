@@ -16,10 +16,11 @@ internal static class BenchCommand
         var widths = new Option<string>("--widths") { Description = "Widths (depth 20)", DefaultValueFactory = _ => "16,64,256,1024" };
         var dtypes = new Option<string>("--dtypes") { Description = "float32, float64", DefaultValueFactory = _ => "float32,float64" };
         var threads = new Option<string?>("--threads") { Description = "Thread counts to compare (default: 1 and all cores)" };
+        var chunks = new Option<bool>("--chunks") { Description = "Only the sweep of networks per chunk: one-thread engine time per network for K = 1, 2, 4, ... up to 1024 (widths default to 16-512; depth 10, 64 and 1000 nodes)" };
         var seconds = new Option<double>("--seconds") { Description = "Time budget per case", DefaultValueFactory = _ => 0.4 };
         var output = OutputOptions.Output("JSON result file", "results/bench.json");
         var force = OutputOptions.Force();
-        var command = new Command("bench", "Benchmark the engine against a plain forward pass (one process, one run).") { widths, dtypes, threads, seconds, output, force };
+        var command = new Command("bench", "Benchmark the engine against a plain forward pass (one process, one run).") { widths, dtypes, threads, seconds, chunks, output, force };
         command.SetAction(parse =>
         {
             var widthList = Ints(parse.GetValue(widths)!, "--widths");
@@ -32,14 +33,21 @@ internal static class BenchCommand
             if (threadList.Any(n => n < 1)) throw new ArgumentException("--threads: thread counts must be at least 1");
             double budget = parse.GetValue(seconds);
             if (!(budget > 0 && budget <= 60)) throw new ArgumentException("--seconds must be in (0, 60]");
+            bool sweep = parse.GetValue(chunks);
+            if (sweep && new Option[] { threads, seconds }.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is Option unused)
+                throw new ArgumentException($"{unused.Name} does not apply to --chunks (one thread, a fixed number of rounds)");
             string path = parse.GetValue(output)!;
             OutputGuard.CheckFile(path, "--output");
             OutputGuard.Check(path, "--output", "bench", IsOutput, parse.GetValue(force));
 
             if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 150; // no terminal to fit
-            var report = Benchmark.Run(widthList, dtypeList, threadList, budget, s => Console.Error.WriteLine($"bench: {s}"));
-            var table = new Table().Title($"engine vs forward pass, depth 20 — {Markup.Escape(report.Machine)}")
-                .AddColumns("case", "width", "dtype", "threads", "K x points", "points/s", "GFLOP/s", "x forward");
+            void Status(string s) => Console.Error.WriteLine($"bench: {s}");
+            var report = sweep
+                ? Benchmark.RunChunks(parse.GetResult(widths) is { Implicit: false } ? widthList : null, dtypeList, Status)
+                : Benchmark.Run(widthList, dtypeList, threadList, budget, Status);
+            string title = sweep ? "engine time per network vs networks per chunk K, depth 10, one thread" : "engine vs forward pass, depth 20";
+            var table = new Table().Title($"{title} — {Markup.Escape(report.Machine)}")
+                .AddColumns("case", "width", "dtype", "threads", "K x points", "points/s", "GFLOP/s", sweep ? "x best K" : "x forward");
             foreach (var c in report.Cases)
                 table.AddRow(Markup.Escape(c.Case), c.Width.ToString(CultureInfo.InvariantCulture), c.DType, c.Threads.ToString(CultureInfo.InvariantCulture),
                     $"{c.Networks} x {c.PointsPerNetwork}", c.PointsPerSecond.ToString("N0", CultureInfo.InvariantCulture),

@@ -101,6 +101,16 @@ public static class Benchmark
         return new BenchReport(RuntimeInfo.Current(), MachineName(), cases, targets, PeakResidentMiB(), DateTimeOffset.UtcNow, seconds);
     }
 
+    /// <summary>
+    /// `bench --chunks`: only the sweep of networks per chunk (<see cref="ChunkSweep"/>), one thread; null widths take its
+    /// default (16 to 512).
+    /// </summary>
+    public static BenchReport RunChunks(IReadOnlyList<int>? widths, IReadOnlyList<ScalarType> dtypes, Action<string>? status)
+    {
+        var (cases, targets) = ChunkSweep.Run(widths ?? ChunkSweep.DefaultWidths, dtypes, status);
+        return new BenchReport(RuntimeInfo.Current(), MachineName(), cases, targets, PeakResidentMiB(), DateTimeOffset.UtcNow, new Dictionary<string, double>());
+    }
+
     /// <summary>Forward, tangents (k = 1, 4), double-VJP and 2-volume on one network, batch B points.</summary>
     private static IEnumerable<BenchCase> Setting(int width, ScalarType dtype, int threads, double seconds)
     {

@@ -290,16 +290,26 @@ public static class Distortion
     }
 
     /// <summary>
-    /// Networks per chunk: about 4 M activation entries per layer in flight, at most 1000 networks, and within 3/4 of
-    /// <paramref name="available"/> memory by <see cref="EstimatePeakBytes"/>.
+    /// Networks per chunk: about 2 M entries of one layer in flight per chunk (the states of the points and their k tangents,
+    /// nodes x (1 + k) x the largest width, and one layer's weights), at most 512 networks, and within 3/4 of
+    /// <paramref name="available"/> memory by <see cref="EstimatePeakBytes"/>. A fixed function of the settings (and memory): in
+    /// float32 the chunk never changes a result's bits, in float64 one network per chunk can differ from a batched chunk in
+    /// the last bit (DistortionTests), so it must not follow timings or threads. Measured by `bench --chunks` (one thread, He, depth 10, segments; AMD EPYC,
+    /// shared; see docs/benchmarks): the time per network falls steeply from K = 1 (width 16, 64 nodes: 15x the best K's
+    /// time in float32, 5.5x in float64; width 64: 2.7x / 1.8x; width 512: 1.05x / 1.03x) to a broad plateau. Best K at 64
+    /// nodes for widths 16, 32, 64, 128, 256, 512: 512, 256, 256, 61, 16, 4 (float32), 256, 256, 128, 32, 8, 2 (float64),
+    /// the time within 3% of the best over a 2-8x range of K; at 1000 nodes 32-128, 53-64, 15-16, 4, 1-2, 1-2. This rule picks 512, 390, 162,
+    /// 61, 20, 6 and 62, 30, 15, 7, 3, 1: 1.006x the best K's time on the geometric mean of those 24 settings, 1.03x at
+    /// worst. The former rule (4 M entries counting every layer's weights, at most 1000) took 1.013x and 1.05x: its weight
+    /// term held K at 5 and 1 for widths 256 and 512, 2-5% slower than 16 and 4.
     /// </summary>
     internal static int AutomaticChunk(MeasureSettings settings, long available)
     {
         long perNetwork = (long)settings.Geometry.NodeCount * (settings.Geometry.K + 1) * settings.Network.Widths.Max()
-            + settings.Network.WeightCount();
+            + settings.Network.WeightCount() / settings.Network.Depth;
         long fixedBytes = EstimatePeakBytes(settings, 0);
         long fits = (available / 4 * 3 - fixedBytes) / Math.Max(EstimatePeakBytes(settings, 1) - fixedBytes, 1);
-        return (int)Math.Clamp(Math.Min(4_000_000 / Math.Max(perNetwork, 1), fits), 1, 1000);
+        return (int)Math.Clamp(Math.Min(2_000_000 / Math.Max(perNetwork, 1), fits), 1, 512);
     }
 
     /// <summary>
