@@ -94,7 +94,12 @@ public static class Distortion
         double[] quadratureErrors, double[]? logRegions, StageTimes times)
     {
         using var scope = NewDisposeScope();
-        using var net = times.Time("draw networks", () => Mlp.Create(settings.Network, count, settings.Seed, first, settings.DType, device));
+        // libtorch's float64 bmm gives a batch of one network other last bits than the same network among others: a lone
+        // network is computed with its successor in the seed's sequence beside it (then dropped), so that network i's bits
+        // never depend on how the networks were chunked (by --networks, --chunk or memory).
+        int drawn = count == 1 && settings.DType == ScalarType.Float64 ? 2 : count;
+        Tensor Kept(Tensor t) => drawn == count ? t : t.narrow(0, 0, count);
+        using var net = times.Time("draw networks", () => Mlp.Create(settings.Network, drawn, settings.Seed, first, settings.DType, device));
         Tensor? quadrature = null, reference = null;
         if (settings.Geometry.Exact)
         {
@@ -107,15 +112,16 @@ public static class Distortion
             if (settings.Geometry.Points > 1)
             {
                 // The quadrature on the same segments, judged against the exact length.
-                using var geometry = times.Time("draw geometry", () => GeometrySampler.Sample(settings.Geometry, settings.Network.InputDim, count, settings.Seed, first, settings.DType, device));
-                quadrature = LogDistortion(net, settings.Method, geometry, times).Fine;
+                using var geometry = times.Time("draw geometry", () => GeometrySampler.Sample(settings.Geometry, settings.Network.InputDim, drawn, settings.Seed, first, settings.DType, device));
+                quadrature = Kept(LogDistortion(net, settings.Method, geometry, times).Fine);
                 reference = tensor(logDistortions[first..(first + count)], float64, quadrature.device);
             }
         }
         else
         {
-            using var geometry = times.Time("draw geometry", () => GeometrySampler.Sample(settings.Geometry, settings.Network.InputDim, count, settings.Seed, first, settings.DType, device));
+            using var geometry = times.Time("draw geometry", () => GeometrySampler.Sample(settings.Geometry, settings.Network.InputDim, drawn, settings.Seed, first, settings.DType, device));
             var (fine, coarse) = LogDistortion(net, settings.Method, geometry, times);
+            (fine, coarse) = (Kept(fine), coarse is null ? null : Kept(coarse));
             times.Time("volumes and logs", () => { fine.cpu().data<double>().CopyTo(logDistortions, first); return 0; });
             (quadrature, reference) = (coarse, fine);
         }
@@ -299,7 +305,7 @@ public static class Distortion
     /// time in float32, 5.5x in float64; width 64: 2.7x / 1.8x; width 512: 1.05x / 1.03x) to a broad plateau. Best K at 64
     /// nodes for widths 16, 32, 64, 128, 256, 512: 512, 256, 256, 61, 16, 4 (float32), 256, 256, 128, 32, 8, 2 (float64),
     /// the time within 3% of the best over a 2-8x range of K; at 1000 nodes 32-128, 53-64, 15-16, 4, 1-2, 1-2. This rule picks 512, 390, 162,
-    /// 61, 20, 6 and 62, 30, 15, 7, 3, 1: 1.006x the best K's time on the geometric mean of those 24 settings, 1.03x at
+    /// 61, 20, 6 and 62, 30, 15, 7, 3, 1 (2 in float64): 1.006x the best K's time on the geometric mean of those 24 settings, 1.03x at
     /// worst. The former rule (4 M entries counting every layer's weights, at most 1000) took 1.013x and 1.05x: its weight
     /// term held K at 5 and 1 for widths 256 and 512, 2-5% slower than 16 and 4.
     /// </summary>
@@ -309,7 +315,9 @@ public static class Distortion
             + settings.Network.WeightCount() / settings.Network.Depth;
         long fixedBytes = EstimatePeakBytes(settings, 0);
         long fits = (available / 4 * 3 - fixedBytes) / Math.Max(EstimatePeakBytes(settings, 1) - fixedBytes, 1);
-        return (int)Math.Clamp(Math.Min(2_000_000 / Math.Max(perNetwork, 1), fits), 1, 512);
+        int chunk = (int)Math.Clamp(Math.Min(2_000_000 / Math.Max(perNetwork, 1), fits), 1, 512);
+        // In float64 a lone network is computed as two anyway (MeasureChunk): take two where they fit.
+        return settings.DType == ScalarType.Float64 && chunk == 1 && fits >= 2 ? 2 : chunk;
     }
 
     /// <summary>

@@ -118,14 +118,14 @@ public class DistortionTests
     }
 
     /// <summary>
-    /// The chunk size and the result's bits, for every kind of measurement and method. float32: every chunk size gives the
-    /// same bits (one network per chunk runs plain GEMMs, a chunk batched matmuls grouped by the engine's cache blocks).
-    /// float64: every chunk of 2 or more networks does; one network alone can differ in the last bit of J u where the node
-    /// count is not a multiple of 8 (seen at 17, 33 and 65 nodes, not at 64 or 1000), which now and then reaches a
-    /// log distortion (exact, 33 nodes: the quadrature error's last digits), so the automatic chunk stays a function of
-    /// the settings.
+    /// The chunk size never changes a result's bits, for every kind of measurement, method and dtype (one network per chunk
+    /// runs plain GEMMs, a chunk batched matmuls grouped by the engine's cache blocks). In float64 libtorch's batched matmul
+    /// of one network can differ in the last bit of J u where the node count is not a multiple of 8 (seen at 17, 33 and 65
+    /// nodes), which now and then reached a log distortion: a lone network is computed beside its successor, and the
+    /// segment at 33 nodes is the case that showed it.
     /// </summary>
     [Theory]
+    [InlineData("segment33", 32, ScalarType.Float64)]
     [InlineData("segment", 32, ScalarType.Float32)]
     [InlineData("segment", 96, ScalarType.Float32)]
     [InlineData("segment", 512, ScalarType.Float32)]
@@ -139,13 +139,14 @@ public class DistortionTests
     [InlineData("double-vjp", 32, ScalarType.Float32)]
     [InlineData("double-vjp", 32, ScalarType.Float64)]
     [InlineData("reverse", 16, ScalarType.Float32)]
-    public void ChunksGiveTheSameBitsInFloat32AndFromTwoNetworksInFloat64(string kind, int width, ScalarType dtype)
+    public void ChunksNeverChangeTheBits(string kind, int width, ScalarType dtype)
     {
         var spec = new NetworkSpec([6, width, width, width, 6], InitScheme.He, BiasVariance: 0.2);
         var geometry = kind switch
         {
             "patch" => new GeometrySpec(GeometryKind.Patch, Points: 8, K: 2),
             "exact" => new GeometrySpec(GeometryKind.Segment, Points: 33, Exact: true),
+            "segment33" => new GeometrySpec(GeometryKind.Segment, Points: 33),
             _ => new GeometrySpec(GeometryKind.Segment, Points: 100),
         };
         var method = kind switch { "double-vjp" => JacobianMethod.DoubleVjp, "reverse" => JacobianMethod.Reverse, _ => JacobianMethod.TangentPropagation };
@@ -153,7 +154,7 @@ public class DistortionTests
         var settings = new MeasureSettings(spec, geometry, Networks: networks, Seed: 11, DType: dtype, Method: method, ChunkSize: networks);
         var all = Distortion.Measure(settings);
         Assert.True(all.LogDistortions.Distinct().Count() > 30); // the networks differ: not a degenerate comparison
-        foreach (int chunk in dtype == ScalarType.Float32 ? new[] { 1, 2, 5, 16 } : [2, 5, 16])
+        foreach (int chunk in new[] { 1, 2, 5, 12, 16 }) // 12: the last chunk holds one network
         {
             var chunked = Distortion.Measure(settings with { ChunkSize = chunk });
             Assert.Equal(all.LogDistortions, chunked.LogDistortions);
