@@ -260,8 +260,15 @@ public static class Distortion
     internal static Tensor LogVolumes(Tensor rows)
     {
         using var scope = NewDisposeScope();
+        long k = rows.shape[^2];
+        if (k == 1 && rows.dtype == ScalarType.Float32)
+        {
+            // A float32 entry squared stays far inside float64's range (3.4e38^2 = 1.2e77; 1.4e-45^2 = 2e-90): no scaling,
+            // and two passes over the image instead of five.
+            using var squares = rows.squeeze(-2).to(float64);
+            return squares.mul_(squares).sum(-1L).log_().mul_(0.5).MoveToOuterDisposeScope();
+        }
         var a = rows.to(float64);
-        long k = a.shape[^2];
         var scale = a.abs().amax([-2, -1], keepdim: true);
         var scaled = a / scale.clamp_min(double.Epsilon);
         var logScale = k * scale.squeeze(-1).squeeze(-1).log();

@@ -106,4 +106,19 @@ public class VolumeTests(ITestOutputHelper output)
         output.WriteLine($"double-VJP vs tangent at depth 30: max |d log vol| {gaps.Max():E2} over {gaps.Length}");
         Assert.True(gaps.Max() < 1e-8, $"double-VJP vs tangent propagation: {gaps.Max():E2}");
     }
+
+    [Fact]
+    public void Float32LengthsTakeTheUnscaledPathWithoutLosingRangeOrDigits()
+    {
+        // The float32 length path squares in float64 without scaling; the scaled path (float64 input) is the reference.
+        // Entries from 1e-38 to 3e38 cover float32's normal range, where an unscaled float32 square would leave it.
+        using var scope = NewDisposeScope();
+        var magnitudes = tensor(new[] { 1e-38, 1e-20, 1e-3, 1.0, 1e3, 1e20, 3e38 }, float64).view(7, 1, 1, 1);
+        var rows = randn([7, 5, 1, 64], float64, generator: new Generator(3)).mul(magnitudes).clamp(-3.4e38, 3.4e38).to(float32);
+        var fast = Distortion.LogVolumes(rows);
+        var reference = Distortion.LogVolumes(rows.to(float64));
+        Assert.True(fast.isfinite().all().item<bool>(), "a float32 length left the range");
+        double gap = (fast - reference).abs().max().item<double>();
+        Assert.True(gap < 1e-13, $"float32 path vs scaled float64 path: {gap:E2}");
+    }
 }
