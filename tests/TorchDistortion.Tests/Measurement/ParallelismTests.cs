@@ -142,4 +142,17 @@ public sealed class ParallelismTests : IDisposable
         Assert.Equal(depths == 2 ? 4 : 1, runsOne.Count);
         Assert.Equal(runsOne.Select(r => r.LogDistortions), runsThree.Select(r => r.LogDistortions));
     }
+
+    [Theory]
+    [InlineData(1000, 390, 2, 250)] // 4 even chunks instead of 390, 390, 220
+    [InlineData(1000, 390, 1, 334)]
+    [InlineData(1000, 15, 2, 15)]
+    [InlineData(37, 37, 2, 19)]
+    [InlineData(10, 1, 3, 1)]
+    public void TheAutomaticChunkIsEvenOverTheWorkers(int networks, int chunk, int workers, int expected)
+    {
+        int balanced = Distortion.Balanced(networks, chunk, workers);
+        Assert.Equal(expected, balanced);
+        Assert.True(balanced <= chunk, "never above the memory's chunk");
+    }
 }
