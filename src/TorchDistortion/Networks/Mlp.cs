@@ -66,6 +66,7 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
                 biases[l] = spec.Bias ? zeros([count, spec.Widths[l + 1]], float64) : null;
             }
             if (DrawsMerged(spec)) DrawMerged(spec, weights, count, seed, firstIndex);
+            else if (DrawsInPlace(spec, weights)) DrawInPlace(spec, weights, biases, count, seed, firstIndex);
             else
             {
                 for (int i = 0; i < count; i++)
@@ -92,6 +93,39 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
             }
         }
         return new Mlp(spec, count, weights, biases);
+    }
+
+    /// <summary>Whether <see cref="DrawInPlace"/> can draw these networks: ziggurat, a plain normal scheme, layers under 2 GiB.</summary>
+    private static bool DrawsInPlace(NetworkSpec spec, Tensor[] weights) =>
+        spec.Generator == WeightGenerator.Ziggurat && spec.ResolvedInit.FillsWithNormal && weights.All(w => w.numel() <= int.MaxValue / 8);
+
+    /// <summary>
+    /// The ziggurat draw of a plain normal scheme straight into each layer's memory: the numbers of the per-network loop
+    /// above (one generator per network, layer by layer, its bias after its weights, the output layer rescaled after its
+    /// draw; tested bit for bit), without a tensor view per network and layer, which costs microseconds each and at width
+    /// 32 about as much as drawing the layer.
+    /// </summary>
+    private static void DrawInPlace(NetworkSpec spec, Tensor[] weights, Tensor?[] biases, int count, long seed, long firstIndex)
+    {
+        var init = spec.ResolvedInit;
+        int depth = spec.Depth;
+        double biasStd = Math.Sqrt(spec.BiasVariance);
+        for (int i = 0; i < count; i++)
+        {
+            var random = new WeightRandom.ZigguratRandom(Seeds.Derive(seed, firstIndex + i, Seeds.Stream.Weights));
+            for (int l = 0; l < depth; l++)
+            {
+                int fanIn = spec.Widths[l], fanOut = spec.Widths[l + 1], size = fanIn * fanOut;
+                var w = WeightRandom.ZigguratRandom.Values(weights[l]).Slice(i * size, size);
+                random.Normal(w, init.NormalStd(fanIn, fanOut));
+                if (l == depth - 1 && spec.OutputVariance is double cOut)
+                {
+                    double scale = Math.Sqrt(cOut / init.Variance(fanIn, fanOut));
+                    for (int j = 0; j < w.Length; j++) w[j] *= scale;
+                }
+                if (spec.BiasVariance > 0) random.Normal(WeightRandom.ZigguratRandom.Values(biases[l]!).Slice(i * fanOut, fanOut), biasStd);
+            }
+        }
     }
 
     /// <summary>

@@ -183,6 +183,34 @@ public sealed class WeightGeneratorTests
         }
     }
 
+    [Theory]
+    [InlineData("he", null, 0.0)]
+    [InlineData("he", 0.7, 0.3)]          // C_out rescales the last layer after its draw; biases drawn after each layer's weights
+    [InlineData("glorot-normal", 1.3, 0.0)]
+    public void NetworksDrawnInPlaceEqualTheDrawLayerByLayer(string init, double? cOut, double cB)
+    {
+        // The definition written out independently: one generator per network, per layer a tensor filled by Normal, the
+        // output layer rescaled, then the bias.
+        var spec = new NetworkSpec([12, 40, 24, 40, 5], InitScheme.Parse(init), OutputVariance: cOut, BiasVariance: cB, Generator: WeightGenerator.Ziggurat);
+        using var net = Mlp.Create(spec, count: 4, seed: 21, firstIndex: 6);
+        var scheme = spec.ResolvedInit;
+        for (int i = 0; i < 4; i++)
+        {
+            using var random = WeightRandom.Create(WeightGenerator.Ziggurat, Seeds.Derive(21, 6 + i, Seeds.Stream.Weights));
+            for (int l = 0; l < spec.Depth; l++)
+            {
+                int fanIn = spec.Widths[l], fanOut = spec.Widths[l + 1];
+                using var w = empty([fanOut, fanIn], float64);
+                random.Normal(w, Math.Sqrt(scheme.Variance(fanIn, fanOut) / fanIn));
+                if (l == spec.Depth - 1 && cOut is double c) w.mul_(Math.Sqrt(c / scheme.Variance(fanIn, fanOut)));
+                Assert.True(Same(net.Weights[l][i], w), $"network {i}, layer {l}");
+                using var b = zeros([fanOut], float64);
+                if (cB > 0) random.Normal(b, Math.Sqrt(cB));
+                Assert.True(Same(net.Biases[l]![i], b), $"bias of network {i}, layer {l}");
+            }
+        }
+    }
+
     [Fact]
     public void GeneratorNamesParseAndUnknownOnesAreRefusedByName()
     {
