@@ -90,7 +90,7 @@ public static class Reproduction
         int beyond = equal.Count(r => Z(r) > threshold);
         string verdict = equal.Count == 0 ? "no exact comparison applies"
             : beyond == 0 ? $"**agrees with the exact theory**: every |z| is within {threshold.ToString("F2", CultureInfo.InvariantCulture)}, the threshold that a " +
-                $"correct measurement of {equal.Count} comparisons exceeds by chance once in 100 reproductions" +
+                $"correct measurement of {equal.Count} comparisons exceeds by chance at most once in 100 reproductions" +
                 (within3 < equal.Count ? $" ({equal.Count - within3} beyond 3, where {equal.Count * 0.0027:F2} are expected by chance)" : "")
             : $"**{beyond} of {equal.Count} comparisons lie beyond {threshold.ToString("F2", CultureInfo.InvariantCulture)} standard errors** (listed first below)";
         report.AppendLine($"**Measured.** {equal.Count} comparisons with the exact law: {within2} within 2 exact standard errors, {within3} within 3; " +
