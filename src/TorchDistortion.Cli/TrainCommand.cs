@@ -59,7 +59,7 @@ internal static class TrainCommand
     internal static Command Create()
     {
         var command = new Command("train", "Train networks on a toy task and track their length and volume distortion at every epoch. --task, --width, --depth, --activation, --init, --cw, --optimizer, --lr, --batch-size and --seeds take comma-separated lists: the runs are their product (or declare them in a --sweep file).");
-        foreach (var option in Declared.Concat([Runtime.Device, Runtime.Threads, CheckpointRoot, Output, Out, Resume, Runtime.NoProgress, ExportData, Keep, TensorBoard,
+        foreach (var option in Declared.Concat([Runtime.Device, Runtime.Threads, Runtime.OpThreads!, CheckpointRoot, Output, Out, Resume, Runtime.NoProgress, ExportData, Keep, TensorBoard,
                      NoEnsemble, SweepFile, List, ShardOption, SweepCommand.MaxRuns]))
             command.Options.Add(option);
         command.SetAction(Run);
@@ -77,7 +77,7 @@ internal static class TrainCommand
         string? tensorboard = parse.GetValue(TensorBoard);
         if (parse.GetValue(Resume) is string folder)
         {
-            var kept = new Option[] { Resume, Runtime.NoProgress, Runtime.Device, Runtime.Threads, Output, Out, Keep, TensorBoard };
+            var kept = new Option[] { Resume, Runtime.NoProgress, Runtime.Device, Runtime.Threads, Runtime.OpThreads!, Output, Out, Keep, TensorBoard };
             var given = parse.CommandResult.Children.OfType<System.CommandLine.Parsing.OptionResult>()
                 .Where(o => !o.Implicit && !kept.Contains(o.Option)).Select(o => o.Option.Name).ToList();
             if (given.Count > 0) throw new ArgumentException($"--resume: the run keeps the settings it was started with; drop {given[0]}");

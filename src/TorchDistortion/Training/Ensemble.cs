@@ -21,18 +21,21 @@ public static partial class Trainer
         if (runs.Select(r => r.RunId()).Distinct().Count() != runs.Count) throw new SettingException("runs", ": each run once (two runs have the same settings)");
         var results = new TrainingResult?[runs.Count];
         string? Log(int i) => tensorboard?[i];
-        if (!ensemble)
+        // The work: each run alone, or each group of runs of one shape (an ensemble). Items are independent (their own
+        // folders, seeds and networks), so they train on up to Parallelism.Threads workers at once, each with one libtorch
+        // thread: the same numbers as one after another.
+        var items = ensemble
+            ? Enumerable.Range(0, runs.Count).GroupBy(i => ShapeKey(runs[i])).Select(g => g.ToList()).ToList()
+            : Enumerable.Range(0, runs.Count).Select(i => new List<int> { i }).ToList();
+        int workers = Math.Min(Measurement.Parallelism.Threads, items.Count);
+        var shared = workers > 1 && progress is not null ? new SynchronizedProgress(progress) : progress;
+        Measurement.Parallelism.ForEach(items.Count, workers, new Measurement.StageTimes(), (item, _) =>
         {
-            for (int i = 0; i < runs.Count; i++) results[i] = Run(runs[i], checkpointRoot, device, progress, cancel, warn, keep, Log(i));
-            return results.ToList()!;
-        }
-        foreach (var shape in Enumerable.Range(0, runs.Count).GroupBy(i => ShapeKey(runs[i])))
-        {
-            var members = shape.ToList();
+            var members = items[item];
             if (members.Count == 1)
             {
-                results[members[0]] = Run(runs[members[0]], checkpointRoot, device, progress, cancel, warn, keep, Log(members[0]));
-                continue;
+                results[members[0]] = Run(runs[members[0]], checkpointRoot, device, shared, cancel, warn, keep, Log(members[0]));
+                return;
             }
             var sessions = new List<(int Index, Session Session)>();
             try
@@ -40,12 +43,12 @@ public static partial class Trainer
                 foreach (int i in members)
                 {
                     var (runId, folder) = RunFolder(runs[i], checkpointRoot);
-                    sessions.Add((i, Session.Open(folder, runId, runs[i], device ?? DeviceSpec.Cpu, "checkpoints", warn, keep ?? Retention.Thinned, Log(i), progress)));
+                    sessions.Add((i, Session.Open(folder, runId, runs[i], device ?? DeviceSpec.Cpu, "checkpoints", warn, keep ?? Retention.Thinned, Log(i), shared)));
                 }
                 foreach (var atStep in sessions.GroupBy(s => s.Session.Step))
                 {
                     var group = atStep.ToList();
-                    TrainEnsemble(group.Select(s => s.Session).ToList(), progress, cancel);
+                    TrainEnsemble(group.Select(s => s.Session).ToList(), shared, cancel);
                     foreach (var (index, session) in group) results[index] = session.Finish();
                 }
             }
@@ -53,8 +56,16 @@ public static partial class Trainer
             {
                 foreach (var (_, session) in sessions) session.Dispose();
             }
-        }
+        }, cancel);
         return results.ToList()!;
+    }
+
+    /// <summary>Progress reports from several workers, one call at a time.</summary>
+    private sealed class SynchronizedProgress(IProgress inner) : IProgress
+    {
+        public void Started(string runId, TrainSettings settings, long startStep) { lock (this) inner.Started(runId, settings, startStep); }
+        public void Stepped(long step) { lock (this) inner.Stepped(step); }
+        public void Evaluated(string runId, TrainSettings settings, HistoryRow row) { lock (this) inner.Evaluated(runId, settings, row); }
     }
 
     /// <summary>What runs must share to train as one ensemble: everything but the seed, the init scheme and its C_W.</summary>

@@ -212,4 +212,31 @@ public sealed class TrainSweepTests : IDisposable
             Assert.Equal(File.ReadAllBytes(Path.Combine(run, "epoch-0003.safetensors")), File.ReadAllBytes(Path.Combine(other, "epoch-0003.safetensors")));
         }
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)] // --no-ensemble: every run its own item
+    public void RunsTrainedOnTwoWorkersGiveTheFilesOfOneWorker(bool ensemble)
+    {
+        // Two shapes x two seeds: two ensembles (or four runs) that two workers train at once, in either order.
+        string file = Declaration($"workers-{ensemble}.json", """
+            {"schema_version": 1, "task": ["moons"], "train_size": 96, "test_size": 48, "width": [8, 12], "depth": [3], "epochs": 2,
+             "batch_size": [32], "seeds": [0, 1], "probes": 2, "patch_points": 2}
+            """);
+        string[] Args(string root, int threads) => ["train", "--sweep", file, "--threads", $"{threads}", "--checkpoints", Path.Combine(_root, root),
+            "-o", Path.Combine(_root, "out-" + root), "--no-progress", .. ensemble ? Array.Empty<string>() : ["--no-ensemble"]];
+        foreach (var (root, threads) in new[] { ($"one-{ensemble}", 1), ($"two-{ensemble}", 2) })
+        {
+            var result = CliRunner.Run(Args(root, threads));
+            Assert.True(result.ExitCode == 0, result.Stderr);
+        }
+        var runs = Directory.GetDirectories(Path.Combine(_root, $"one-{ensemble}"));
+        Assert.Equal(4, runs.Length);
+        foreach (var run in runs)
+        {
+            string other = Path.Combine(_root, $"two-{ensemble}", Path.GetFileName(run));
+            Assert.Equal(File.ReadAllText(Path.Combine(run, "history.csv")), File.ReadAllText(Path.Combine(other, "history.csv")));
+            Assert.Equal(File.ReadAllBytes(Path.Combine(run, "epoch-0002.safetensors")), File.ReadAllBytes(Path.Combine(other, "epoch-0002.safetensors")));
+        }
+    }
 }
