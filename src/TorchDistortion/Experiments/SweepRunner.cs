@@ -116,9 +116,15 @@ public static class SweepRunner
         string sweepFile = SweepFile(folder);
         if (File.Exists(sweepFile))
         {
-            string existingId = ReadSweep(folder, maxRuns).Id;
+            var (existing, _, existingId) = ReadSweep(folder, maxRuns);
             if (existingId != sweepId)
-                throw new SettingException("output", $": '{folder}' holds a different sweep ({existingId}, this one is {sweepId}); use another folder");
+            {
+                // The likeliest cause after an upgrade: a folder started before generators existed holds torch's networks.
+                string? ours = sweep.ForFolder().Generator;
+                string hint = existing.Generator != ours && (existing with { Generator = ours }).SweepId() == sweepId
+                    ? $" (its networks come from the {existing.Generator} generator: set \"generator\": \"{existing.Generator}\" or --generator {existing.Generator} to continue it)" : "";
+                throw new SettingException("output", $": '{folder}' holds a different sweep ({existingId}, this one is {sweepId}){hint}; use another folder");
+            }
         }
         else Files.WriteAtomically(sweepFile, JsonSerializer.Serialize(sweep.ForFolder(), SweepSpec.JsonOptions));
         Directory.CreateDirectory(Path.Combine(folder, "runs"));

@@ -480,4 +480,25 @@ public sealed class SweepTests : IDisposable
     [InlineData(63, 3.7769977597302458)]
     public void AFiguresThresholdHoldsItsFalseAlarmsAtOnePercent(int comparisons, double expected) =>
         Assert.Equal(expected, Reproduction.FamilyThreshold(comparisons), 9);
+
+    [Fact]
+    public void AFolderFromBeforeGeneratorsResumesAsTorchAndADefaultSweepIsToldSo()
+    {
+        // A folder of torch runs whose sweep.json lacks the generator, as every earlier version wrote it.
+        string folder = Folder("old");
+        var torch = Small() with { Generator = "torch" };
+        Assert.Equal(36, SweepRunner.Run(torch, folder, Shard.All, DeviceSpec.Cpu));
+        string sweepFile = SweepRunner.SweepFile(folder);
+        var stored = JsonNode.Parse(File.ReadAllText(sweepFile))!.AsObject();
+        Assert.Equal("torch", (string)stored["generator"]!);
+        stored.Remove("generator");
+        File.WriteAllText(sweepFile, stored.ToJsonString());
+        // The same declaration without a generator (ziggurat) is refused, with the way to continue the folder.
+        var error = Assert.Throws<SettingException>(() => SweepRunner.Run(Small(), folder, Shard.All, DeviceSpec.Cpu));
+        Assert.Contains("holds a different sweep", error.Message);
+        Assert.Contains("its networks come from the torch generator", error.Message);
+        // Naming torch continues it: every run is found done, and the folder merges as it is.
+        Assert.Equal(0, SweepRunner.Run(torch, folder, Shard.All, DeviceSpec.Cpu));
+        Assert.Equal((36, 36), SweepRunner.Merge([folder], Folder("merged")));
+    }
 }
