@@ -125,6 +125,11 @@ public static class FigureExporter
             xAxis.Maximum = labels.Count + 0.5;
             xAxis.LabelFormatter = x => Math.Abs(x - Math.Round(x)) < 1e-9 && x >= 1 && x <= labels.Count ? labels[(int)Math.Round(x) - 1] : "";
         }
+        else
+        {
+            // A point at either end of the data, with its marker and error bar, stays inside the frame.
+            xAxis.MinimumPadding = xAxis.MaximumPadding = 0.03;
+        }
         model.Axes.Add(xAxis);
         var yAxis = Axis(figure.LogY, AxisPosition.Left, figure.YLabel);
         FitRange(yAxis, figure);
