@@ -51,7 +51,7 @@ public sealed record SummaryRow(string Group, int Seeds, long Step, double Epoch
 
     /// <summary>Whether a line is the header of summary.csv, of this format or the unversioned one.</summary>
     public static bool IsHeader(string line) =>
-        line == Schema.Field + "," + string.Join(",", Columns.Select(c => c.Name)) || line == UnversionedHeader;
+        line == Csv.Header(Columns) || line == UnversionedHeader;
 }
 
 /// <summary>

@@ -86,7 +86,7 @@ public sealed record ResultRow(
     /// <summary>Whether a line is the header of results.csv, of this format or an earlier one (with or without the activation
     /// column; schema_version 1 before the generator column).</summary>
     internal static bool IsHeader(string line) =>
-        line == Schema.Field + "," + string.Join(",", Columns.Select(c => c.Name)) || line == Schema.Field + "," + string.Join(",", Columns.SkipLast(1).Select(c => c.Name))
+        line == Csv.Header(Columns) || line == Csv.Header(Columns.SkipLast(1))
         || line == UnversionedHeader || line == UnversionedHeader + ",activation";
 
     /// <summary>The tidy rows of one finished run.</summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using TorchDistortion.Measurement;
+using TorchDistortion.Networks;
 using TorchSharp;
 
 namespace TorchDistortion.Experiments;
@@ -137,8 +138,8 @@ public static class SweepRunner
     }
 
     /// <summary>
-    /// A run's relative cost, only to order the work: per network, drawing its weights (a float64 Gaussian takes about 20 ns
-    /// from the torch generator, 4 ns from ziggurat) and pushing (1 + k) rows per node through them (about 1 ns per multiply-add with the small matmuls' overheads).
+    /// A run's relative cost, only to order the work: per network, drawing its weights (nanoseconds per float64 Gaussian
+    /// by its generator) and pushing (1 + k) rows per node through them (about 1 ns per multiply-add with the small matmuls' overheads).
     /// </summary>
     private static double EstimatedCost(RunSpec run)
     {
@@ -147,7 +148,7 @@ public static class SweepRunner
         // An exact segment visits about one piece per hidden neuron; a patch has Points^k nodes.
         var geometry = run.Geometry;
         double nodes = (geometry.Exact ? run.Widths.Skip(1).SkipLast(1).Sum() : 0) + Math.Pow(geometry.Points, geometry.Kind == Geometry.GeometryKind.Patch ? geometry.K : 1);
-        double draw = run.Network.Generator == Networks.WeightGenerator.Torch ? 20 : 4;
+        double draw = run.Network.Generator.SecondsPerGaussian() * 1e9;
         return (double)run.Networks * weights * (draw + nodes * (1 + geometry.K));
     }
 

@@ -108,22 +108,24 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
     private static void DrawInPlace(NetworkSpec spec, Tensor[] weights, Tensor?[] biases, int count, long seed, long firstIndex)
     {
         var init = spec.ResolvedInit;
-        int depth = spec.Depth;
         double biasStd = Math.Sqrt(spec.BiasVariance);
-        for (int i = 0; i < count; i++)
+        // Each network has its own generator, so drawing layer by layer across the networks gives each the numbers of its
+        // own layer-by-layer draw, and each layer's memory is looked up once.
+        var randoms = Enumerable.Range(0, count).Select(i => new WeightRandom.ZigguratRandom(Seeds.Derive(seed, firstIndex + i, Seeds.Stream.Weights))).ToArray();
+        for (int l = 0; l < spec.Depth; l++)
         {
-            var random = new WeightRandom.ZigguratRandom(Seeds.Derive(seed, firstIndex + i, Seeds.Stream.Weights));
-            for (int l = 0; l < depth; l++)
+            int fanIn = spec.Widths[l], fanOut = spec.Widths[l + 1], size = fanIn * fanOut;
+            double std = init.NormalStd(fanIn, fanOut);
+            double? scale = l == spec.Depth - 1 && spec.OutputVariance is double cOut ? Math.Sqrt(cOut / init.Variance(fanIn, fanOut)) : null;
+            var layer = WeightRandom.ZigguratRandom.Values(weights[l]);
+            var bias = spec.BiasVariance > 0 ? WeightRandom.ZigguratRandom.Values(biases[l]!) : default;
+            for (int i = 0; i < count; i++)
             {
-                int fanIn = spec.Widths[l], fanOut = spec.Widths[l + 1], size = fanIn * fanOut;
-                var w = WeightRandom.ZigguratRandom.Values(weights[l]).Slice(i * size, size);
-                random.Normal(w, init.NormalStd(fanIn, fanOut));
-                if (l == depth - 1 && spec.OutputVariance is double cOut)
-                {
-                    double scale = Math.Sqrt(cOut / init.Variance(fanIn, fanOut));
-                    for (int j = 0; j < w.Length; j++) w[j] *= scale;
-                }
-                if (spec.BiasVariance > 0) random.Normal(WeightRandom.ZigguratRandom.Values(biases[l]!).Slice(i * fanOut, fanOut), biasStd);
+                var w = layer.Slice(i * size, size);
+                randoms[i].Normal(w, std);
+                if (scale is double c)
+                    for (int j = 0; j < w.Length; j++) w[j] *= c;
+                if (spec.BiasVariance > 0) randoms[i].Normal(bias.Slice(i * fanOut, fanOut), biasStd);
             }
         }
     }

@@ -29,6 +29,9 @@ public static class WeightGenerators
 
     private static readonly string[] NameList = ["torch", "ziggurat"];
 
+    /// <summary>Measured cost of one float64 Gaussian (2-core EPYC): for time estimates and ordering work, not for results.</summary>
+    internal static double SecondsPerGaussian(this WeightGenerator generator) => generator == WeightGenerator.Torch ? 20e-9 : 4.5e-9;
+
     /// <summary>The names <see cref="Parse"/> accepts, in enum order.</summary>
     public static IReadOnlyList<string> Names => NameList;
 

@@ -14,9 +14,7 @@ public static class Csv
     {
         var text = new StringBuilder();
         foreach (var line in comments ?? []) text.Append("# ").Append(line).Append('\n');
-        text.Append(Schema.Field);
-        foreach (var c in columns) text.Append(',').Append(c.Name);
-        text.Append('\n');
+        text.Append(Header(columns)).Append('\n');
         string version = Schema.Version.ToString(CultureInfo.InvariantCulture);
         foreach (var row in rows)
         {
@@ -26,6 +24,9 @@ public static class Csv
         }
         return text.ToString();
     }
+
+    /// <summary>The header line of these columns (readers recognise their files by it).</summary>
+    public static string Header<TRow>(IEnumerable<Column<TRow>> columns) => Schema.Field + "," + string.Join(",", columns.Select(c => c.Name));
 
     /// <summary>One cell: empty for null and non-finite numbers; text quoted where it holds a comma, a quote or a line break.</summary>
     public static string Cell(object? value) => value is string or System.Collections.IEnumerable ? Quote(Text(value)) : Text(value);
